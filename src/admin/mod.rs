@@ -1,0 +1,159 @@
+//! The admin area: members (roles, disable/enable), invite links, the audit log.
+
+pub mod ops;
+pub mod pages;
+
+use axum::{
+    Form, Router,
+    extract::{Path, Query, State},
+    response::{Html, IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use crate::{
+    audit::{self, Actor},
+    auth::{
+        model::AccountId,
+        policy::{Action, require},
+        session::{self, CurrentUser},
+        store,
+    },
+    error::AppResult,
+    state::AppState,
+    ui::{self, Flash, PageCtx, form::FormErrors},
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/admin", get(overview))
+        .route("/admin/members/{id}/role", post(change_role))
+        .route("/admin/members/{id}/disable", post(disable))
+        .route("/admin/members/{id}/enable", post(enable))
+        .route("/admin/invites", post(create_invite))
+        .route("/admin/invites/{id}/revoke", post(revoke_invite))
+        .route("/admin/audit", get(audit::pages::list))
+}
+
+pub const MEMBERS_PAGE: i64 = 100;
+
+#[derive(Deserialize)]
+struct MembersQuery {
+    after: Option<String>,
+}
+
+async fn overview(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Query(q): Query<MembersQuery>,
+) -> AppResult<Html<String>> {
+    render(&state, &ctx, q.after.as_deref(), &ops::InviteForm::default(), &FormErrors::default()).await
+}
+
+async fn render(
+    state: &AppState,
+    ctx: &PageCtx,
+    after: Option<&str>,
+    invite: &ops::InviteForm,
+    errs: &FormErrors,
+) -> AppResult<Html<String>> {
+    require(ctx.user.as_ref(), Action::ViewAdmin)?;
+    let mut members = store::list_accounts(&state.pool, after, MEMBERS_PAGE + 1).await?;
+    let next = (members.len() as i64 > MEMBERS_PAGE)
+        .then(|| members.get(MEMBERS_PAGE as usize - 1).map(|m| m.handle.clone()))
+        .flatten();
+    members.truncate(MEMBERS_PAGE as usize);
+    let invites = store::list_invites(&state.pool, 20).await?;
+    Ok(ui::page(
+        ctx,
+        "Admin",
+        pages::overview(ctx, &members, next, &invites, invite, errs),
+    ))
+}
+
+#[derive(Deserialize)]
+struct RoleForm {
+    #[serde(default)]
+    role: String,
+}
+
+async fn change_role(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    actor: Actor,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(f): Form<RoleForm>,
+) -> AppResult<Redirect> {
+    require(Some(&user), Action::ManageAccount { target: AccountId(id) })?;
+    let msg = ops::change_role(&state, &actor, id, &f.role).await?;
+    session::flash(&session, Flash::ok(msg)).await?;
+    Ok(Redirect::to("/admin"))
+}
+
+async fn disable(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    actor: Actor,
+    session: Session,
+    Path(id): Path<i64>,
+) -> AppResult<Redirect> {
+    require(Some(&user), Action::ManageAccount { target: AccountId(id) })?;
+    let msg = ops::set_disabled(&state, &actor, id, true).await?;
+    session::flash(&session, Flash::ok(msg)).await?;
+    Ok(Redirect::to("/admin"))
+}
+
+async fn enable(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    actor: Actor,
+    session: Session,
+    Path(id): Path<i64>,
+) -> AppResult<Redirect> {
+    require(Some(&user), Action::ManageAccount { target: AccountId(id) })?;
+    let msg = ops::set_disabled(&state, &actor, id, false).await?;
+    session::flash(&session, Flash::ok(msg)).await?;
+    Ok(Redirect::to("/admin"))
+}
+
+async fn create_invite(
+    State(state): State<AppState>,
+    actor: Actor,
+    session: Session,
+    ctx: PageCtx,
+    Form(f): Form<ops::InviteForm>,
+) -> AppResult<Response> {
+    require(ctx.user.as_ref(), Action::ManageInvites)?;
+    match ops::create_invite(&state, &actor, &f).await? {
+        Ok(link) => {
+            session::flash(
+                &session,
+                Flash::ok(format!(
+                    "Invite created. Send this link to the person (it is shown only now): {link}"
+                )),
+            )
+            .await?;
+            Ok(Redirect::to("/admin").into_response())
+        }
+        Err(errs) => Ok((
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            render(&state, &ctx, None, &f, &errs).await?,
+        )
+            .into_response()),
+    }
+}
+
+async fn revoke_invite(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    actor: Actor,
+    session: Session,
+    Path(id): Path<i64>,
+) -> AppResult<Redirect> {
+    require(Some(&user), Action::ManageInvites)?;
+    let msg = ops::revoke_invite(&state, &actor, id).await?;
+    session::flash(&session, Flash::ok(msg)).await?;
+    Ok(Redirect::to("/admin"))
+}

@@ -1,0 +1,171 @@
+//! Views of the admin area.
+
+use chrono::Utc;
+use leptos::prelude::*;
+
+use super::ops::InviteForm;
+use crate::{
+    auth::{
+        model::Role,
+        store::{AccountRow, InviteRow},
+    },
+    ui::{self, PageCtx, form::FormErrors},
+};
+
+pub fn overview(
+    ctx: &PageCtx,
+    members: &[AccountRow],
+    next_after: Option<String>,
+    invites: &[InviteRow],
+    invite: &InviteForm,
+    errs: &FormErrors,
+) -> impl IntoView + use<> {
+    let me = ctx.user.as_ref().map(|u| u.id.0);
+    let tz = ctx.tz().to_string();
+    let rows = members
+        .iter()
+        .map(|m| member_row(ctx, m, me == Some(m.id), &tz))
+        .collect::<Vec<_>>();
+    let pager = next_after.map(|h| {
+        let href = format!("/admin?after={h}");
+        view! { <nav class="pager" aria-label="Members pages"><a href="/admin">"First"</a><a href=href>"More members →"</a></nav> }
+    });
+    let invite_rows = invites.iter().map(|i| invite_row(ctx, i, &tz)).collect::<Vec<_>>();
+    let no_invites = invite_rows.is_empty();
+    let selected = Role::parse(&invite.role).unwrap_or(Role::Member);
+    let role_err = errs.get("role").cloned().map(|e| view! { <p class="field-error">{e}</p> });
+    view! {
+        <h1>"Admin"</h1>
+        <p><a href="/admin/audit">"Audit log →"</a></p>
+        <h2 id="members">"Members"</h2>
+        <div class="table-wrap"><table>
+            <thead><tr><th>"Handle"</th><th>"Name"</th><th>"Role"</th><th>"Status"</th><th>"Joined"</th><th>"Actions"</th></tr></thead>
+            <tbody>{rows}</tbody>
+        </table></div>
+        {pager}
+        <div class="grid" style="margin-top:1rem">
+            <section class="card">
+                <h2 id="invite">"Invite someone"</h2>
+                <p class="muted">"Creates a link that works once, for a limited time."</p>
+                <form method="post" action="/admin/invites">
+                    {ui::csrf_field(ctx)}
+                    <div class="field">
+                        <label for="invite-role">"Role"</label>
+                        {ui::role_select("role", "invite-role".into(), selected)}
+                        {role_err}
+                    </div>
+                    {ui::field("Email (optional)", "email", "email", &invite.email, errs.get("email"), None)}
+                    {ui::field("Note (optional)", "note", "text", &invite.note, errs.get("note"),
+                        Some("For you: who this is for."))}
+                    <button type="submit">"Create invite link"</button>
+                </form>
+            </section>
+            <section class="card">
+                <h2>"Recent invites"</h2>
+                {if no_invites {
+                    ui::empty_state("No invites yet", "Invites you create appear here with their state.").into_any()
+                } else {
+                    view! { <div class="table-wrap"><table>
+                        <thead><tr><th>"Role"</th><th>"For"</th><th>"State"</th><th></th></tr></thead>
+                        <tbody>{invite_rows}</tbody>
+                    </table></div> }.into_any()
+                }}
+            </section>
+        </div>
+    }
+}
+
+fn member_row(ctx: &PageCtx, m: &AccountRow, is_me: bool, tz: &str) -> impl IntoView + use<> {
+    let role = m.role();
+    let badge = format!("badge badge-{}", role.as_str());
+    let status = if m.disabled {
+        view! { <span class="badge badge-off">"disabled"</span> }.into_any()
+    } else {
+        view! { <span class="badge">"active"</span> }.into_any()
+    };
+    let actions = if is_me {
+        view! { <span class="muted">"(you)"</span> }.into_any()
+    } else {
+        let role_action = format!("/admin/members/{}/role", m.id);
+        let toggle_action = format!(
+            "/admin/members/{}/{}",
+            m.id,
+            if m.disabled { "enable" } else { "disable" }
+        );
+        let select_id = format!("role-{}", m.id);
+        let label = format!("Role of {}", m.handle);
+        let toggle = if m.disabled {
+            view! { <button type="submit" class="secondary">"Enable"</button> }.into_any()
+        } else {
+            view! { <button type="submit" class="danger">"Disable"</button> }.into_any()
+        };
+        view! {
+            <div class="row-actions">
+                <form method="post" action=role_action class="inline">
+                    {ui::csrf_field(ctx)}
+                    <label for=select_id.clone() class="skip">{label}</label>
+                    {ui::role_select("role", select_id, role)}
+                    <button type="submit" class="secondary">"Set role"</button>
+                </form>
+                <form method="post" action=toggle_action class="inline">
+                    {ui::csrf_field(ctx)}
+                    {toggle}
+                </form>
+            </div>
+        }
+        .into_any()
+    };
+    let email = m.email.clone().unwrap_or_default();
+    view! {
+        <tr>
+            <td><code>{m.handle.clone()}</code></td>
+            <td>{m.display_name.clone()}<br/><small class="muted">{email}</small></td>
+            <td><span class=badge>{role.as_str()}</span></td>
+            <td>{status}</td>
+            <td>{ui::local_time(m.created_at, tz)}</td>
+            <td>{actions}</td>
+        </tr>
+    }
+}
+
+fn invite_row(ctx: &PageCtx, i: &InviteRow, tz: &str) -> impl IntoView + use<> {
+    let now = Utc::now();
+    let (state, pending) = if let Some(at) = i.accepted_at {
+        (
+            format!(
+                "accepted by {} {}",
+                i.accepted_by.clone().unwrap_or_default(),
+                ui::local_time(at, tz)
+            ),
+            false,
+        )
+    } else if i.revoked_at.is_some() {
+        ("revoked".to_string(), false)
+    } else if i.expires_at <= now {
+        ("expired".to_string(), false)
+    } else {
+        (format!("pending until {}", ui::local_time(i.expires_at, tz)), true)
+    };
+    let who = match (&i.email, i.note.is_empty()) {
+        (Some(e), _) => e.clone(),
+        (None, false) => i.note.clone(),
+        (None, true) => "—".to_string(),
+    };
+    let revoke = pending.then(|| {
+        let action = format!("/admin/invites/{}/revoke", i.id);
+        view! {
+            <form method="post" action=action class="inline">
+                {ui::csrf_field(ctx)}
+                <button type="submit" class="danger">"Revoke"</button>
+            </form>
+        }
+    });
+    view! {
+        <tr>
+            <td>{i.role.clone()}</td>
+            <td>{who}<br/><small class="muted">"by " {i.created_by.clone()}</small></td>
+            <td>{state}</td>
+            <td>{revoke}</td>
+        </tr>
+    }
+}

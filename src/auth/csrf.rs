@@ -1,0 +1,130 @@
+//! CSRF protection for every state-changing request: an Origin / Sec-Fetch-Site check, then the
+//! per-session token from the form field `csrf` (or the `X-CSRF-Token` header). One layer in front
+//! of every route, so no handler can forget it. Bearer-token API and signed webhooks are exempt.
+
+use axum::{
+    body::{Body, to_bytes},
+    extract::{Request, State},
+    http::{HeaderMap, Method, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+};
+use tower_sessions::Session;
+
+use super::{session::CSRF_KEY, token::constant_time_eq};
+use crate::{state::AppState, ui};
+
+/// Largest form body accepted (a design doc with all sections fits easily).
+pub const MAX_FORM_BYTES: usize = 2 * 1024 * 1024;
+
+pub async fn protect(
+    State(state): State<AppState>,
+    session: Session,
+    req: Request,
+    next: Next,
+) -> Response {
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(req).await;
+    }
+    let path = req.uri().path();
+    if path.starts_with("/api/v1/") || path.starts_with("/hooks/") {
+        return next.run(req).await;
+    }
+    if let Err(why) = check_origin(req.headers(), &state) {
+        tracing::warn!(reason = why, "CSRF: request refused");
+        return reject();
+    }
+    let expected = match session.get::<String>(CSRF_KEY).await {
+        Ok(Some(t)) => t,
+        _ => {
+            tracing::warn!("CSRF: no token in session");
+            return reject();
+        }
+    };
+    let (parts, body) = req.into_parts();
+    let header_token = parts
+        .headers
+        .get("x-csrf-token")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let bytes = match to_bytes(body, MAX_FORM_BYTES).await {
+        Ok(b) => b,
+        Err(_) => {
+            return (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                ui::error_page(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "Too large",
+                    "What you sent is larger than flowdeck accepts (2 MiB).",
+                ),
+            )
+                .into_response();
+        }
+    };
+    let form_token = is_urlencoded(&parts.headers)
+        .then(|| {
+            serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes)
+                .ok()?
+                .into_iter()
+                .find(|(k, _)| k == "csrf")
+                .map(|(_, v)| v)
+        })
+        .flatten();
+    let given = form_token.or(header_token).unwrap_or_default();
+    if !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+        tracing::warn!("CSRF: token missing or wrong");
+        return reject();
+    }
+    next.run(Request::from_parts(parts, Body::from(bytes))).await
+}
+
+fn is_urlencoded(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"))
+}
+
+/// A request from another site is refused: by its `Origin` when present (it must be ours),
+/// else by `Sec-Fetch-Site`.
+fn check_origin(headers: &HeaderMap, state: &AppState) -> Result<(), &'static str> {
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let origin = origin.to_str().map_err(|_| "unreadable Origin")?;
+        let ours = match &state.config.public_origin {
+            Some(o) => o.clone(),
+            None => {
+                let host = headers
+                    .get(header::HOST)
+                    .and_then(|h| h.to_str().ok())
+                    .ok_or("no Host header")?;
+                let scheme = if state.config.https { "https" } else { "http" };
+                format!("{scheme}://{host}")
+            }
+        };
+        return if origin.eq_ignore_ascii_case(&ours) {
+            Ok(())
+        } else {
+            Err("foreign Origin")
+        };
+    }
+    match headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+    {
+        Some("cross-site") | Some("same-site") => Err("cross-site Sec-Fetch-Site"),
+        _ => Ok(()),
+    }
+}
+
+fn reject() -> Response {
+    (
+        StatusCode::FORBIDDEN,
+        ui::error_page(
+            StatusCode::FORBIDDEN,
+            "This form could not be accepted",
+            "The form was sent from another site, or it is too old (for example, you logged in \
+             again in another tab). Nothing was changed. Go back, reload the page, and send it again.",
+        ),
+    )
+        .into_response()
+}

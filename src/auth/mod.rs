@@ -1,0 +1,373 @@
+//! Accounts, sessions, CSRF and roles: login/logout, first-run setup, invites, the profile.
+
+pub mod csrf;
+pub mod model;
+pub mod ops;
+pub mod pages;
+pub mod password;
+pub mod policy;
+pub mod session;
+pub mod store;
+pub mod token;
+
+use std::net::SocketAddr;
+
+use axum::{
+    Form, Router,
+    extract::{ConnectInfo, FromRequestParts, Path, Query, State},
+    http::{StatusCode, request::Parts},
+    response::{Html, IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use self::{
+    ops::{AccountForm, LoginOutcome, ProfileForm},
+    session::CurrentUser,
+};
+use crate::{
+    audit::{self, Actor, Change},
+    error::{AppError, AppResult},
+    state::AppState,
+    ui::{self, Flash, PageCtx, form::FormErrors},
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/login", get(login_form).post(login))
+        .route("/logout", post(logout))
+        .route("/setup", get(setup_form).post(setup))
+        .route("/invite/{token}", get(invite_form).post(accept_invite))
+        .route("/profile", get(profile_form).post(update_profile))
+        .route("/profile/password", post(change_password))
+}
+
+/// The client's IP: the socket peer, or with `FLOWDECK_TRUST_PROXY` the last `X-Forwarded-For` hop.
+pub struct ClientIp(pub String);
+
+impl FromRequestParts<AppState> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if state.config.trust_proxy {
+            if let Some(ip) = parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.rsplit(',').next())
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty())
+            {
+                return Ok(ClientIp(ip));
+            }
+        }
+        let ip = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string());
+        Ok(ClientIp(ip))
+    }
+}
+
+/// Only same-site paths are followed after login.
+fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        _ => "/".to_string(),
+    }
+}
+
+fn unprocessable(html: Html<String>) -> Response {
+    (StatusCode::UNPROCESSABLE_ENTITY, html).into_response()
+}
+
+#[derive(Deserialize)]
+struct NextQuery {
+    next: Option<String>,
+}
+
+async fn login_form(ctx: PageCtx, Query(q): Query<NextQuery>) -> Response {
+    if ctx.user.is_some() {
+        return Redirect::to(&safe_next(q.next.as_deref())).into_response();
+    }
+    let next = safe_next(q.next.as_deref());
+    ui::page(&ctx, "Log in", pages::login(&ctx, "", &next, None)).into_response()
+}
+
+#[derive(Deserialize)]
+struct LoginForm {
+    #[serde(default)]
+    handle: String,
+    #[serde(default)]
+    password: String,
+    next: Option<String>,
+}
+
+#[tracing::instrument(skip_all)]
+async fn login(
+    State(state): State<AppState>,
+    session: Session,
+    ClientIp(ip): ClientIp,
+    ctx: PageCtx,
+    Form(f): Form<LoginForm>,
+) -> AppResult<Response> {
+    let LoginForm {
+        handle,
+        password,
+        next,
+    } = f;
+    let next = safe_next(next.as_deref());
+    let refuse = |status: StatusCode, msg: &str| {
+        let html = ui::page(&ctx, "Log in", pages::login(&ctx, &handle, &next, Some(msg.into())));
+        Ok((status, html).into_response())
+    };
+    match ops::attempt_login(&state, &handle, &password, &ip).await? {
+        LoginOutcome::LoggedIn { id, epoch } => {
+            session::log_in(&session, id, epoch).await?;
+            tracing::info!(account.id = %id, "logged in");
+            Ok(Redirect::to(&next).into_response())
+        }
+        LoginOutcome::Refused => refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Wrong handle or password. Check both and try again.",
+        ),
+        LoginOutcome::Throttled => refuse(
+            StatusCode::TOO_MANY_REQUESTS,
+            "Too many failed logins for this account or from your network. Wait a while (at \
+             most an hour) and try again, or ask an admin to help.",
+        ),
+    }
+}
+
+async fn logout(session: Session) -> AppResult<Redirect> {
+    session.flush().await?;
+    Ok(Redirect::to("/login"))
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    #[serde(default)]
+    token: String,
+}
+
+const SETUP_GONE: &str = "This setup link is not valid: flowdeck is already set up, or the link \
+    was replaced when flowdeck restarted (the newest link is printed at start). Log in instead.";
+
+async fn setup_form(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Query(q): Query<TokenQuery>,
+) -> AppResult<Html<String>> {
+    let mut conn = state.pool.acquire().await?;
+    if !store::setup_token_valid(&mut conn, &token::hash_token(&q.token), false).await? {
+        return Err(AppError::Forbidden(SETUP_GONE.into()));
+    }
+    let f = AccountForm::default();
+    Ok(ui::page(&ctx, "Set up", pages::setup(&ctx, &q.token, &f, &FormErrors::default())))
+}
+
+#[tracing::instrument(skip_all)]
+async fn setup(
+    State(state): State<AppState>,
+    session: Session,
+    ctx: PageCtx,
+    Query(q): Query<TokenQuery>,
+    Form(f): Form<AccountForm>,
+) -> AppResult<Response> {
+    let show = |errs: FormErrors| {
+        unprocessable(ui::page(&ctx, "Set up", pages::setup(&ctx, &q.token, &f, &errs)))
+    };
+    let valid = match ops::validate_account(&f) {
+        Ok(v) => v,
+        Err(errs) => return Ok(show(errs)),
+    };
+    let mut tx = state.pool.begin().await?;
+    if !store::setup_token_valid(&mut tx, &token::hash_token(&q.token), true).await? {
+        return Err(AppError::Forbidden(SETUP_GONE.into()));
+    }
+    let actor = Actor::system("setup");
+    let id = match ops::create_account(&mut tx, &actor, valid, model::Role::Admin).await {
+        Ok(id) => id,
+        Err(errs) => return Ok(show(errs)),
+    };
+    store::delete_setup_token(&mut tx).await?;
+    tx.commit().await?;
+    session::log_in(&session, id, 0).await?;
+    session::flash(&session, Flash::ok("Welcome! You are the first admin. Invite your team from Admin.")).await?;
+    Ok(Redirect::to("/").into_response())
+}
+
+const INVITE_GONE: &str = "This invite link cannot be used: it has expired, was revoked, or was \
+    already used. Ask an admin for a new one.";
+
+async fn invite_form(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Path(token): Path<String>,
+) -> AppResult<Html<String>> {
+    let mut conn = state.pool.acquire().await?;
+    let invite = store::find_valid_invite(&mut conn, &token::hash_token(&token), false)
+        .await?
+        .ok_or_else(|| AppError::Forbidden(INVITE_GONE.into()))?;
+    let f = AccountForm {
+        email: invite.email.clone().unwrap_or_default(),
+        ..Default::default()
+    };
+    Ok(ui::page(
+        &ctx,
+        "Join",
+        pages::invite(&ctx, &token, invite.role.as_str(), &f, &FormErrors::default()),
+    ))
+}
+
+#[tracing::instrument(skip_all)]
+async fn accept_invite(
+    State(state): State<AppState>,
+    session: Session,
+    ctx: PageCtx,
+    Path(token): Path<String>,
+    Form(f): Form<AccountForm>,
+) -> AppResult<Response> {
+    let mut tx = state.pool.begin().await?;
+    let invite = store::find_valid_invite(&mut tx, &token::hash_token(&token), true)
+        .await?
+        .ok_or_else(|| AppError::Forbidden(INVITE_GONE.into()))?;
+    let show = |errs: FormErrors| {
+        unprocessable(ui::page(
+            &ctx,
+            "Join",
+            pages::invite(&ctx, &token, invite.role.as_str(), &f, &errs),
+        ))
+    };
+    let valid = match ops::validate_account(&f) {
+        Ok(v) => v,
+        Err(errs) => return Ok(show(errs)),
+    };
+    let actor = Actor::system(&format!("invite:{}", invite.id));
+    let id = match ops::create_account(&mut tx, &actor, valid, invite.role).await {
+        Ok(id) => id,
+        Err(errs) => return Ok(show(errs)),
+    };
+    store::accept_invite(&mut tx, invite.id, id).await?;
+    audit::record(
+        &mut tx,
+        &Actor::account(id, &f.handle.trim().to_lowercase(), None),
+        Change {
+            action: "invite.accepted",
+            target_type: "invite",
+            target_id: invite.id.to_string(),
+            before: None,
+            after: Some(serde_json::json!({ "account_id": id.0 })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    session::log_in(&session, id, 0).await?;
+    session::flash(&session, Flash::ok("Welcome to flowdeck!")).await?;
+    Ok(Redirect::to("/").into_response())
+}
+
+async fn profile_page_for(
+    state: &AppState,
+    ctx: &PageCtx,
+    user: &CurrentUser,
+    form: Option<&ProfileForm>,
+    errs: &FormErrors,
+    pw_errs: &FormErrors,
+) -> AppResult<Html<String>> {
+    let current;
+    let f = match form {
+        Some(f) => f,
+        None => {
+            let mut conn = state.pool.acquire().await?;
+            let row = store::lock_account(&mut conn, user.id.0)
+                .await?
+                .ok_or(AppError::NotFound)?;
+            current = ProfileForm {
+                display_name: row.display_name,
+                email: row.email.unwrap_or_default(),
+                timezone: row.timezone,
+            };
+            &current
+        }
+    };
+    Ok(ui::page(
+        ctx,
+        "Profile",
+        pages::profile(ctx, &user.handle, user.role.as_str(), f, errs, pw_errs),
+    ))
+}
+
+async fn profile_form(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ctx: PageCtx,
+) -> AppResult<Html<String>> {
+    profile_page_for(&state, &ctx, &user, None, &FormErrors::default(), &FormErrors::default()).await
+}
+
+async fn update_profile(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    actor: Actor,
+    session: Session,
+    ctx: PageCtx,
+    Form(f): Form<ProfileForm>,
+) -> AppResult<Response> {
+    policy::require(Some(&user), policy::Action::EditProfile { owner: user.id })?;
+    match ops::update_profile(&state, &actor, user.id, &f).await? {
+        Ok(()) => {
+            session::flash(&session, Flash::ok("Profile saved.")).await?;
+            Ok(Redirect::to("/profile").into_response())
+        }
+        Err(errs) => Ok(unprocessable(
+            profile_page_for(&state, &ctx, &user, Some(&f), &errs, &FormErrors::default()).await?,
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    #[serde(default)]
+    current_password: String,
+    #[serde(default)]
+    new_password: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+async fn change_password(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    actor: Actor,
+    session: Session,
+    ctx: PageCtx,
+    Form(f): Form<PasswordForm>,
+) -> AppResult<Response> {
+    let PasswordForm {
+        current_password,
+        new_password,
+        confirm,
+    } = f;
+    match ops::change_password(
+        &state,
+        &actor,
+        user.id,
+        &user.handle,
+        &current_password,
+        &new_password,
+        &confirm,
+    )
+    .await?
+    {
+        Ok(epoch) => {
+            session::refresh_epoch(&session, user.id, epoch).await?;
+            session::flash(&session, Flash::ok("Password changed. Other sessions were logged out.")).await?;
+            Ok(Redirect::to("/profile").into_response())
+        }
+        Err(errs) => Ok(unprocessable(
+            profile_page_for(&state, &ctx, &user, None, &FormErrors::default(), &errs).await?,
+        )),
+    }
+}

@@ -1,0 +1,279 @@
+//! Account operations behind the handlers and the CLI: validating a new account, creating it
+//! (first admin, invite, `flowdeck admin create`), logging in with throttling, profile changes.
+
+use sqlx::PgConnection;
+
+use super::{
+    model::{AccountId, DisplayName, Email, Handle, NewPassword, Role, TimeZone},
+    password, store,
+};
+use crate::{
+    audit::{self, Actor, Change},
+    error::{AppError, AppResult},
+    state::AppState,
+    ui::form::FormErrors,
+};
+
+/// What a new-account form sends.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct AccountForm {
+    #[serde(default)]
+    pub handle: String,
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub timezone: String,
+    #[serde(default)]
+    pub new_password: String,
+    #[serde(default)]
+    pub confirm: String,
+}
+
+pub struct ValidAccount {
+    pub handle: Handle,
+    pub display_name: DisplayName,
+    pub email: Option<Email>,
+    pub timezone: TimeZone,
+    pub password: NewPassword,
+}
+
+/// Parses every field; on failure, every problem is reported at once.
+pub fn validate_account(f: &AccountForm) -> Result<ValidAccount, FormErrors> {
+    let AccountForm {
+        handle,
+        display_name,
+        email,
+        timezone,
+        new_password,
+        confirm,
+    } = f;
+    let mut errs = FormErrors::default();
+    let handle = errs.check("handle", Handle::parse(handle));
+    let display_name = errs.check("display_name", DisplayName::parse(display_name));
+    let email = errs.check("email", Email::parse_optional(email));
+    let tz_raw = if timezone.trim().is_empty() { "UTC" } else { timezone };
+    let timezone = errs.check("timezone", TimeZone::parse(tz_raw));
+    let handle_str = handle.as_ref().map_or("", |h| h.as_str()).to_string();
+    let password = errs.check(
+        "new_password",
+        NewPassword::parse(new_password, confirm, &handle_str),
+    );
+    match (handle, display_name, email, timezone, password) {
+        (Some(handle), Some(display_name), Some(email), Some(timezone), Some(password))
+            if errs.is_empty() =>
+        {
+            Ok(ValidAccount {
+                handle,
+                display_name,
+                email,
+                timezone,
+                password,
+            })
+        }
+        _ => Err(errs),
+    }
+}
+
+/// Creates an account in the caller's transaction and records it in the audit log.
+pub async fn create_account(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    a: ValidAccount,
+    role: Role,
+) -> Result<AccountId, FormErrors> {
+    let hash = password::hash(a.password.into_inner())
+        .await
+        .map_err(|e| internal_form_error(e.into()))?;
+    let id = store::create_account(
+        conn,
+        store::NewAccount {
+            handle: &a.handle,
+            email: a.email.as_ref(),
+            display_name: &a.display_name,
+            timezone: a.timezone,
+            role,
+            password_hash: &hash,
+        },
+    )
+    .await
+    .map_err(|e| match e {
+        store::AccountConflict::HandleTaken => FormErrors::field("handle", e.to_string()),
+        store::AccountConflict::EmailTaken => FormErrors::field("email", e.to_string()),
+        store::AccountConflict::Db(db) => internal_form_error(db.into()),
+    })?;
+    audit::record(
+        conn,
+        actor,
+        Change {
+            action: "account.created",
+            target_type: "account",
+            target_id: id.to_string(),
+            before: None,
+            after: Some(serde_json::json!({
+                "handle": a.handle.as_str(),
+                "display_name": a.display_name.as_str(),
+                "email": a.email.as_ref().map(Email::as_str),
+                "timezone": a.timezone.name(),
+                "role": role.as_str(),
+            })),
+        },
+    )
+    .await
+    .map_err(|e| internal_form_error(e.into()))?;
+    Ok(id)
+}
+
+fn internal_form_error(e: anyhow::Error) -> FormErrors {
+    tracing::error!(error = format!("{e:#}"), "could not create an account");
+    FormErrors::general("flowdeck could not save this just now. Nothing was created; please try again.")
+}
+
+pub enum LoginOutcome {
+    LoggedIn { id: AccountId, epoch: i32 },
+    /// Unknown account, wrong password or disabled account: the same answer for each.
+    Refused,
+    /// Too many failures for this account or from this address in the last hour.
+    Throttled,
+}
+
+/// Checks a login attempt, counting failures per account key and per IP in PostgreSQL (so the
+/// limit holds across replicas).
+pub async fn attempt_login(
+    state: &AppState,
+    login: &str,
+    password_given: &str,
+    ip: &str,
+) -> AppResult<LoginOutcome> {
+    let key = login.trim().to_lowercase();
+    let (by_account, by_ip) = store::recent_login_failures(&state.pool, &key, ip).await?;
+    if by_account >= state.config.login_failures_per_account
+        || by_ip >= state.config.login_failures_per_ip
+    {
+        tracing::warn!(account = %key, ip, "login throttled");
+        return Ok(LoginOutcome::Throttled);
+    }
+    let candidate = if key.is_empty() || password_given.is_empty() {
+        None
+    } else {
+        store::find_for_login(&state.pool, &key).await?
+    };
+    let (stored, id, epoch, disabled) = match candidate {
+        Some(c) => (Some(c.password_hash), Some(c.id), c.auth_epoch, c.disabled),
+        None => (None, None, 0, false),
+    };
+    let ok = password::verify(password_given.to_string(), stored).await;
+    match id {
+        Some(id) if ok && !disabled => Ok(LoginOutcome::LoggedIn { id, epoch }),
+        _ => {
+            store::record_login_failure(&state.pool, &key, ip).await?;
+            Ok(LoginOutcome::Refused)
+        }
+    }
+}
+
+/// What the profile form sends.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct ProfileForm {
+    #[serde(default)]
+    pub display_name: String,
+    #[serde(default)]
+    pub email: String,
+    #[serde(default)]
+    pub timezone: String,
+}
+
+/// Updates the caller's own profile.
+pub async fn update_profile(
+    state: &AppState,
+    actor: &Actor,
+    id: AccountId,
+    f: &ProfileForm,
+) -> AppResult<Result<(), FormErrors>> {
+    let ProfileForm {
+        display_name,
+        email,
+        timezone,
+    } = f;
+    let mut errs = FormErrors::default();
+    let name = errs.check("display_name", DisplayName::parse(display_name));
+    let email = errs.check("email", Email::parse_optional(email));
+    let tz = errs.check("timezone", TimeZone::parse(timezone));
+    let (Some(name), Some(email), Some(tz)) = (name, email, tz) else {
+        return Ok(Err(errs));
+    };
+    let mut tx = state.pool.begin().await?;
+    let before = store::lock_account(&mut tx, id.0)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    match store::update_profile(&mut tx, id, &name, email.as_ref(), tz).await {
+        Ok(()) => {}
+        Err(store::AccountConflict::EmailTaken) => {
+            return Ok(Err(FormErrors::field(
+                "email",
+                "Another account uses that email.",
+            )));
+        }
+        Err(e) => return Err(AppError::internal(e)),
+    }
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "account.profile_updated",
+            target_type: "account",
+            target_id: id.to_string(),
+            before: Some(serde_json::json!({
+                "display_name": before.display_name, "email": before.email, "timezone": before.timezone,
+            })),
+            after: Some(serde_json::json!({
+                "display_name": name.as_str(), "email": email.as_ref().map(Email::as_str), "timezone": tz.name(),
+            })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Ok(()))
+}
+
+/// Changes the caller's password after checking the current one; ends their other sessions.
+/// Returns the new session epoch.
+pub async fn change_password(
+    state: &AppState,
+    actor: &Actor,
+    id: AccountId,
+    handle: &str,
+    current: &str,
+    new: &str,
+    confirm: &str,
+) -> AppResult<Result<i32, FormErrors>> {
+    let stored = store::password_hash(&state.pool, id).await?;
+    if !password::verify(current.to_string(), Some(stored)).await {
+        return Ok(Err(FormErrors::field(
+            "current_password",
+            "That is not your current password.",
+        )));
+    }
+    let new = match NewPassword::parse(new, confirm, handle) {
+        Ok(p) => p,
+        Err(e) => return Ok(Err(FormErrors::field("new_password", e))),
+    };
+    let hash = password::hash(new.into_inner()).await?;
+    let mut tx = state.pool.begin().await?;
+    let epoch = store::set_password(&mut tx, id, &hash).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "account.password_changed",
+            target_type: "account",
+            target_id: id.to_string(),
+            before: None,
+            after: None,
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Ok(epoch))
+}

@@ -1,0 +1,99 @@
+//! Authorization: one answer per action, `can(user, action)`, checked where the action happens.
+//! DESIGN §2: members read and write their own things; leads also decide and manage lines,
+//! environments and services; admins also manage accounts, invites, settings and the audit log.
+
+use super::{model::AccountId, model::Role, session::CurrentUser};
+use crate::error::AppError;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Open the admin area.
+    ViewAdmin,
+    /// Change another account's role, disable or enable it.
+    ManageAccount { target: AccountId },
+    /// Create or revoke invite links.
+    ManageInvites,
+    /// Read the audit log.
+    ReadAuditLog,
+    /// Edit a profile (display name, email, time zone, password).
+    EditProfile { owner: AccountId },
+}
+
+/// Whether `user` may do `action`. Nobody anonymous may do anything here.
+pub fn can(user: Option<&CurrentUser>, action: Action) -> bool {
+    let Some(u) = user else { return false };
+    match action {
+        Action::ViewAdmin | Action::ManageInvites | Action::ReadAuditLog => u.role == Role::Admin,
+        // An admin cannot demote or disable themself: that could lock the team out.
+        Action::ManageAccount { target } => u.role == Role::Admin && target != u.id,
+        Action::EditProfile { owner } => owner == u.id,
+    }
+}
+
+/// `Ok` when allowed, else a 403 that says what would be needed.
+pub fn require(user: Option<&CurrentUser>, action: Action) -> Result<(), AppError> {
+    if can(user, action) {
+        return Ok(());
+    }
+    Err(AppError::Forbidden(match action {
+        Action::ManageAccount { target } if user.is_some_and(|u| u.id == target) => {
+            "You cannot change your own role or disable your own account; ask another admin.".into()
+        }
+        Action::EditProfile { .. } => "You can only edit your own profile.".into(),
+        _ => "Only admins can do this. Ask an admin if you need it done.".into(),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(id: i64, role: Role) -> CurrentUser {
+        CurrentUser {
+            id: AccountId(id),
+            handle: format!("u{id}"),
+            display_name: format!("U{id}"),
+            role,
+            timezone: "UTC".into(),
+            auth_epoch: 0,
+        }
+    }
+
+    /// Every role × action × (own / other's resource): the expected answer.
+    #[test]
+    fn the_permission_matrix_holds_for_every_role_and_action() {
+        let me = AccountId(1);
+        let other = AccountId(2);
+        let actions = [
+            (Action::ViewAdmin, [false, false, false, true]),
+            (Action::ManageInvites, [false, false, false, true]),
+            (Action::ReadAuditLog, [false, false, false, true]),
+            (Action::ManageAccount { target: other }, [false, false, false, true]),
+            (Action::ManageAccount { target: me }, [false, false, false, false]),
+            (Action::EditProfile { owner: me }, [false, true, true, true]),
+            (Action::EditProfile { owner: other }, [false, false, false, false]),
+        ];
+        for (action, expected) in actions {
+            let callers = [
+                None,
+                Some(user(1, Role::Member)),
+                Some(user(1, Role::Lead)),
+                Some(user(1, Role::Admin)),
+            ];
+            for (caller, want) in callers.iter().zip(expected) {
+                assert_eq!(
+                    can(caller.as_ref(), action),
+                    want,
+                    "{:?} doing {action:?}",
+                    caller.as_ref().map(|c| c.role)
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_refusal_says_why() {
+        let err = require(Some(&user(1, Role::Member)), Action::ViewAdmin).unwrap_err();
+        assert!(err.to_string().contains("Only admins"));
+    }
+}

@@ -1,0 +1,158 @@
+//! Sessions: who is logged in (loaded on every request, so a disabled account or a changed
+//! password ends older sessions at once), the login gate for every non-public path, the CSRF
+//! token kept in the session, and flash messages.
+
+use axum::{
+    extract::{FromRequestParts, Request, State},
+    http::{Method, request::Parts},
+    middleware::Next,
+    response::{IntoResponse, Redirect, Response},
+};
+use serde::{Deserialize, Serialize};
+use tower_sessions::Session;
+
+use super::{model::AccountId, model::Role, store, token};
+use crate::{error::AppError, state::AppState, ui::Flash};
+
+pub const USER_KEY: &str = "user";
+pub const CSRF_KEY: &str = "csrf";
+pub const FLASH_KEY: &str = "flash";
+
+/// The logged-in account, as loaded for this request.
+#[derive(Clone, Debug)]
+pub struct CurrentUser {
+    pub id: AccountId,
+    pub handle: String,
+    pub display_name: String,
+    pub role: Role,
+    pub timezone: String,
+    pub auth_epoch: i32,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SessionUser {
+    id: i64,
+    epoch: i32,
+}
+
+/// Starts an authenticated session: a new session id (no fixation), a new CSRF token.
+pub async fn log_in(session: &Session, id: AccountId, epoch: i32) -> Result<(), AppError> {
+    session.cycle_id().await?;
+    session
+        .insert(USER_KEY, SessionUser { id: id.0, epoch })
+        .await?;
+    session.insert(CSRF_KEY, token::random_token()).await?;
+    Ok(())
+}
+
+/// Keeps this session valid after the account's epoch changed (own password change).
+pub async fn refresh_epoch(session: &Session, id: AccountId, epoch: i32) -> Result<(), AppError> {
+    session
+        .insert(USER_KEY, SessionUser { id: id.0, epoch })
+        .await?;
+    Ok(())
+}
+
+/// The session's CSRF token, created on first use.
+pub async fn csrf_token(session: &Session) -> Result<String, AppError> {
+    if let Some(t) = session.get::<String>(CSRF_KEY).await? {
+        return Ok(t);
+    }
+    let t = token::random_token();
+    session.insert(CSRF_KEY, &t).await?;
+    Ok(t)
+}
+
+/// Shows `flash` on the next page this session sees.
+pub async fn flash(session: &Session, flash: Flash) -> Result<(), AppError> {
+    session.insert(FLASH_KEY, flash).await?;
+    Ok(())
+}
+
+/// Paths anyone may open without logging in.
+fn is_public(path: &str) -> bool {
+    matches!(
+        path,
+        "/login" | "/setup" | "/healthz" | "/readyz" | "/favicon.ico"
+    ) || path.starts_with("/invite/")
+        || path.starts_with("/style/")
+        || path.starts_with("/assets/")
+}
+
+/// Middleware: loads the current user into the request's extensions and sends anyone not
+/// logged in to `/login` (with `next` for GET) unless the path is public.
+pub async fn load_user(
+    State(state): State<AppState>,
+    session: Session,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    let path = req.uri().path().to_string();
+    if path.starts_with("/style/") || path.starts_with("/assets/") {
+        return next.run(req).await;
+    }
+    let user = match current_user(&state, &session).await {
+        Ok(u) => u,
+        Err(e) => return e.into_response(),
+    };
+    match user {
+        Some(u) => {
+            req.extensions_mut().insert(u);
+        }
+        None if !is_public(&path) => {
+            let target = if req.method() == Method::GET {
+                let pq = req
+                    .uri()
+                    .path_and_query()
+                    .map_or("/", |pq| pq.as_str())
+                    .to_string();
+                if pq == "/" {
+                    "/login".to_string()
+                } else {
+                    format!(
+                        "/login?next={}",
+                        serde_urlencoded::to_string([("", pq)])
+                            .unwrap_or_default()
+                            .trim_start_matches('=')
+                    )
+                }
+            } else {
+                let _ = flash(
+                    &session,
+                    Flash::error("Your session has ended. Log in again, then repeat what you were doing."),
+                )
+                .await;
+                "/login".to_string()
+            };
+            return Redirect::to(&target).into_response();
+        }
+        None => {}
+    }
+    next.run(req).await
+}
+
+async fn current_user(state: &AppState, session: &Session) -> Result<Option<CurrentUser>, AppError> {
+    let Some(su) = session.get::<SessionUser>(USER_KEY).await? else {
+        return Ok(None);
+    };
+    match store::current_user(&state.pool, AccountId(su.id)).await? {
+        Some(u) if u.auth_epoch == su.epoch => Ok(Some(u)),
+        _ => {
+            // Disabled, deleted, or its password changed elsewhere: this session is over.
+            session.flush().await?;
+            Ok(None)
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<CurrentUser>()
+            .cloned()
+            .ok_or_else(|| Redirect::to("/login").into_response())
+    }
+}

@@ -1,0 +1,456 @@
+//! All SQL of accounts, invites, the setup token and login throttling.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+
+use super::{
+    model::{AccountId, DisplayName, Email, Handle, Role, TimeZone},
+    password::PasswordHash,
+    session::CurrentUser,
+};
+use crate::error::violated_constraint;
+
+fn role(s: &str) -> Role {
+    // The `accounts_role_check` constraint keeps the column to the three names.
+    Role::parse(s).unwrap_or(Role::Member)
+}
+
+pub async fn current_user(pool: &PgPool, id: AccountId) -> sqlx::Result<Option<CurrentUser>> {
+    let row = sqlx::query!(
+        "select id, handle, display_name, role, timezone, auth_epoch
+         from accounts where id = $1 and disabled_at is null",
+        id.0
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| CurrentUser {
+        id: AccountId(r.id),
+        handle: r.handle,
+        display_name: r.display_name,
+        role: role(&r.role),
+        timezone: r.timezone,
+        auth_epoch: r.auth_epoch,
+    }))
+}
+
+pub struct LoginCandidate {
+    pub id: AccountId,
+    pub password_hash: PasswordHash,
+    pub auth_epoch: i32,
+    pub disabled: bool,
+}
+
+/// The account a login form names, by handle or (if it has an `@`) by email.
+pub async fn find_for_login(pool: &PgPool, key: &str) -> sqlx::Result<Option<LoginCandidate>> {
+    let row = sqlx::query!(
+        r#"select id, password_hash, auth_epoch, disabled_at is not null as "disabled!"
+           from accounts
+           where case when $1 like '%@%' then lower(email) = $1 else handle = $1 end
+           limit 1"#,
+        key
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| LoginCandidate {
+        id: AccountId(r.id),
+        password_hash: PasswordHash::from_stored(r.password_hash),
+        auth_epoch: r.auth_epoch,
+        disabled: r.disabled,
+    }))
+}
+
+/// Failed logins in the last hour: (for this account key, from this IP).
+pub async fn recent_login_failures(pool: &PgPool, key: &str, ip: &str) -> sqlx::Result<(i64, i64)> {
+    let r = sqlx::query!(
+        r#"select
+             (select count(*) from login_failures
+               where account_key = $1 and at > now() - interval '1 hour') as "account!",
+             (select count(*) from login_failures
+               where ip = $2 and at > now() - interval '1 hour') as "ip!""#,
+        key,
+        ip
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok((r.account, r.ip))
+}
+
+pub async fn record_login_failure(pool: &PgPool, key: &str, ip: &str) -> sqlx::Result<()> {
+    sqlx::query!(
+        "insert into login_failures (account_key, ip) values ($1, $2)",
+        key,
+        ip
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Drops failures older than a day (they no longer count).
+pub async fn prune_login_failures(pool: &PgPool) -> sqlx::Result<u64> {
+    Ok(
+        sqlx::query!("delete from login_failures where at < now() - interval '1 day'")
+            .execute(pool)
+            .await?
+            .rows_affected(),
+    )
+}
+
+pub struct NewAccount<'a> {
+    pub handle: &'a Handle,
+    pub email: Option<&'a Email>,
+    pub display_name: &'a DisplayName,
+    pub timezone: TimeZone,
+    pub role: Role,
+    pub password_hash: &'a PasswordHash,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountConflict {
+    #[error("That handle is taken.")]
+    HandleTaken,
+    #[error("Another account uses that email.")]
+    EmailTaken,
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+fn conflict(e: sqlx::Error) -> AccountConflict {
+    match violated_constraint(&e) {
+        Some("accounts_handle_key") => AccountConflict::HandleTaken,
+        Some("accounts_email_key") => AccountConflict::EmailTaken,
+        _ => AccountConflict::Db(e),
+    }
+}
+
+pub async fn create_account(
+    conn: &mut PgConnection,
+    a: NewAccount<'_>,
+) -> Result<AccountId, AccountConflict> {
+    let id = sqlx::query_scalar!(
+        "insert into accounts (handle, email, display_name, timezone, role, password_hash)
+         values ($1, $2, $3, $4, $5, $6) returning id",
+        a.handle.as_str(),
+        a.email.map(Email::as_str),
+        a.display_name.as_str(),
+        a.timezone.name(),
+        a.role.as_str(),
+        a.password_hash.as_str()
+    )
+    .fetch_one(conn)
+    .await
+    .map_err(conflict)?;
+    Ok(AccountId(id))
+}
+
+pub async fn count_accounts(pool: &PgPool) -> sqlx::Result<i64> {
+    Ok(sqlx::query_scalar!(r#"select count(*) as "n!" from accounts"#)
+        .fetch_one(pool)
+        .await?)
+}
+
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct AccountRow {
+    pub id: i64,
+    pub handle: String,
+    pub email: Option<String>,
+    pub display_name: String,
+    pub role: String,
+    pub timezone: String,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+impl AccountRow {
+    pub fn role(&self) -> Role {
+        role(&self.role)
+    }
+}
+
+/// Accounts ordered by handle, `limit` after the handle `after` (keyset pagination).
+pub async fn list_accounts(
+    pool: &PgPool,
+    after: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<AccountRow>> {
+    sqlx::query_as!(
+        AccountRow,
+        r#"select id, handle, email, display_name, role, timezone,
+                  disabled_at is not null as "disabled!", created_at as "created_at: _"
+           from accounts
+           where $1::text is null or handle > $1
+           order by handle
+           limit $2"#,
+        after,
+        limit
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// One account, locked for the rest of the transaction.
+pub async fn lock_account(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<AccountRow>> {
+    sqlx::query_as!(
+        AccountRow,
+        r#"select id, handle, email, display_name, role, timezone,
+                  disabled_at is not null as "disabled!", created_at as "created_at: _"
+           from accounts where id = $1 for update"#,
+        id
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Enabled admins, locked: the last one cannot be demoted or disabled.
+pub async fn lock_enabled_admins(conn: &mut PgConnection) -> sqlx::Result<Vec<i64>> {
+    sqlx::query_scalar!(
+        "select id from accounts where role = 'admin' and disabled_at is null for update"
+    )
+    .fetch_all(conn)
+    .await
+}
+
+pub async fn set_role(conn: &mut PgConnection, id: i64, role: Role) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update accounts set role = $2, updated_at = now() where id = $1",
+        id,
+        role.as_str()
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Disabling bumps the account's epoch, which ends all its sessions.
+pub async fn set_disabled(conn: &mut PgConnection, id: i64, disabled: bool) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update accounts
+         set disabled_at = case when $2 then now() else null end,
+             auth_epoch = auth_epoch + case when $2 then 1 else 0 end,
+             updated_at = now()
+         where id = $1",
+        id,
+        disabled
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn update_profile(
+    conn: &mut PgConnection,
+    id: AccountId,
+    display_name: &DisplayName,
+    email: Option<&Email>,
+    timezone: TimeZone,
+) -> Result<(), AccountConflict> {
+    sqlx::query!(
+        "update accounts set display_name = $2, email = $3, timezone = $4, updated_at = now()
+         where id = $1",
+        id.0,
+        display_name.as_str(),
+        email.map(Email::as_str),
+        timezone.name()
+    )
+    .execute(conn)
+    .await
+    .map_err(conflict)?;
+    Ok(())
+}
+
+pub async fn password_hash(pool: &PgPool, id: AccountId) -> sqlx::Result<PasswordHash> {
+    let h = sqlx::query_scalar!("select password_hash from accounts where id = $1", id.0)
+        .fetch_one(pool)
+        .await?;
+    Ok(PasswordHash::from_stored(h))
+}
+
+/// Sets a new password and ends every other session; returns the new epoch.
+pub async fn set_password(
+    conn: &mut PgConnection,
+    id: AccountId,
+    hash: &PasswordHash,
+) -> sqlx::Result<i32> {
+    sqlx::query_scalar!(
+        "update accounts set password_hash = $2, auth_epoch = auth_epoch + 1, updated_at = now()
+         where id = $1 returning auth_epoch",
+        id.0,
+        hash.as_str()
+    )
+    .fetch_one(conn)
+    .await
+}
+
+// ---- invites ----
+
+pub async fn create_invite(
+    conn: &mut PgConnection,
+    token_hash: &[u8],
+    role: Role,
+    email: Option<&Email>,
+    note: &str,
+    created_by: AccountId,
+    ttl_hours: i64,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        "insert into invites (token_hash, role, email, note, created_by, expires_at)
+         values ($1, $2, $3, $4, $5, now() + make_interval(hours => $6::int)) returning id",
+        token_hash,
+        role.as_str(),
+        email.map(Email::as_str),
+        note,
+        created_by.0,
+        ttl_hours as i32
+    )
+    .fetch_one(conn)
+    .await
+}
+
+#[derive(Clone, Debug)]
+pub struct InviteRow {
+    pub id: i64,
+    pub role: String,
+    pub email: Option<String>,
+    pub note: String,
+    pub created_by: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub accepted_at: Option<DateTime<Utc>>,
+    pub accepted_by: Option<String>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// The newest invites with their creator and acceptor handles (one query).
+pub async fn list_invites(pool: &PgPool, limit: i64) -> sqlx::Result<Vec<InviteRow>> {
+    sqlx::query_as!(
+        InviteRow,
+        r#"select i.id, i.role, i.email, i.note, c.handle as created_by,
+                  i.created_at as "created_at: _", i.expires_at as "expires_at: _",
+                  i.accepted_at as "accepted_at: _", a.handle as "accepted_by?",
+                  i.revoked_at as "revoked_at: _"
+           from invites i
+           join accounts c on c.id = i.created_by
+           left join accounts a on a.id = i.accepted_by
+           order by i.created_at desc, i.id desc
+           limit $1"#,
+        limit
+    )
+    .fetch_all(pool)
+    .await
+}
+
+#[derive(Clone, Debug)]
+pub struct ValidInvite {
+    pub id: i64,
+    pub role: Role,
+    pub email: Option<String>,
+}
+
+/// The invite a link names, if it can still be used (not accepted, revoked or expired).
+pub async fn find_valid_invite(
+    conn: &mut PgConnection,
+    token_hash: &[u8],
+    lock: bool,
+) -> sqlx::Result<Option<ValidInvite>> {
+    let row = if lock {
+        sqlx::query!(
+            "select id, role, email from invites
+             where token_hash = $1 and accepted_at is null and revoked_at is null
+               and expires_at > now()
+             for update",
+            token_hash
+        )
+        .fetch_optional(conn)
+        .await?
+        .map(|r| (r.id, r.role, r.email))
+    } else {
+        sqlx::query!(
+            "select id, role, email from invites
+             where token_hash = $1 and accepted_at is null and revoked_at is null
+               and expires_at > now()",
+            token_hash
+        )
+        .fetch_optional(conn)
+        .await?
+        .map(|r| (r.id, r.role, r.email))
+    };
+    Ok(row.map(|(id, r, email)| ValidInvite {
+        id,
+        role: role(&r),
+        email,
+    }))
+}
+
+pub async fn accept_invite(conn: &mut PgConnection, id: i64, by: AccountId) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update invites set accepted_at = now(), accepted_by = $2 where id = $1",
+        id,
+        by.0
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Revokes a pending invite; false if it was already used or revoked.
+pub async fn revoke_invite(conn: &mut PgConnection, id: i64) -> sqlx::Result<bool> {
+    Ok(sqlx::query!(
+        "update invites set revoked_at = now()
+         where id = $1 and accepted_at is null and revoked_at is null",
+        id
+    )
+    .execute(conn)
+    .await?
+    .rows_affected()
+        == 1)
+}
+
+// ---- first-run setup ----
+
+/// Stores a new setup token (replacing any older one).
+pub async fn replace_setup_token(pool: &PgPool, token_hash: &[u8]) -> sqlx::Result<()> {
+    sqlx::query!(
+        "insert into setup_tokens (id, token_hash) values (1, $1)
+         on conflict (id) do update set token_hash = excluded.token_hash, created_at = now()",
+        token_hash
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// True when `token_hash` is the pending setup token and no account exists yet; with `lock`
+/// the token row stays locked until the transaction ends.
+pub async fn setup_token_valid(
+    conn: &mut PgConnection,
+    token_hash: &[u8],
+    lock: bool,
+) -> sqlx::Result<bool> {
+    let found = if lock {
+        sqlx::query_scalar!(
+            "select id from setup_tokens where id = 1 and token_hash = $1 for update",
+            token_hash
+        )
+        .fetch_optional(&mut *conn)
+        .await?
+    } else {
+        sqlx::query_scalar!(
+            "select id from setup_tokens where id = 1 and token_hash = $1",
+            token_hash
+        )
+        .fetch_optional(&mut *conn)
+        .await?
+    };
+    if found.is_none() {
+        return Ok(false);
+    }
+    let none: bool = sqlx::query_scalar!(r#"select not exists(select 1 from accounts) as "none!""#)
+        .fetch_one(conn)
+        .await?;
+    Ok(none)
+}
+
+pub async fn delete_setup_token(conn: &mut PgConnection) -> sqlx::Result<()> {
+    sqlx::query!("delete from setup_tokens").execute(conn).await?;
+    Ok(())
+}

@@ -1,0 +1,209 @@
+//! The command line (DESIGN §4.4): `serve`, `migrate`, `demo`, `admin create`.
+
+use std::{io::IsTerminal, process::ExitCode};
+
+use clap::{Parser, Subcommand};
+
+use crate::{
+    audit::Actor,
+    auth::{model::Role, ops, store, token},
+    config::{Config, GlobalOpts, ServeOpts},
+    db::{self, Database},
+    demo, server,
+    state::AppState,
+    telemetry,
+};
+
+#[derive(Parser)]
+#[command(name = "flowdeck", version, about = "A self-hosted dashboard for lean remote engineering teams")]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalOpts,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Start the web server (the default).
+    Serve(ServeOpts),
+    /// Apply pending database migrations and exit.
+    Migrate,
+    /// Load the demo team into the configured database.
+    Demo,
+    /// Manage accounts from the shell.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AdminCommand {
+    /// Create an account; the password is read from standard input.
+    Create {
+        #[arg(long)]
+        handle: String,
+        #[arg(long, default_value = "member")]
+        role: String,
+        #[arg(long)]
+        email: Option<String>,
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+pub fn run(cli: Cli) -> ExitCode {
+    telemetry::init(cli.global.log_format);
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("flowdeck: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(dispatch(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("flowdeck: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    let command = match cli.command {
+        Some(c) => c,
+        None => Command::Serve(ServeOpts::parse_default()),
+    };
+    // Validate flags before starting anything.
+    let serve_config = match &command {
+        Command::Serve(opts) => Some((Config::from_opts(opts)?, opts.demo)),
+        _ => None,
+    };
+    let database = Database::open(&cli.global).await?;
+    let result = with_database(&database, command, serve_config).await;
+    database.close().await;
+    result
+}
+
+async fn with_database(
+    database: &Database,
+    command: Command,
+    serve_config: Option<(Config, bool)>,
+) -> anyhow::Result<()> {
+    let pool = &database.pool;
+    db::migrate(pool).await?;
+    match command {
+        Command::Migrate => {
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Demo => {
+            demo::load_and_print(pool).await?;
+            Ok(())
+        }
+        Command::Admin {
+            command:
+                AdminCommand::Create {
+                    handle,
+                    role,
+                    email,
+                    name,
+                },
+        } => admin_create(pool, handle, role, email, name).await,
+        Command::Serve(_) => {
+            let (config, load_demo) = serve_config.expect("serve config parsed above");
+            serve(pool.clone(), config, load_demo).await
+        }
+    }
+}
+
+async fn serve(pool: sqlx::PgPool, config: Config, load_demo: bool) -> anyhow::Result<()> {
+    if load_demo {
+        if store::count_accounts(&pool).await? == 0 {
+            demo::load_and_print(&pool).await?;
+        } else {
+            println!("--demo: the database already has accounts; demo data not loaded");
+        }
+    }
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e} (set --listen or FLOWDECK_LISTEN)", config.listen))?;
+    if store::count_accounts(&pool).await? == 0 {
+        let secret = token::random_token();
+        store::replace_setup_token(&pool, &token::hash_token(&secret)).await?;
+        println!(
+            "\nflowdeck has no accounts yet. Open this one-time link to create the first admin:\n\n    {}/setup?token={secret}\n",
+            config.base_url()
+        );
+    }
+    tracing::info!(listen = %config.listen, url = %config.base_url(), "flowdeck is serving");
+    let state = AppState::new(pool, config);
+    server::run(state, listener, server::shutdown_signal()).await
+}
+
+async fn admin_create(
+    pool: &sqlx::PgPool,
+    handle: String,
+    role: String,
+    email: Option<String>,
+    name: Option<String>,
+) -> anyhow::Result<()> {
+    let role = Role::parse(&role).map_err(|e| anyhow::anyhow!(e))?;
+    let password = read_password()?;
+    let form = ops::AccountForm {
+        display_name: name.unwrap_or_else(|| handle.clone()),
+        handle,
+        email: email.unwrap_or_default(),
+        timezone: "UTC".into(),
+        new_password: password.clone(),
+        confirm: password,
+    };
+    let valid = ops::validate_account(&form).map_err(|errs| {
+        let list: Vec<String> = errs
+            .fields
+            .iter()
+            .map(|(f, m)| format!("{f}: {m}"))
+            .chain(errs.general.clone())
+            .collect();
+        anyhow::anyhow!("the account was not created:\n  {}", list.join("\n  "))
+    })?;
+    let handle = valid.handle.as_str().to_string();
+    let mut tx = pool.begin().await?;
+    ops::create_account(&mut tx, &Actor::system("cli"), valid, role)
+        .await
+        .map_err(|errs| {
+            let list: Vec<String> = errs.fields.values().cloned().chain(errs.general.clone()).collect();
+            anyhow::anyhow!("the account was not created: {}", list.join(" "))
+        })?;
+    tx.commit().await?;
+    println!("created {role} account `{handle}`");
+    Ok(())
+}
+
+/// The password from standard input: hidden prompt on a terminal, else the first line.
+fn read_password() -> anyhow::Result<String> {
+    if std::io::stdin().is_terminal() {
+        let p = rpassword::prompt_password("Password (at least 10 characters): ")?;
+        let again = rpassword::prompt_password("Repeat it: ")?;
+        anyhow::ensure!(p == again, "the two passwords differ");
+        Ok(p)
+    } else {
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        Ok(line.trim_end_matches(['\r', '\n']).to_string())
+    }
+}
+
+impl ServeOpts {
+    /// `serve` with every option from its environment variable or default.
+    pub fn parse_default() -> Self {
+        #[derive(Parser)]
+        struct Only {
+            #[command(flatten)]
+            serve: ServeOpts,
+        }
+        Only::parse_from(["flowdeck"]).serve
+    }
+}

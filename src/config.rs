@@ -1,0 +1,207 @@
+//! Settings from command-line flags and `FLOWDECK_*` environment variables (see `.env.example`).
+
+use std::{fmt, net::SocketAddr, path::PathBuf};
+
+use secrecy::{ExposeSecret, SecretString};
+
+/// Options shared by every subcommand; each has a `FLOWDECK_*` (or `DATABASE_URL`) variable.
+#[derive(clap::Args, Clone)]
+pub struct GlobalOpts {
+    /// PostgreSQL URL. Unset: flowdeck runs its own PostgreSQL with data under the data directory.
+    #[arg(long, env = "DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Where the embedded database keeps its data.
+    #[arg(long, env = "FLOWDECK_DATA_DIR", default_value = "./.flowdeck", global = true)]
+    pub data_dir: PathBuf,
+
+    /// Log format: `pretty` (default in a terminal) or `json`.
+    #[arg(long, env = "FLOWDECK_LOG_FORMAT", global = true)]
+    pub log_format: Option<LogFormat>,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+/// Options of `flowdeck serve`.
+#[derive(clap::Args, Clone, Debug)]
+pub struct ServeOpts {
+    /// Address to listen on.
+    #[arg(long, env = "FLOWDECK_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+
+    /// Load the demo team into an empty database before serving.
+    #[arg(long)]
+    pub demo: bool,
+
+    /// The address people use to reach flowdeck, e.g. `https://flowdeck.example.com`.
+    /// Used for links, the Origin check, and (when https) Secure `__Host-` cookies and HSTS.
+    #[arg(long, env = "FLOWDECK_PUBLIC_URL")]
+    pub public_url: Option<String>,
+
+    /// Minutes of inactivity after which a session ends.
+    #[arg(long, env = "FLOWDECK_SESSION_IDLE_MINUTES", default_value_t = 720)]
+    pub session_idle_minutes: i64,
+
+    /// Failed logins allowed per account per hour.
+    #[arg(long, env = "FLOWDECK_LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 100)]
+    pub login_failures_per_account: i64,
+
+    /// Failed logins allowed per client IP per hour.
+    #[arg(long, env = "FLOWDECK_LOGIN_FAILURES_PER_IP", default_value_t = 300)]
+    pub login_failures_per_ip: i64,
+
+    /// Hours an invite link stays valid.
+    #[arg(long, env = "FLOWDECK_INVITE_TTL_HOURS", default_value_t = 72)]
+    pub invite_ttl_hours: i64,
+
+    /// Trust `X-Forwarded-For` from a reverse proxy for the client IP.
+    #[arg(long, env = "FLOWDECK_TRUST_PROXY", default_value_t = false)]
+    pub trust_proxy: bool,
+
+    /// Seconds in-flight requests get to finish after SIGTERM/SIGINT.
+    #[arg(long, env = "FLOWDECK_SHUTDOWN_GRACE_SECONDS", default_value_t = 10)]
+    pub shutdown_grace_seconds: u64,
+}
+
+/// Everything the running server needs to know, resolved once at start.
+#[derive(Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// Origin (scheme://host[:port]) from `FLOWDECK_PUBLIC_URL`, without a trailing slash.
+    pub public_origin: Option<String>,
+    pub https: bool,
+    pub session_idle_minutes: i64,
+    pub login_failures_per_account: i64,
+    pub login_failures_per_ip: i64,
+    pub invite_ttl_hours: i64,
+    pub trust_proxy: bool,
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Config {
+    /// Validates the serve options.
+    pub fn from_opts(opts: &ServeOpts) -> anyhow::Result<Self> {
+        let public_origin = match &opts.public_url {
+            None => None,
+            Some(raw) => Some(parse_origin(raw)?),
+        };
+        anyhow::ensure!(
+            opts.session_idle_minutes > 0,
+            "FLOWDECK_SESSION_IDLE_MINUTES must be positive"
+        );
+        anyhow::ensure!(
+            opts.invite_ttl_hours > 0,
+            "FLOWDECK_INVITE_TTL_HOURS must be positive"
+        );
+        Ok(Self {
+            listen: opts.listen,
+            https: public_origin
+                .as_deref()
+                .is_some_and(|o| o.starts_with("https://")),
+            public_origin,
+            session_idle_minutes: opts.session_idle_minutes,
+            login_failures_per_account: opts.login_failures_per_account,
+            login_failures_per_ip: opts.login_failures_per_ip,
+            invite_ttl_hours: opts.invite_ttl_hours,
+            trust_proxy: opts.trust_proxy,
+            shutdown_grace_seconds: opts.shutdown_grace_seconds,
+        })
+    }
+
+    /// Defaults for tests and tools: what `flowdeck serve` uses with no flags.
+    pub fn for_listen(listen: SocketAddr) -> Self {
+        let mut opts = ServeOpts::parse_default();
+        opts.listen = listen;
+        opts.public_url = None;
+        Self::from_opts(&opts).expect("defaults are valid")
+    }
+
+    /// The base URL for links printed to a terminal or shown to admins.
+    pub fn base_url(&self) -> String {
+        match &self.public_origin {
+            Some(o) => o.clone(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+}
+
+fn parse_origin(raw: &str) -> anyhow::Result<String> {
+    let raw = raw.trim().trim_end_matches('/');
+    let rest = raw
+        .strip_prefix("https://")
+        .or_else(|| raw.strip_prefix("http://"))
+        .ok_or_else(|| {
+            anyhow::anyhow!("FLOWDECK_PUBLIC_URL must start with http:// or https://")
+        })?;
+    anyhow::ensure!(
+        !rest.is_empty() && !rest.contains('/'),
+        "FLOWDECK_PUBLIC_URL must be an origin like https://flowdeck.example.com (no path)"
+    );
+    Ok(raw.to_ascii_lowercase())
+}
+
+/// A database URL that never shows its password in logs.
+#[derive(Clone)]
+pub struct DatabaseUrl(pub SecretString);
+
+impl DatabaseUrl {
+    pub fn expose(&self) -> &str {
+        self.0.expose_secret()
+    }
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("DatabaseUrl(<redacted>)")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_public_url_with_a_path_is_refused() {
+        assert!(parse_origin("https://x.example.com/flowdeck").is_err());
+    }
+
+    #[test]
+    fn a_public_url_is_normalised_to_its_origin() {
+        assert_eq!(
+            parse_origin("HTTPS://Flow.Example.com/").unwrap(),
+            "https://flow.example.com"
+        );
+    }
+
+    #[test]
+    fn https_public_url_turns_on_secure_cookies() {
+        let mut c = Config::for_listen("127.0.0.1:1".parse().unwrap());
+        assert!(!c.https);
+        c = Config::from_opts(&ServeOpts {
+            public_url: Some("https://f.example.com".into()),
+            ..ServeOpts {
+                listen: c.listen,
+                demo: false,
+                public_url: None,
+                session_idle_minutes: 1,
+                login_failures_per_account: 1,
+                login_failures_per_ip: 1,
+                invite_ttl_hours: 1,
+                trust_proxy: false,
+                shutdown_grace_seconds: 1,
+            }
+        })
+        .unwrap();
+        assert!(c.https);
+    }
+
+    #[test]
+    fn the_database_url_is_redacted_in_debug_output() {
+        let u = DatabaseUrl(SecretString::from("postgres://u:hunter2@h/db"));
+        assert!(!format!("{u:?}").contains("hunter2"));
+    }
+}

@@ -1,0 +1,77 @@
+//! The home page and the honest empty states of capabilities not built yet.
+
+use axum::{Router, response::Html, routing::get};
+use leptos::prelude::*;
+
+use crate::{
+    state::AppState,
+    ui::{self, PageCtx},
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/docs", get(docs))
+        .route("/team", get(team))
+        .route("/releases", get(releases))
+        .route("/deployments", get(deployments))
+        .route("/insight", get(insight))
+}
+
+async fn home(ctx: PageCtx) -> Html<String> {
+    let name = ctx
+        .user
+        .as_ref()
+        .map(|u| u.display_name.clone())
+        .unwrap_or_default();
+    let body = view! {
+        <h1>"Good to see you, " {name}</h1>
+        <div class="grid">
+            <section class="card">
+                <h2>"Who is online"</h2>
+                {ui::empty_state("Not tracked yet", "Check-ins, announced offline time and leave will show here once availability is built.")}
+            </section>
+            <section class="card">
+                <h2>"Reviews waiting for you"</h2>
+                {ui::empty_state("No design docs yet", "Design docs and the reviews requested of you will show here.")}
+            </section>
+            <section class="card">
+                <h2>"Environments"</h2>
+                {ui::empty_state("No deployments recorded", "The version matrix of services × environments will show here.")}
+            </section>
+            <section class="card">
+                <h2>"Delivery"</h2>
+                {ui::empty_state("No data yet", "DORA's four keys are computed from recorded deployments and incidents.")}
+            </section>
+        </div>
+    };
+    ui::page(&ctx, "Home", body)
+}
+
+fn not_built(ctx: &PageCtx, title: &'static str, what: &'static str) -> Html<String> {
+    let body = view! {
+        <h1>{title}</h1>
+        {ui::empty_state("Not built yet", what)}
+    };
+    ui::page(ctx, title, body)
+}
+
+async fn docs(ctx: PageCtx) -> Html<String> {
+    not_built(&ctx, "Design docs", "Design docs and reviews — background, objectives, alternatives with evidence, and the team's decision — will live here.")
+}
+
+async fn team(ctx: PageCtx) -> Html<String> {
+    not_built(&ctx, "Team", "The team board — who is online, away, offline until when, or on leave — will live here.")
+}
+
+async fn releases(ctx: PageCtx) -> Html<String> {
+    not_built(&ctx, "Release lines", "Repositories, main and release-vX.Y lines, their tags and backports will live here.")
+}
+
+async fn deployments(ctx: PageCtx) -> Html<String> {
+    not_built(&ctx, "Deployments", "Which version of which service runs in which environment, with health and incidents, will live here.")
+}
+
+async fn insight(ctx: PageCtx) -> Html<String> {
+    not_built(&ctx, "Insight", "DORA's four keys and review speed, computed from the team's own records, will live here.")
+}

@@ -1,0 +1,17 @@
+//! flowdeck: a self-hosted dashboard for lean remote engineering teams.
+//! One folder per capability; see docs/ARCHITECTURE.md.
+
+pub mod admin;
+pub mod audit;
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod demo;
+pub mod error;
+pub mod home;
+pub mod ops;
+pub mod server;
+pub mod state;
+pub mod telemetry;
+pub mod ui;

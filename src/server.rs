@@ -1,0 +1,161 @@
+//! `build_router(state)`: every route and layer — the one router `main` serves and tests drive —
+//! and `run`, which serves it until SIGTERM/SIGINT and lets in-flight requests finish.
+
+use std::{net::SocketAddr, time::Duration};
+
+use axum::{
+    Router,
+    body::Body,
+    extract::{Request, State},
+    http::{HeaderValue, header},
+    middleware::{self, Next},
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use tower_http::{
+    catch_panic::CatchPanicLayer,
+    request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer},
+    trace::{DefaultOnResponse, TraceLayer},
+};
+use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
+use tower_sessions_sqlx_store::PostgresStore;
+use tracing::Level;
+
+use crate::{admin, auth, error::AppError, home, ops, state::AppState, ui};
+
+/// The whole application: routes, sessions, login gate, CSRF, security headers, request ids.
+pub fn build_router(state: AppState) -> Router {
+    let cfg = &state.config;
+    let sessions = SessionManagerLayer::new(PostgresStore::new(state.pool.clone()))
+        .with_name(if cfg.https { "__Host-flowdeck" } else { "flowdeck" })
+        .with_secure(cfg.https)
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(
+            cfg.session_idle_minutes,
+        )));
+
+    Router::new()
+        .merge(home::router())
+        .merge(auth::router())
+        .merge(admin::router())
+        .merge(ops::router())
+        .route("/style/{file}", get(ui::assets::style))
+        .route("/assets/{file}", get(ui::assets::asset))
+        .route("/favicon.ico", get(ui::assets::favicon))
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), auth::csrf::protect))
+        .layer(middleware::from_fn_with_state(state.clone(), auth::session::load_user))
+        .layer(sessions)
+        .layer(middleware::from_fn_with_state(state.clone(), security_headers))
+        .layer(CatchPanicLayer::custom(|_| {
+            AppError::internal(anyhow::anyhow!("a handler panicked")).into_response()
+        }))
+        .layer(PropagateRequestIdLayer::x_request_id())
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(|req: &Request<Body>| {
+                    let id = req
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("-");
+                    tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
+                })
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
+        .with_state(state)
+}
+
+async fn not_found() -> AppError {
+    AppError::NotFound
+}
+
+const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; font-src 'self'; \
+    form-action 'self'; base-uri 'none'; frame-ancestors 'none'; object-src 'none'";
+
+/// Security headers on every response; HSTS when served over https; no caching of pages.
+async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if state.config.https {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    resp
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves; then in-flight requests get up to the
+/// configured grace period to finish. Also runs the janitor (expired sessions, old login failures).
+pub async fn run(
+    state: AppState,
+    listener: tokio::net::TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let grace = Duration::from_secs(state.config.shutdown_grace_seconds);
+    let janitor = tokio::spawn(janitor(state.clone()));
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let app = build_router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let server = tokio::spawn(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = stop_rx.await;
+            })
+            .await
+    });
+    shutdown.await;
+    tracing::info!("shutting down: finishing in-flight requests");
+    let _ = stop_tx.send(());
+    janitor.abort();
+    match tokio::time::timeout(grace, server).await {
+        Ok(joined) => joined??,
+        Err(_) => tracing::warn!(?grace, "grace period over; remaining connections dropped"),
+    }
+    Ok(())
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}
+
+async fn janitor(state: AppState) {
+    use tower_sessions::session_store::ExpiredDeletion;
+    let store = PostgresStore::new(state.pool.clone());
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        if let Err(e) = store.delete_expired().await {
+            tracing::warn!(error = %e, "could not delete expired sessions");
+        }
+        if let Err(e) = auth::store::prune_login_failures(&state.pool).await {
+            tracing::warn!(error = %e, "could not prune login failures");
+        }
+    }
+}
+

@@ -1,0 +1,180 @@
+//! The page shell (layout, nav, flash), shared components (form fields, empty states, pager),
+//! and rendering a Leptos view to an HTML response.
+
+pub mod assets;
+pub mod context;
+pub mod form;
+
+use axum::{http::StatusCode, response::Html};
+use leptos::prelude::*;
+
+pub use context::{Flash, PageCtx};
+
+use crate::auth::model::Role;
+
+/// Renders a full page: the shell around `body`.
+pub fn page(ctx: &PageCtx, title: &str, body: impl IntoView + 'static) -> Html<String> {
+    let title = format!("{title} · flowdeck");
+    let nav = ctx.user.as_ref().map(|u| {
+        let links = NAV
+            .iter()
+            .filter(|(_, _, admin_only)| !admin_only || u.role == Role::Admin)
+            .map(|(href, label, _)| {
+                let current = if is_current(&ctx.path, href) {
+                    Some("page")
+                } else {
+                    None
+                };
+                view! { <li><a href=*href aria-current=current>{*label}</a></li> }
+            })
+            .collect::<Vec<_>>();
+        let csrf = ctx.csrf.clone();
+        let name = u.display_name.clone();
+        view! {
+            <nav class="topnav" aria-label="Main">
+                <a class="brand" href="/">"flowdeck"</a>
+                <ul class="navlinks">{links}</ul>
+                <div class="me">
+                    <a href="/profile" title="Your profile">{name}</a>
+                    <form method="post" action="/logout" class="inline">
+                        <input type="hidden" name="csrf" value=csrf/>
+                        <button type="submit" class="linkish">"Log out"</button>
+                    </form>
+                </div>
+            </nav>
+        }
+    });
+    let flash = ctx.flash.clone().map(|f| {
+        let class = format!("flash flash-{}", f.kind);
+        view! { <div class=class role="status">{f.text}</div> }
+    });
+    let doc = view! {
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <title>{title}</title>
+                <link rel="stylesheet" href=assets::stylesheet_href()/>
+                <link rel="icon" href=assets::favicon_href() type="image/svg+xml"/>
+            </head>
+            <body>
+                <a class="skip" href="#main">"Skip to content"</a>
+                <header>{nav}</header>
+                <main id="main">{flash}{body}</main>
+                <footer><small>"flowdeck — design docs, availability, releases and deployments in one place."</small></footer>
+            </body>
+        </html>
+    };
+    Html(format!("<!DOCTYPE html>{}", doc.to_html()))
+}
+
+/// A page for an error, rendered without the caller's context (no nav).
+pub fn error_page(status: StatusCode, title: &str, message: &str) -> Html<String> {
+    let ctx = PageCtx::anonymous();
+    let code = status.as_u16().to_string();
+    let body = view! {
+        <section class="card narrow">
+            <h1>{title.to_string()}</h1>
+            <p>{message.to_string()}</p>
+            <p class="muted">"Status " {code}</p>
+            <p><a href="/">"Go to the home page"</a></p>
+        </section>
+    };
+    page(&ctx, title, body)
+}
+
+const NAV: [(&str, &str, bool); 7] = [
+    ("/", "Home", false),
+    ("/docs", "Docs", false),
+    ("/team", "Team", false),
+    ("/releases", "Releases", false),
+    ("/deployments", "Deployments", false),
+    ("/insight", "Insight", false),
+    ("/admin", "Admin", true),
+];
+
+fn is_current(path: &str, href: &str) -> bool {
+    if href == "/" {
+        path == "/"
+    } else {
+        path == href || path.starts_with(&format!("{href}/"))
+    }
+}
+
+/// The hidden CSRF field every form carries.
+pub fn csrf_field(ctx: &PageCtx) -> impl IntoView + use<> {
+    let token = ctx.csrf.clone();
+    view! { <input type="hidden" name="csrf" value=token/> }
+}
+
+/// A labelled text input that shows its current value and, if any, its error.
+pub fn field(
+    label: &'static str,
+    name: &'static str,
+    kind: &'static str,
+    value: &str,
+    error: Option<&String>,
+    hint: Option<&'static str>,
+) -> impl IntoView + use<> {
+    let id = format!("f-{name}");
+    let err_id = format!("{id}-err");
+    let described = error.map(|_| err_id.clone());
+    let invalid = error.map(|_| "true");
+    let value = if kind == "password" {
+        String::new()
+    } else {
+        value.to_string()
+    };
+    let err = error.cloned().map(|e| view! { <p class="field-error" id=err_id>{e}</p> });
+    let hint = hint.map(|h| view! { <p class="hint">{h}</p> });
+    view! {
+        <div class="field">
+            <label for=id.clone()>{label}</label>
+            <input id=id name=name type=kind value=value aria-invalid=invalid aria-describedby=described
+                autocomplete=autocomplete(name)/>
+            {hint}
+            {err}
+        </div>
+    }
+}
+
+fn autocomplete(name: &str) -> &'static str {
+    match name {
+        "handle" => "username",
+        "password" | "current_password" => "current-password",
+        "new_password" | "confirm" => "new-password",
+        "email" => "email",
+        "display_name" => "name",
+        _ => "off",
+    }
+}
+
+/// A `<select>` of the three roles with `selected` chosen.
+pub fn role_select(name: &'static str, id: String, selected: Role) -> impl IntoView + use<> {
+    let options = Role::ALL
+        .iter()
+        .map(|r| {
+            let sel = *r == selected;
+            view! { <option value=r.as_str() selected=sel>{r.as_str()}</option> }
+        })
+        .collect::<Vec<_>>();
+    view! { <select id=id name=name>{options}</select> }
+}
+
+/// An honest empty state: what will be here and why it is empty now.
+pub fn empty_state(title: &'static str, text: &'static str) -> impl IntoView + use<> {
+    view! {
+        <div class="empty">
+            <p class="empty-title">{title}</p>
+            <p>{text}</p>
+        </div>
+    }
+}
+
+/// Formats a UTC instant in the viewer's time zone.
+pub fn local_time(at: chrono::DateTime<chrono::Utc>, tz: &str) -> String {
+    match tz.parse::<chrono_tz::Tz>() {
+        Ok(tz) => at.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string(),
+        Err(_) => at.format("%Y-%m-%d %H:%M UTC").to_string(),
+    }
+}

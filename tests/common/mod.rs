@@ -1,0 +1,256 @@
+//! Test harness: each test gets its own PostgreSQL database (created from the server at
+//! `FLOWDECK_TEST_DATABASE_URL`, default `postgres://postgres@127.0.0.1:5432/postgres`, or an
+//! embedded server under `target/` when none answers there), migrated, and the real router
+//! (`server::build_router`) served over real HTTP on a free loopback port.
+#![allow(dead_code)]
+
+use std::{
+    net::SocketAddr,
+    time::{SystemTime, UNIX_EPOCH},
+};
+
+use flowdeck::{
+    audit::Actor,
+    auth::{model::Role, ops},
+    config::Config,
+    db,
+    state::AppState,
+};
+use reqwest::{StatusCode, redirect::Policy};
+use sqlx::{Connection, PgConnection, PgPool};
+use tokio::sync::OnceCell;
+
+pub const PASSWORD: &str = "correct horse battery";
+
+static ADMIN_URL: OnceCell<String> = OnceCell::const_new();
+
+/// The maintenance URL of the test server, found (or started) once per test binary.
+async fn admin_url() -> &'static str {
+    ADMIN_URL
+        .get_or_init(|| async {
+            let url = std::env::var("FLOWDECK_TEST_DATABASE_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+            if let Ok(mut c) = PgConnection::connect(&url).await {
+                drop_stale_databases(&mut c).await;
+                return url;
+            }
+            // No server there: start (or attach to) an embedded one shared by all test binaries.
+            let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("flowdeck-test-pg");
+            let url = tokio::task::spawn_blocking(move || {
+                std::fs::create_dir_all(&dir).unwrap();
+                let lock = std::fs::File::create(dir.join("lock")).unwrap();
+                lock.lock().unwrap();
+                let pg = db::EmbeddedPg::start(&dir.join("data")).unwrap_or_else(|e| {
+                    panic!(
+                        "no PostgreSQL at {url} and the embedded one failed: {e:#}\n\
+                         Start PostgreSQL or set FLOWDECK_TEST_DATABASE_URL."
+                    )
+                });
+                let url = pg.url("postgres");
+                pg.detach();
+                url
+            })
+            .await
+            .unwrap();
+            url
+        })
+        .await
+}
+
+/// Test databases are named `flowdeck_test_<unix seconds>_<random>`; drop those over an hour old.
+async fn drop_stale_databases(c: &mut PgConnection) {
+    let names: Vec<String> =
+        sqlx::query_scalar("select datname from pg_database where datname like 'flowdeck_test_%'")
+            .fetch_all(&mut *c)
+            .await
+            .unwrap_or_default();
+    let now = now_secs();
+    for name in names {
+        let born = name
+            .split('_')
+            .nth(2)
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(now);
+        if now.saturating_sub(born) > 3600 {
+            let _ = sqlx::raw_sql(&format!("drop database if exists \"{name}\" with (force)"))
+                .execute(&mut *c)
+                .await;
+        }
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// A fresh, migrated database.
+pub async fn fresh_pool() -> PgPool {
+    let admin = admin_url().await;
+    let name = format!(
+        "flowdeck_test_{}_{}",
+        now_secs(),
+        uuid::Uuid::new_v4().simple()
+    );
+    let mut c = PgConnection::connect(admin).await.unwrap();
+    sqlx::raw_sql(&format!("create database \"{name}\""))
+        .execute(&mut c)
+        .await
+        .unwrap();
+    let url = match admin.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{name}"),
+        None => unreachable!(),
+    };
+    let pool = db::pool(&url).await.unwrap();
+    db::migrate(&pool).await.unwrap();
+    pool
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub addr: SocketAddr,
+    pub pool: PgPool,
+    pub state: AppState,
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Serves the real router with a config adjusted by `tweak`.
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let pool = fresh_pool().await;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut config = Config::for_listen(addr);
+        tweak(&mut config);
+        let state = AppState::new(pool.clone(), config);
+        let app = flowdeck::server::build_router(state.clone())
+            .into_make_service_with_connect_info::<SocketAddr>();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        Self {
+            base: format!("http://{addr}"),
+            addr,
+            pool,
+            state,
+        }
+    }
+
+    /// A browser-like client: keeps cookies, does not follow redirects.
+    pub fn client(&self) -> Client {
+        Client {
+            http: reqwest::Client::builder()
+                .cookie_store(true)
+                .redirect(Policy::none())
+                .build()
+                .unwrap(),
+            base: self.base.clone(),
+        }
+    }
+
+    /// Creates an account directly (as `flowdeck admin create` would).
+    pub async fn account(&self, handle: &str, role: Role) -> i64 {
+        let form = ops::AccountForm {
+            handle: handle.into(),
+            display_name: format!("{handle} display"),
+            email: format!("{handle}@example.com"),
+            timezone: "Europe/Berlin".into(),
+            new_password: PASSWORD.into(),
+            confirm: PASSWORD.into(),
+        };
+        let valid = ops::validate_account(&form).unwrap();
+        let mut tx = self.pool.begin().await.unwrap();
+        let id = ops::create_account(&mut tx, &Actor::system("test"), valid, role)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        id.0
+    }
+
+    /// A client logged in as a new account with `role`.
+    pub async fn logged_in(&self, handle: &str, role: Role) -> Client {
+        self.account(handle, role).await;
+        let c = self.client();
+        let r = c.login(handle, PASSWORD).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "login of {handle} failed");
+        c
+    }
+}
+
+pub struct Client {
+    pub http: reqwest::Client,
+    pub base: String,
+}
+
+pub struct Page {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: String,
+}
+
+impl Page {
+    pub fn location(&self) -> Option<&str> {
+        self.headers.get("location").and_then(|v| v.to_str().ok())
+    }
+    pub fn csrf(&self) -> String {
+        csrf_in(&self.body).expect("page has a csrf field")
+    }
+}
+
+pub fn csrf_in(html: &str) -> Option<String> {
+    let marker = "name=\"csrf\" value=\"";
+    let start = html.find(marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].to_string())
+}
+
+impl Client {
+    pub async fn get(&self, path: &str) -> Page {
+        let r = self.http.get(format!("{}{path}", self.base)).send().await.unwrap();
+        Self::page(r).await
+    }
+
+    async fn page(r: reqwest::Response) -> Page {
+        Page {
+            status: r.status(),
+            headers: r.headers().clone(),
+            body: r.text().await.unwrap(),
+        }
+    }
+
+    /// The CSRF token of this client's session (from a page that shows a form).
+    pub async fn csrf(&self) -> String {
+        for path in ["/profile", "/login"] {
+            let p = self.get(path).await;
+            if let Some(t) = csrf_in(&p.body) {
+                return t;
+            }
+        }
+        panic!("no page with a csrf token");
+    }
+
+    /// Posts a form with this session's CSRF token added.
+    pub async fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+        let token = self.csrf().await;
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        all.push(("csrf", &token));
+        self.post_raw(path, &all, &[]).await
+    }
+
+    /// Posts exactly `fields` with extra `headers`.
+    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)], headers: &[(&str, &str)]) -> Page {
+        let mut req = self.http.post(format!("{}{path}", self.base)).form(fields);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        Self::page(req.send().await.unwrap()).await
+    }
+
+    pub async fn login(&self, handle: &str, password: &str) -> Page {
+        self.post("/login", &[("handle", handle), ("password", password)]).await
+    }
+}
+

@@ -1,0 +1,77 @@
+//! The embedded default database: `flowdeck` with no DATABASE_URL starts its own PostgreSQL from
+//! the installed server binaries, keeps the data, reuses it, and stops it on exit.
+
+use std::{
+    io::{BufRead, BufReader},
+    process::{Command, Stdio},
+    time::{Duration, Instant},
+};
+
+fn flowdeck(data: &std::path::Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_flowdeck"));
+    c.env_remove("DATABASE_URL")
+        .env("FLOWDECK_DATA_DIR", data)
+        .env("FLOWDECK_LOG_FORMAT", "json");
+    c
+}
+
+fn server_running(data: &std::path::Path) -> bool {
+    data.join("postgres/data/postmaster.pid").exists()
+}
+
+#[test]
+fn serve_without_database_url_runs_a_private_postgres_and_stops_it_on_sigterm() {
+    let tmp = tempfile::Builder::new()
+        .prefix("flowdeck-embedded-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap();
+    // PostgreSQL runs as an unprivileged user when we are root: it must reach the folder.
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let data = tmp.path().join("state");
+
+    // `demo` initialises the database, loads the team, and stops the server it started.
+    let demo = flowdeck(&data).arg("demo").output().unwrap();
+    assert!(demo.status.success(), "{}", String::from_utf8_lossy(&demo.stderr));
+    assert!(String::from_utf8_lossy(&demo.stdout).contains("Demo team loaded"));
+    assert!(!server_running(&data), "the embedded server is stopped after the command");
+
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut child = flowdeck(&data)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let ready = loop {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            let _ = s.write_all(b"GET /readyz HTTP/1.0\r\n\r\n");
+            let mut buf = String::new();
+            let _ = s.read_to_string(&mut buf);
+            if buf.starts_with("HTTP/1.0 200") {
+                break true;
+            }
+        }
+        if Instant::now() > deadline {
+            break false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // The data was reused: no setup link, because the demo accounts exist.
+    nix_kill(child.id());
+    let status = child.wait().unwrap();
+    let mut stdout = String::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        stdout.push_str(&line.unwrap());
+    }
+    assert!(ready, "flowdeck became ready on the embedded database");
+    assert!(status.success(), "a clean exit on SIGTERM");
+    assert!(!stdout.contains("/setup?token="), "existing data was reused");
+    assert!(!server_running(&data), "the embedded server stopped with flowdeck");
+}
+
+fn nix_kill(pid: u32) {
+    Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+}

@@ -1,0 +1,153 @@
+//! Probes, security headers, error pages, static files, and the binary's commands.
+
+mod common;
+
+use std::{io::Write, process::Stdio};
+
+use common::{PASSWORD, TestApp};
+use flowdeck::auth::model::Role;
+use reqwest::StatusCode;
+
+#[tokio::test]
+async fn healthz_and_readyz_answer_without_login() {
+    let app = TestApp::spawn().await;
+    let c = app.client();
+    let h = c.get("/healthz").await;
+    assert_eq!((h.status, h.body.as_str()), (StatusCode::OK, "ok\n"));
+    let r = c.get("/readyz").await;
+    assert_eq!((r.status, r.body.as_str()), (StatusCode::OK, "ready\n"));
+}
+
+#[tokio::test]
+async fn readyz_fails_while_migrations_are_missing() {
+    let app = TestApp::spawn().await;
+    sqlx::query("delete from _sqlx_migrations").execute(&app.pool).await.unwrap();
+    let r = app.client().get("/readyz").await;
+    assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+#[tokio::test]
+async fn every_page_carries_the_security_headers_and_no_script() {
+    let app = TestApp::spawn().await;
+    let c = app.logged_in("sec", Role::Admin).await;
+    for path in ["/login", "/", "/admin", "/docs", "/no-such-page"] {
+        let p = c.get(path).await;
+        let csp = p.headers.get("content-security-policy").unwrap().to_str().unwrap();
+        for part in ["default-src 'none'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"] {
+            assert!(csp.contains(part), "{path}: CSP lacks {part}");
+        }
+        assert!(!csp.contains("script-src"), "no script is allowed");
+        assert_eq!(p.headers.get("x-content-type-options").unwrap(), "nosniff");
+        assert!(p.headers.contains_key("referrer-policy"));
+        assert!(p.headers.contains_key("x-request-id"), "{path} has a request id");
+        assert!(!p.body.contains("<script"), "{path} has no script");
+        assert!(!p.headers.contains_key("strict-transport-security"), "no HSTS over http");
+    }
+}
+
+#[tokio::test]
+async fn over_https_cookies_are_secure_host_prefixed_and_hsts_is_sent() {
+    let app = TestApp::spawn_with(|c| {
+        c.public_origin = Some("https://flowdeck.example.com".into());
+        c.https = true;
+    })
+    .await;
+    let p = app.client().get("/login").await;
+    let cookie = p.headers.get("set-cookie").unwrap().to_str().unwrap();
+    assert!(cookie.starts_with("__Host-flowdeck="));
+    assert!(cookie.to_ascii_lowercase().contains("secure"));
+    assert!(p.headers.contains_key("strict-transport-security"));
+}
+
+#[tokio::test]
+async fn unknown_pages_get_a_readable_404_after_login() {
+    let app = TestApp::spawn().await;
+    let anon = app.client().get("/no-such-page").await;
+    assert_eq!(anon.status, StatusCode::SEE_OTHER, "anonymous visitors are sent to log in");
+    let c = app.logged_in("nf", Role::Member).await;
+    let p = c.get("/no-such-page").await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+    assert!(p.body.contains("There is nothing at this address"));
+}
+
+#[tokio::test]
+async fn capabilities_not_built_yet_say_so() {
+    let app = TestApp::spawn().await;
+    let c = app.logged_in("nb", Role::Member).await;
+    for path in ["/docs", "/team", "/releases", "/deployments", "/insight"] {
+        let p = c.get(path).await;
+        assert_eq!(p.status, StatusCode::OK);
+        assert!(p.body.contains("Not built yet"), "{path}");
+    }
+}
+
+#[tokio::test]
+async fn the_stylesheet_is_fingerprinted_cached_and_revalidated() {
+    let app = TestApp::spawn().await;
+    let c = app.client();
+    let login = c.get("/login").await.body;
+    let start = login.find("/style/app.").unwrap();
+    let href: String = login[start..].chars().take_while(|c| *c != '"').collect();
+    let css = c.get(&href).await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert!(css.headers.get("cache-control").unwrap().to_str().unwrap().contains("immutable"));
+    assert!(css.body.contains(".topnav"));
+    let etag = css.headers.get("etag").unwrap().to_str().unwrap().to_string();
+    let again = c
+        .http
+        .get(format!("{}/style/app.css", app.base))
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+}
+
+fn flowdeck() -> std::process::Command {
+    std::process::Command::new(env!("CARGO_BIN_EXE_flowdeck"))
+}
+
+#[tokio::test]
+async fn admin_create_reads_the_password_from_stdin_and_the_account_can_log_in() {
+    let app = TestApp::spawn().await;
+    let url = app.pool.connect_options().get_database().map(|db| {
+        let admin = std::env::var("FLOWDECK_TEST_DATABASE_URL")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+        format!("{}/{db}", admin.rsplit_once('/').unwrap().0)
+    });
+    let Some(url) = url else { panic!("test database has a name") };
+    let mut child = flowdeck()
+        .args(["admin", "create", "--handle", "cli-made", "--role", "lead", "--name", "Cli Made"])
+        .env("DATABASE_URL", &url)
+        .env("FLOWDECK_LOG_FORMAT", "json")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("created lead account `cli-made`"));
+    assert_eq!(app.client().login("cli-made", PASSWORD).await.status, StatusCode::SEE_OTHER);
+
+    let dup = flowdeck()
+        .args(["admin", "create", "--handle", "cli-made"])
+        .env("DATABASE_URL", &url)
+        .stdin(Stdio::piped())
+        .output()
+        .unwrap();
+    assert!(!dup.status.success());
+}
+
+#[test]
+fn an_unreachable_database_url_stops_the_start_with_a_clear_message() {
+    let out = flowdeck()
+        .args(["migrate"])
+        .env("DATABASE_URL", "postgres://nobody@127.0.0.1:1/none")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot connect to PostgreSQL"), "{err}");
+}
