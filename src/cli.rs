@@ -15,7 +15,11 @@ use crate::{
 };
 
 #[derive(Parser)]
-#[command(name = "flowdeck", version, about = "A self-hosted dashboard for lean remote engineering teams")]
+#[command(
+    name = "flowdeck",
+    version,
+    about = "A self-hosted dashboard for lean remote engineering teams"
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalOpts,
@@ -55,7 +59,10 @@ pub enum AdminCommand {
 
 pub fn run(cli: Cli) -> ExitCode {
     telemetry::init(cli.global.log_format);
-    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("flowdeck: cannot start the async runtime: {e}");
@@ -129,7 +136,12 @@ async fn serve(pool: sqlx::PgPool, config: Config, load_demo: bool) -> anyhow::R
     }
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
-        .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e} (set --listen or FLOWDECK_LISTEN)", config.listen))?;
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "cannot listen on {}: {e} (set --listen or FLOWDECK_LISTEN)",
+                config.listen
+            )
+        })?;
     if store::count_accounts(&pool).await? == 0 {
         let secret = token::random_token();
         store::replace_setup_token(&pool, &token::hash_token(&secret)).await?;
@@ -174,7 +186,12 @@ async fn admin_create(
     ops::create_account(&mut tx, &Actor::system("cli"), valid, role)
         .await
         .map_err(|errs| {
-            let list: Vec<String> = errs.fields.values().cloned().chain(errs.general.clone()).collect();
+            let list: Vec<String> = errs
+                .fields
+                .values()
+                .cloned()
+                .chain(errs.general.clone())
+                .collect();
             anyhow::anyhow!("the account was not created: {}", list.join(" "))
         })?;
     tx.commit().await?;

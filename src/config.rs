@@ -12,7 +12,12 @@ pub struct GlobalOpts {
     pub database_url: Option<String>,
 
     /// Where the embedded database keeps its data.
-    #[arg(long, env = "FLOWDECK_DATA_DIR", default_value = "./.flowdeck", global = true)]
+    #[arg(
+        long,
+        env = "FLOWDECK_DATA_DIR",
+        default_value = "./.flowdeck",
+        global = true
+    )]
     pub data_dir: PathBuf,
 
     /// Log format: `pretty` (default in a terminal) or `json`.
@@ -47,7 +52,11 @@ pub struct ServeOpts {
     pub session_idle_minutes: i64,
 
     /// Failed logins allowed per account per hour.
-    #[arg(long, env = "FLOWDECK_LOGIN_FAILURES_PER_ACCOUNT", default_value_t = 100)]
+    #[arg(
+        long,
+        env = "FLOWDECK_LOGIN_FAILURES_PER_ACCOUNT",
+        default_value_t = 100
+    )]
     pub login_failures_per_account: i64,
 
     /// Failed logins allowed per client IP per hour.
@@ -130,7 +139,7 @@ impl Config {
 }
 
 fn parse_origin(raw: &str) -> anyhow::Result<String> {
-    let raw = raw.trim().trim_end_matches('/');
+    let raw = raw.trim().trim_end_matches('/').to_ascii_lowercase();
     let rest = raw
         .strip_prefix("https://")
         .or_else(|| raw.strip_prefix("http://"))
@@ -141,7 +150,7 @@ fn parse_origin(raw: &str) -> anyhow::Result<String> {
         !rest.is_empty() && !rest.contains('/'),
         "FLOWDECK_PUBLIC_URL must be an origin like https://flowdeck.example.com (no path)"
     );
-    Ok(raw.to_ascii_lowercase())
+    Ok(raw)
 }
 
 /// A database URL that never shows its password in logs.

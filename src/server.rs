@@ -27,7 +27,11 @@ use crate::{admin, auth, error::AppError, home, ops, state::AppState, ui};
 pub fn build_router(state: AppState) -> Router {
     let cfg = &state.config;
     let sessions = SessionManagerLayer::new(PostgresStore::new(state.pool.clone()))
-        .with_name(if cfg.https { "__Host-flowdeck" } else { "flowdeck" })
+        .with_name(if cfg.https {
+            "__Host-flowdeck"
+        } else {
+            "flowdeck"
+        })
         .with_secure(cfg.https)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
@@ -80,9 +84,18 @@ const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; f
 async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if state.config.https {
         h.insert(
@@ -158,4 +171,3 @@ async fn janitor(state: AppState) {
         }
     }
 }
-

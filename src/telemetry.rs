@@ -21,7 +21,14 @@ pub fn init(format: Option<LogFormat>) {
             .with(fmt::layer().with_writer(std::io::stderr).compact())
             .try_init(),
         LogFormat::Json => registry
-            .with(fmt::layer().with_writer(std::io::stderr).json().flatten_event(true).with_current_span(true).with_span_list(false))
+            .with(
+                fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(true)
+                    .with_span_list(false),
+            )
             .try_init(),
     };
     let _ = result;

@@ -38,7 +38,14 @@ async fn login_works_with_the_email_too_and_follows_next() {
     let gate = c.get("/profile?tab=1").await;
     assert_eq!(gate.location(), Some("/login?next=%2Fprofile%3Ftab%3D1"));
     let r = c
-        .post("/login", &[("handle", "BOB@example.com"), ("password", PASSWORD), ("next", "/profile")])
+        .post(
+            "/login",
+            &[
+                ("handle", "BOB@example.com"),
+                ("password", PASSWORD),
+                ("next", "/profile"),
+            ],
+        )
         .await;
     assert_eq!(r.location(), Some("/profile"));
 }
@@ -49,7 +56,14 @@ async fn an_offsite_next_is_not_followed() {
     app.account("bob", Role::Member).await;
     let c = app.client();
     let r = c
-        .post("/login", &[("handle", "bob"), ("password", PASSWORD), ("next", "//evil.example.com/")])
+        .post(
+            "/login",
+            &[
+                ("handle", "bob"),
+                ("password", PASSWORD),
+                ("next", "//evil.example.com/"),
+            ],
+        )
         .await;
     assert_eq!(r.location(), Some("/"));
 }
@@ -65,8 +79,14 @@ async fn wrong_password_and_unknown_user_get_the_same_message_and_keep_the_handl
     assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
     let msg = "Wrong handle or password.";
     assert!(wrong.body.contains(msg) && unknown.body.contains(msg));
-    assert!(wrong.body.contains("value=\"cy\""), "the handle typed is kept");
-    assert!(!wrong.body.contains("not the password"), "the password is never echoed");
+    assert!(
+        wrong.body.contains("value=\"cy\""),
+        "the handle typed is kept"
+    );
+    assert!(
+        !wrong.body.contains("not the password"),
+        "the password is never echoed"
+    );
 }
 
 #[tokio::test]
@@ -75,14 +95,20 @@ async fn failed_logins_are_throttled_per_account_even_with_the_right_password() 
     app.account("dee", Role::Member).await;
     let c = app.client();
     for _ in 0..3 {
-        assert_eq!(c.login("dee", "wrong wrong").await.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            c.login("dee", "wrong wrong").await.status,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
     }
     let r = c.login("dee", PASSWORD).await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS);
     assert!(r.body.contains("Too many failed logins"));
     // Another account from another client is not affected by dee's failures.
     app.account("eve", Role::Member).await;
-    assert_eq!(app.client().login("eve", PASSWORD).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.client().login("eve", PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
 }
 
 #[tokio::test]
@@ -93,7 +119,10 @@ async fn failed_logins_are_throttled_per_ip_across_accounts() {
     for i in 0..4 {
         c.login(&format!("guess{i}"), "whatever pw").await;
     }
-    assert_eq!(c.login("fay", PASSWORD).await.status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        c.login("fay", PASSWORD).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
 }
 
 #[tokio::test]
@@ -101,7 +130,15 @@ async fn a_post_without_the_csrf_token_is_refused_and_changes_nothing() {
     let app = TestApp::spawn().await;
     let c = app.logged_in("gil", Role::Member).await;
     let r = c
-        .post_raw("/profile", &[("display_name", "Hacked"), ("email", ""), ("timezone", "UTC")], &[])
+        .post_raw(
+            "/profile",
+            &[
+                ("display_name", "Hacked"),
+                ("email", ""),
+                ("timezone", "UTC"),
+            ],
+            &[],
+        )
         .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert!(r.body.contains("This form could not be accepted"));
@@ -113,14 +150,29 @@ async fn a_post_from_a_foreign_origin_is_refused_even_with_the_token() {
     let app = TestApp::spawn().await;
     let c = app.logged_in("hal", Role::Member).await;
     let token = c.csrf().await;
-    let fields = [("display_name", "Hacked"), ("email", ""), ("timezone", "UTC"), ("csrf", token.as_str())];
-    let r = c.post_raw("/profile", &fields, &[("origin", "http://evil.example.com")]).await;
+    let fields = [
+        ("display_name", "Hacked"),
+        ("email", ""),
+        ("timezone", "UTC"),
+        ("csrf", token.as_str()),
+    ];
+    let r = c
+        .post_raw(
+            "/profile",
+            &fields,
+            &[("origin", "http://evil.example.com")],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
-    let r = c.post_raw("/profile", &fields, &[("sec-fetch-site", "cross-site")]).await;
+    let r = c
+        .post_raw("/profile", &fields, &[("sec-fetch-site", "cross-site")])
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     // The same request from our own origin goes through.
     let ours = app.base.clone();
-    let r = c.post_raw("/profile", &fields, &[("origin", ours.as_str())]).await;
+    let r = c
+        .post_raw("/profile", &fields, &[("origin", ours.as_str())])
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
 }
 
@@ -129,7 +181,9 @@ async fn the_login_form_itself_needs_the_csrf_token() {
     let app = TestApp::spawn().await;
     app.account("ida", Role::Member).await;
     let c = app.client();
-    let r = c.post_raw("/login", &[("handle", "ida"), ("password", PASSWORD)], &[]).await;
+    let r = c
+        .post_raw("/login", &[("handle", "ida"), ("password", PASSWORD)], &[])
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
 
@@ -139,7 +193,11 @@ async fn roles_are_enforced_on_every_admin_route() {
     let target = app.account("target", Role::Member).await;
     for role in [Role::Member, Role::Lead] {
         let c = app.logged_in(&format!("x{}", role.as_str()), role).await;
-        assert_eq!(c.get("/admin").await.status, StatusCode::FORBIDDEN, "{role} on /admin");
+        assert_eq!(
+            c.get("/admin").await.status,
+            StatusCode::FORBIDDEN,
+            "{role} on /admin"
+        );
         assert_eq!(c.get("/admin/audit").await.status, StatusCode::FORBIDDEN);
         for path in [
             format!("/admin/members/{target}/role"),
@@ -161,9 +219,20 @@ async fn roles_are_enforced_on_every_admin_route() {
     let page = admin.get("/admin").await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.body.contains("target display"));
-    let r = admin.post(&format!("/admin/members/{target}/role"), &[("role", "lead")]).await;
+    let r = admin
+        .post(
+            &format!("/admin/members/{target}/role"),
+            &[("role", "lead")],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
-    assert!(admin.get("/admin").await.body.contains("target is now lead."));
+    assert!(
+        admin
+            .get("/admin")
+            .await
+            .body
+            .contains("target is now lead.")
+    );
 }
 
 #[tokio::test]
@@ -174,10 +243,14 @@ async fn an_admin_cannot_demote_or_disable_themself() {
         .fetch_one(&app.pool)
         .await
         .unwrap();
-    let r = admin.post(&format!("/admin/members/{id}/role"), &[("role", "member")]).await;
+    let r = admin
+        .post(&format!("/admin/members/{id}/role"), &[("role", "member")])
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
     assert!(r.body.contains("cannot change your own role"));
-    let r = admin.post(&format!("/admin/members/{id}/disable"), &[]).await;
+    let r = admin
+        .post(&format!("/admin/members/{id}/disable"), &[])
+        .await;
     assert_eq!(r.status, StatusCode::FORBIDDEN);
 }
 
@@ -192,24 +265,40 @@ async fn disabling_an_account_ends_its_sessions_and_blocks_login() {
         .await
         .unwrap();
 
-    let r = admin.post(&format!("/admin/members/{id}/disable"), &[]).await;
+    let r = admin
+        .post(&format!("/admin/members/{id}/disable"), &[])
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let after = member.get("/").await;
-    assert_eq!(after.status, StatusCode::SEE_OTHER, "the open session is over");
+    assert_eq!(
+        after.status,
+        StatusCode::SEE_OTHER,
+        "the open session is over"
+    );
     assert_eq!(after.location(), Some("/login"));
-    assert_eq!(app.client().login("mo", PASSWORD).await.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        app.client().login("mo", PASSWORD).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
 
-    admin.post(&format!("/admin/members/{id}/enable"), &[]).await;
-    assert_eq!(app.client().login("mo", PASSWORD).await.status, StatusCode::SEE_OTHER);
+    admin
+        .post(&format!("/admin/members/{id}/enable"), &[])
+        .await;
+    assert_eq!(
+        app.client().login("mo", PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
 
-    let actions: Vec<String> = sqlx::query_scalar(
-        "select action from audit_log where target_id = $1 order by id",
-    )
-    .bind(id.to_string())
-    .fetch_all(&app.pool)
-    .await
-    .unwrap();
-    assert_eq!(actions, ["account.created", "account.disabled", "account.enabled"]);
+    let actions: Vec<String> =
+        sqlx::query_scalar("select action from audit_log where target_id = $1 order by id")
+            .bind(id.to_string())
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        actions,
+        ["account.created", "account.disabled", "account.enabled"]
+    );
     let audit = admin.get("/admin/audit").await;
     assert!(audit.body.contains("account.disabled"));
 }
@@ -240,7 +329,13 @@ async fn the_session_id_changes_at_login() {
     let after = cookie(&r);
     assert!(before.is_some() && after.is_some());
     assert_ne!(before, after);
-    let set = r.headers.get("set-cookie").unwrap().to_str().unwrap().to_ascii_lowercase();
+    let set = r
+        .headers
+        .get("set-cookie")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_ascii_lowercase();
     assert!(set.contains("httponly") && set.contains("samesite=lax") && set.contains("path=/"));
 }
 
@@ -256,12 +351,23 @@ fn cookie(p: &common::Page) -> Option<String> {
 async fn an_invite_creates_an_account_with_its_role_once() {
     let app = TestApp::spawn().await;
     let admin = app.logged_in("adm", Role::Admin).await;
-    let r = admin.post("/admin/invites", &[("role", "lead"), ("email", "new@example.com"), ("note", "")]).await;
+    let r = admin
+        .post(
+            "/admin/invites",
+            &[("role", "lead"), ("email", "new@example.com"), ("note", "")],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let page = admin.get("/admin").await;
     let start = page.body.find("/invite/").expect("the link is shown once");
-    let link: String = page.body[start..].chars().take_while(|c| !c.is_whitespace() && *c != '<').collect();
-    assert!(!admin.get("/admin").await.body.contains(&link), "shown only once");
+    let link: String = page.body[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '<')
+        .collect();
+    assert!(
+        !admin.get("/admin").await.body.contains(&link),
+        "shown only once"
+    );
 
     let guest = app.client();
     let form = guest.get(&link).await;
@@ -269,19 +375,45 @@ async fn an_invite_creates_an_account_with_its_role_once() {
     assert!(form.body.contains("value=\"new@example.com\""));
     // A bad submission keeps what was typed and says what is wrong.
     let bad = guest
-        .post(&link, &[("handle", "Newbie"), ("display_name", "New Bie"), ("email", "new@example.com"),
-            ("timezone", "Mars/Base"), ("new_password", "short"), ("confirm", "short")])
+        .post(
+            &link,
+            &[
+                ("handle", "Newbie"),
+                ("display_name", "New Bie"),
+                ("email", "new@example.com"),
+                ("timezone", "Mars/Base"),
+                ("new_password", "short"),
+                ("confirm", "short"),
+            ],
+        )
         .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(bad.body.contains("value=\"Newbie\"") && bad.body.contains("value=\"New Bie\""));
-    assert!(bad.body.contains("is not a time zone name") && bad.body.contains("at least 10 characters"));
+    assert!(
+        bad.body.contains("is not a time zone name") && bad.body.contains("at least 10 characters")
+    );
 
     let ok = guest
-        .post(&link, &[("handle", "newbie"), ("display_name", "New Bie"), ("email", "new@example.com"),
-            ("timezone", "Asia/Shanghai"), ("new_password", PASSWORD), ("confirm", PASSWORD)])
+        .post(
+            &link,
+            &[
+                ("handle", "newbie"),
+                ("display_name", "New Bie"),
+                ("email", "new@example.com"),
+                ("timezone", "Asia/Shanghai"),
+                ("new_password", PASSWORD),
+                ("confirm", PASSWORD),
+            ],
+        )
         .await;
     assert_eq!(ok.status, StatusCode::SEE_OTHER);
-    assert!(guest.get("/").await.body.contains("Good to see you, New Bie"));
+    assert!(
+        guest
+            .get("/")
+            .await
+            .body
+            .contains("Good to see you, New Bie")
+    );
     let role: String = sqlx::query_scalar("select role from accounts where handle = 'newbie'")
         .fetch_one(&app.pool)
         .await
@@ -307,19 +439,32 @@ async fn expired_and_revoked_invites_do_not_work() {
     .execute(&app.pool)
     .await
     .unwrap();
-    assert_eq!(app.client().get(&format!("/invite/{secret}")).await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.client().get(&format!("/invite/{secret}")).await.status,
+        StatusCode::FORBIDDEN
+    );
 
     let admin = app.client();
     admin.login("adm2", PASSWORD).await;
-    admin.post("/admin/invites", &[("role", "member"), ("email", ""), ("note", "for zed")]).await;
+    admin
+        .post(
+            "/admin/invites",
+            &[("role", "member"), ("email", ""), ("note", "for zed")],
+        )
+        .await;
     let page = admin.get("/admin").await;
     let start = page.body.find("/invite/").unwrap();
-    let link: String = page.body[start..].chars().take_while(|c| !c.is_whitespace() && *c != '<').collect();
+    let link: String = page.body[start..]
+        .chars()
+        .take_while(|c| !c.is_whitespace() && *c != '<')
+        .collect();
     let id: i64 = sqlx::query_scalar("select id from invites where note = 'for zed'")
         .fetch_one(&app.pool)
         .await
         .unwrap();
-    let r = admin.post(&format!("/admin/invites/{id}/revoke"), &[]).await;
+    let r = admin
+        .post(&format!("/admin/invites/{id}/revoke"), &[])
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert_eq!(app.client().get(&link).await.status, StatusCode::FORBIDDEN);
 }
@@ -328,31 +473,67 @@ async fn expired_and_revoked_invites_do_not_work() {
 async fn first_run_setup_creates_the_admin_once() {
     let app = TestApp::spawn().await;
     let secret = token::random_token();
-    store::replace_setup_token(&app.pool, &token::hash_token(&secret)).await.unwrap();
+    store::replace_setup_token(&app.pool, &token::hash_token(&secret))
+        .await
+        .unwrap();
     let c = app.client();
-    assert_eq!(c.get("/setup?token=wrong").await.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        c.get("/setup?token=wrong").await.status,
+        StatusCode::FORBIDDEN
+    );
     let path = format!("/setup?token={secret}");
     assert_eq!(c.get(&path).await.status, StatusCode::OK);
     let r = c
-        .post(&path, &[("handle", "first"), ("display_name", "First Admin"), ("email", ""),
-            ("timezone", "Europe/Berlin"), ("new_password", PASSWORD), ("confirm", PASSWORD)])
+        .post(
+            &path,
+            &[
+                ("handle", "first"),
+                ("display_name", "First Admin"),
+                ("email", ""),
+                ("timezone", "Europe/Berlin"),
+                ("new_password", PASSWORD),
+                ("confirm", PASSWORD),
+            ],
+        )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let home = c.get("/").await;
     assert!(home.body.contains("You are the first admin"));
     assert!(home.body.contains(">Admin<"));
-    assert_eq!(app.client().get(&path).await.status, StatusCode::FORBIDDEN, "one time only");
+    assert_eq!(
+        app.client().get(&path).await.status,
+        StatusCode::FORBIDDEN,
+        "one time only"
+    );
 }
 
 #[tokio::test]
 async fn the_profile_keeps_bad_input_and_saves_good_input() {
     let app = TestApp::spawn().await;
     let c = app.logged_in("pat", Role::Member).await;
-    let bad = c.post("/profile", &[("display_name", "Pat Q"), ("email", "not-an-email"), ("timezone", "Asia/Shanghai")]).await;
+    let bad = c
+        .post(
+            "/profile",
+            &[
+                ("display_name", "Pat Q"),
+                ("email", "not-an-email"),
+                ("timezone", "Asia/Shanghai"),
+            ],
+        )
+        .await;
     assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(bad.body.contains("is not an email address"));
     assert!(bad.body.contains("value=\"Pat Q\"") && bad.body.contains("value=\"not-an-email\""));
-    let ok = c.post("/profile", &[("display_name", "Pat Q"), ("email", "pat@q.example"), ("timezone", "Asia/Shanghai")]).await;
+    let ok = c
+        .post(
+            "/profile",
+            &[
+                ("display_name", "Pat Q"),
+                ("email", "pat@q.example"),
+                ("timezone", "Asia/Shanghai"),
+            ],
+        )
+        .await;
     assert_eq!(ok.status, StatusCode::SEE_OTHER);
     let page = c.get("/profile").await;
     assert!(page.body.contains("Profile saved.") && page.body.contains("value=\"Asia/Shanghai\""));
@@ -364,14 +545,38 @@ async fn changing_the_password_logs_out_other_sessions_only() {
     let laptop = app.logged_in("quin", Role::Member).await;
     let phone = app.client();
     phone.login("quin", PASSWORD).await;
-    let wrong = laptop.post("/profile/password", &[("current_password", "nope nope nope"), ("new_password", "a brand new secret"), ("confirm", "a brand new secret")]).await;
+    let wrong = laptop
+        .post(
+            "/profile/password",
+            &[
+                ("current_password", "nope nope nope"),
+                ("new_password", "a brand new secret"),
+                ("confirm", "a brand new secret"),
+            ],
+        )
+        .await;
     assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(wrong.body.contains("not your current password"));
-    let ok = laptop.post("/profile/password", &[("current_password", PASSWORD), ("new_password", "a brand new secret"), ("confirm", "a brand new secret")]).await;
+    let ok = laptop
+        .post(
+            "/profile/password",
+            &[
+                ("current_password", PASSWORD),
+                ("new_password", "a brand new secret"),
+                ("confirm", "a brand new secret"),
+            ],
+        )
+        .await;
     assert_eq!(ok.status, StatusCode::SEE_OTHER);
     assert_eq!(laptop.get("/").await.status, StatusCode::OK);
     assert_eq!(phone.get("/").await.status, StatusCode::SEE_OTHER);
-    assert_eq!(app.client().login("quin", "a brand new secret").await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.client()
+            .login("quin", "a brand new secret")
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
 }
 
 #[tokio::test]
@@ -379,7 +584,11 @@ async fn markup_in_a_display_name_is_shown_as_text() {
     let app = TestApp::spawn().await;
     let c = app.logged_in("xss", Role::Member).await;
     let evil = "<script>alert(1)</script>\"><img src=x onerror=alert(2)>";
-    c.post("/profile", &[("display_name", evil), ("email", ""), ("timezone", "UTC")]).await;
+    c.post(
+        "/profile",
+        &[("display_name", evil), ("email", ""), ("timezone", "UTC")],
+    )
+    .await;
     let home = c.get("/").await.body;
     assert!(!home.contains("<script>alert(1)"));
     assert!(!home.contains("<img src=x"));

@@ -26,7 +26,11 @@ impl Drop for Driver {
 }
 
 fn start_chromedriver() -> Driver {
-    let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let child = Command::new("chromedriver")
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
@@ -42,11 +46,16 @@ fn start_chromedriver() -> Driver {
 }
 
 async fn browser(driver: &Driver, profile: &std::path::Path) -> Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut caps = serde_json::Map::new();
-    let binary = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
-        .into_iter()
-        .find(|p| std::path::Path::new(p).exists())
-        .unwrap_or("/usr/bin/chromium");
+    let binary = [
+        "/usr/bin/chromium",
+        "/usr/bin/chromium-browser",
+        "/usr/bin/google-chrome",
+    ]
+    .into_iter()
+    .find(|p| std::path::Path::new(p).exists())
+    .unwrap_or("/usr/bin/chromium");
     caps.insert(
         "goog:chromeOptions".into(),
         serde_json::json!({
@@ -98,21 +107,61 @@ async fn a_member_logs_in_sees_home_and_logs_out_in_a_browser() {
     assert!(c.current_url().await.unwrap().path().ends_with("/login"));
 
     // A wrong password keeps the handle and says so.
-    c.find(Locator::Css("#f-handle")).await.unwrap().send_keys("ann").await.unwrap();
-    c.find(Locator::Css("#f-password")).await.unwrap().send_keys("wrong password").await.unwrap();
-    c.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
-    assert!(text(&c, ".form-error").await.contains("Wrong handle or password"));
-    let kept = c.find(Locator::Css("#f-handle")).await.unwrap().prop("value").await.unwrap();
+    c.find(Locator::Css("#f-handle"))
+        .await
+        .unwrap()
+        .send_keys("ann")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#f-password"))
+        .await
+        .unwrap()
+        .send_keys("wrong password")
+        .await
+        .unwrap();
+    c.find(Locator::Css("button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    assert!(
+        text(&c, ".form-error")
+            .await
+            .contains("Wrong handle or password")
+    );
+    let kept = c
+        .find(Locator::Css("#f-handle"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
     assert_eq!(kept.as_deref(), Some("ann"));
     screenshot(&c, "login-error").await;
 
-    c.find(Locator::Css("#f-password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
-    c.find(Locator::Css("main button[type=submit]")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("#f-password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    c.find(Locator::Css("main button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     assert_eq!(text(&c, "h1").await, "Good to see you, ann display");
     assert_eq!(text(&c, ".me a").await, "ann display");
     screenshot(&c, "home").await;
 
-    c.find(Locator::Css(".me button")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css(".me button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     assert_eq!(text(&c, "h1").await, "Log in");
     c.goto(&format!("{}/profile", app.base)).await.unwrap();
     assert_eq!(text(&c, "h1").await, "Log in", "logged out for real");
@@ -128,15 +177,50 @@ async fn an_admin_invites_a_lead_who_joins_in_a_browser() {
     let c = browser(&driver, profile.path()).await;
 
     c.goto(&format!("{}/login", app.base)).await.unwrap();
-    c.find(Locator::Css("#f-handle")).await.unwrap().send_keys("boss").await.unwrap();
-    c.find(Locator::Css("#f-password")).await.unwrap().send_keys(PASSWORD).await.unwrap();
-    c.find(Locator::Css("main button[type=submit]")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("#f-handle"))
+        .await
+        .unwrap()
+        .send_keys("boss")
+        .await
+        .unwrap();
+    c.find(Locator::Css("#f-password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    c.find(Locator::Css("main button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     text(&c, ".topnav").await;
-    c.find(Locator::LinkText("Admin")).await.unwrap().click().await.unwrap();
+    c.find(Locator::LinkText("Admin"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     assert_eq!(text(&c, "h1").await, "Admin");
-    c.find(Locator::Css("#invite-role option[value=lead]")).await.unwrap().click().await.unwrap();
-    c.find(Locator::Css("#f-note")).await.unwrap().send_keys("for lee").await.unwrap();
-    c.find(Locator::Css("form[action='/admin/invites'] button")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("#invite-role option[value=lead]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    c.find(Locator::Css("#f-note"))
+        .await
+        .unwrap()
+        .send_keys("for lee")
+        .await
+        .unwrap();
+    c.find(Locator::Css("form[action='/admin/invites'] button"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     let flash = text(&c, ".flash-ok").await;
     screenshot(&c, "admin-invite").await;
     let link = flash[flash.find("http").unwrap()..].trim().to_string();
@@ -147,10 +231,25 @@ async fn an_admin_invites_a_lead_who_joins_in_a_browser() {
     let c = browser(&driver, profile2.path()).await;
     c.goto(&link).await.unwrap();
     assert_eq!(text(&c, "h1").await, "Join your team on flowdeck");
-    for (id, v) in [("#f-handle", "lee"), ("#f-display_name", "Lee Lead"), ("#f-new_password", PASSWORD), ("#f-confirm", PASSWORD)] {
-        c.find(Locator::Css(id)).await.unwrap().send_keys(v).await.unwrap();
+    for (id, v) in [
+        ("#f-handle", "lee"),
+        ("#f-display_name", "Lee Lead"),
+        ("#f-new_password", PASSWORD),
+        ("#f-confirm", PASSWORD),
+    ] {
+        c.find(Locator::Css(id))
+            .await
+            .unwrap()
+            .send_keys(v)
+            .await
+            .unwrap();
     }
-    c.find(Locator::Css("main button[type=submit]")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("main button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     assert_eq!(text(&c, "h1").await, "Good to see you, Lee Lead");
     screenshot(&c, "invitee-home").await;
     c.close().await.unwrap();

@@ -32,11 +32,22 @@ fn serve_without_database_url_runs_a_private_postgres_and_stops_it_on_sigterm() 
 
     // `demo` initialises the database, loads the team, and stops the server it started.
     let demo = flowdeck(&data).arg("demo").output().unwrap();
-    assert!(demo.status.success(), "{}", String::from_utf8_lossy(&demo.stderr));
+    assert!(
+        demo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
     assert!(String::from_utf8_lossy(&demo.stdout).contains("Demo team loaded"));
-    assert!(!server_running(&data), "the embedded server is stopped after the command");
+    assert!(
+        !server_running(&data),
+        "the embedded server is stopped after the command"
+    );
 
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut child = flowdeck(&data)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::piped())
@@ -68,10 +79,19 @@ fn serve_without_database_url_runs_a_private_postgres_and_stops_it_on_sigterm() 
     }
     assert!(ready, "flowdeck became ready on the embedded database");
     assert!(status.success(), "a clean exit on SIGTERM");
-    assert!(!stdout.contains("/setup?token="), "existing data was reused");
-    assert!(!server_running(&data), "the embedded server stopped with flowdeck");
+    assert!(
+        !stdout.contains("/setup?token="),
+        "existing data was reused"
+    );
+    assert!(
+        !server_running(&data),
+        "the embedded server stopped with flowdeck"
+    );
 }
 
 fn nix_kill(pid: u32) {
-    Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+    Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
 }

@@ -21,7 +21,10 @@ async fn healthz_and_readyz_answer_without_login() {
 #[tokio::test]
 async fn readyz_fails_while_migrations_are_missing() {
     let app = TestApp::spawn().await;
-    sqlx::query("delete from _sqlx_migrations").execute(&app.pool).await.unwrap();
+    sqlx::query("delete from _sqlx_migrations")
+        .execute(&app.pool)
+        .await
+        .unwrap();
     let r = app.client().get("/readyz").await;
     assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE);
 }
@@ -32,16 +35,32 @@ async fn every_page_carries_the_security_headers_and_no_script() {
     let c = app.logged_in("sec", Role::Admin).await;
     for path in ["/login", "/", "/admin", "/docs", "/no-such-page"] {
         let p = c.get(path).await;
-        let csp = p.headers.get("content-security-policy").unwrap().to_str().unwrap();
-        for part in ["default-src 'none'", "object-src 'none'", "base-uri 'none'", "frame-ancestors 'none'"] {
+        let csp = p
+            .headers
+            .get("content-security-policy")
+            .unwrap()
+            .to_str()
+            .unwrap();
+        for part in [
+            "default-src 'none'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+        ] {
             assert!(csp.contains(part), "{path}: CSP lacks {part}");
         }
         assert!(!csp.contains("script-src"), "no script is allowed");
         assert_eq!(p.headers.get("x-content-type-options").unwrap(), "nosniff");
         assert!(p.headers.contains_key("referrer-policy"));
-        assert!(p.headers.contains_key("x-request-id"), "{path} has a request id");
+        assert!(
+            p.headers.contains_key("x-request-id"),
+            "{path} has a request id"
+        );
         assert!(!p.body.contains("<script"), "{path} has no script");
-        assert!(!p.headers.contains_key("strict-transport-security"), "no HSTS over http");
+        assert!(
+            !p.headers.contains_key("strict-transport-security"),
+            "no HSTS over http"
+        );
     }
 }
 
@@ -63,7 +82,11 @@ async fn over_https_cookies_are_secure_host_prefixed_and_hsts_is_sent() {
 async fn unknown_pages_get_a_readable_404_after_login() {
     let app = TestApp::spawn().await;
     let anon = app.client().get("/no-such-page").await;
-    assert_eq!(anon.status, StatusCode::SEE_OTHER, "anonymous visitors are sent to log in");
+    assert_eq!(
+        anon.status,
+        StatusCode::SEE_OTHER,
+        "anonymous visitors are sent to log in"
+    );
     let c = app.logged_in("nf", Role::Member).await;
     let p = c.get("/no-such-page").await;
     assert_eq!(p.status, StatusCode::NOT_FOUND);
@@ -90,9 +113,22 @@ async fn the_stylesheet_is_fingerprinted_cached_and_revalidated() {
     let href: String = login[start..].chars().take_while(|c| *c != '"').collect();
     let css = c.get(&href).await;
     assert_eq!(css.status, StatusCode::OK);
-    assert!(css.headers.get("cache-control").unwrap().to_str().unwrap().contains("immutable"));
+    assert!(
+        css.headers
+            .get("cache-control")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .contains("immutable")
+    );
     assert!(css.body.contains(".topnav"));
-    let etag = css.headers.get("etag").unwrap().to_str().unwrap().to_string();
+    let etag = css
+        .headers
+        .get("etag")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_string();
     let again = c
         .http
         .get(format!("{}/style/app.css", app.base))
@@ -115,9 +151,13 @@ async fn admin_create_reads_the_password_from_stdin_and_the_account_can_log_in()
             .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
         format!("{}/{db}", admin.rsplit_once('/').unwrap().0)
     });
-    let Some(url) = url else { panic!("test database has a name") };
+    let Some(url) = url else {
+        panic!("test database has a name")
+    };
     let mut child = flowdeck()
-        .args(["admin", "create", "--handle", "cli-made", "--role", "lead", "--name", "Cli Made"])
+        .args([
+            "admin", "create", "--handle", "cli-made", "--role", "lead", "--name", "Cli Made",
+        ])
         .env("DATABASE_URL", &url)
         .env("FLOWDECK_LOG_FORMAT", "json")
         .stdin(Stdio::piped())
@@ -127,9 +167,16 @@ async fn admin_create_reads_the_password_from_stdin_and_the_account_can_log_in()
         .unwrap();
     writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
     let out = child.wait_with_output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("created lead account `cli-made`"));
-    assert_eq!(app.client().login("cli-made", PASSWORD).await.status, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.client().login("cli-made", PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
 
     let dup = flowdeck()
         .args(["admin", "create", "--handle", "cli-made"])

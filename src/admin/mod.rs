@@ -48,7 +48,14 @@ async fn overview(
     ctx: PageCtx,
     Query(q): Query<MembersQuery>,
 ) -> AppResult<Html<String>> {
-    render(&state, &ctx, q.after.as_deref(), &ops::InviteForm::default(), &FormErrors::default()).await
+    render(
+        &state,
+        &ctx,
+        q.after.as_deref(),
+        &ops::InviteForm::default(),
+        &FormErrors::default(),
+    )
+    .await
 }
 
 async fn render(
@@ -61,7 +68,11 @@ async fn render(
     require(ctx.user.as_ref(), Action::ViewAdmin)?;
     let mut members = store::list_accounts(&state.pool, after, MEMBERS_PAGE + 1).await?;
     let next = (members.len() as i64 > MEMBERS_PAGE)
-        .then(|| members.get(MEMBERS_PAGE as usize - 1).map(|m| m.handle.clone()))
+        .then(|| {
+            members
+                .get(MEMBERS_PAGE as usize - 1)
+                .map(|m| m.handle.clone())
+        })
         .flatten();
     members.truncate(MEMBERS_PAGE as usize);
     let invites = store::list_invites(&state.pool, 20).await?;
@@ -86,7 +97,12 @@ async fn change_role(
     Path(id): Path<i64>,
     Form(f): Form<RoleForm>,
 ) -> AppResult<Redirect> {
-    require(Some(&user), Action::ManageAccount { target: AccountId(id) })?;
+    require(
+        Some(&user),
+        Action::ManageAccount {
+            target: AccountId(id),
+        },
+    )?;
     let msg = ops::change_role(&state, &actor, id, &f.role).await?;
     session::flash(&session, Flash::ok(msg)).await?;
     Ok(Redirect::to("/admin"))
@@ -99,7 +115,12 @@ async fn disable(
     session: Session,
     Path(id): Path<i64>,
 ) -> AppResult<Redirect> {
-    require(Some(&user), Action::ManageAccount { target: AccountId(id) })?;
+    require(
+        Some(&user),
+        Action::ManageAccount {
+            target: AccountId(id),
+        },
+    )?;
     let msg = ops::set_disabled(&state, &actor, id, true).await?;
     session::flash(&session, Flash::ok(msg)).await?;
     Ok(Redirect::to("/admin"))
@@ -112,7 +133,12 @@ async fn enable(
     session: Session,
     Path(id): Path<i64>,
 ) -> AppResult<Redirect> {
-    require(Some(&user), Action::ManageAccount { target: AccountId(id) })?;
+    require(
+        Some(&user),
+        Action::ManageAccount {
+            target: AccountId(id),
+        },
+    )?;
     let msg = ops::set_disabled(&state, &actor, id, false).await?;
     session::flash(&session, Flash::ok(msg)).await?;
     Ok(Redirect::to("/admin"))

@@ -40,10 +40,17 @@ async fn guard_admins(
     Ok(())
 }
 
-pub async fn change_role(state: &AppState, actor: &Actor, id: i64, role: &str) -> AppResult<String> {
+pub async fn change_role(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+    role: &str,
+) -> AppResult<String> {
     let role = Role::parse(role).map_err(AppError::BadRequest)?;
     let mut tx = state.pool.begin().await?;
-    let target = store::lock_account(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    let target = store::lock_account(&mut tx, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     guard_admins(&mut tx, actor, id, role == Role::Admin).await?;
     if target.role() == role {
         return Ok(format!("{} is already {role}.", target.handle));
@@ -66,9 +73,16 @@ pub async fn change_role(state: &AppState, actor: &Actor, id: i64, role: &str) -
 }
 
 /// Disabling ends every session of the account at once.
-pub async fn set_disabled(state: &AppState, actor: &Actor, id: i64, disabled: bool) -> AppResult<String> {
+pub async fn set_disabled(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+    disabled: bool,
+) -> AppResult<String> {
     let mut tx = state.pool.begin().await?;
-    let target = store::lock_account(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    let target = store::lock_account(&mut tx, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     guard_admins(&mut tx, actor, id, !disabled).await?;
     if target.disabled == disabled {
         return Ok(format!(
@@ -82,7 +96,11 @@ pub async fn set_disabled(state: &AppState, actor: &Actor, id: i64, disabled: bo
         &mut tx,
         actor,
         Change {
-            action: if disabled { "account.disabled" } else { "account.enabled" },
+            action: if disabled {
+                "account.disabled"
+            } else {
+                "account.enabled"
+            },
             target_type: "account",
             target_id: id.to_string(),
             before: Some(json!({ "handle": target.handle, "disabled": target.disabled })),
@@ -128,7 +146,9 @@ pub async fn create_invite(
     if !errs.is_empty() {
         return Ok(Err(errs));
     }
-    let by = actor.id.ok_or_else(|| AppError::Forbidden("Log in as an admin.".into()))?;
+    let by = actor
+        .id
+        .ok_or_else(|| AppError::Forbidden("Log in as an admin.".into()))?;
     let secret = token::random_token();
     let mut tx = state.pool.begin().await?;
     let id = store::create_invite(

@@ -30,10 +30,16 @@ pub fn overview(
         let href = format!("/admin?after={h}");
         view! { <nav class="pager" aria-label="Members pages"><a href="/admin">"First"</a><a href=href>"More members →"</a></nav> }
     });
-    let invite_rows = invites.iter().map(|i| invite_row(ctx, i, &tz)).collect::<Vec<_>>();
+    let invite_rows = invites
+        .iter()
+        .map(|i| invite_row(ctx, i, &tz))
+        .collect::<Vec<_>>();
     let no_invites = invite_rows.is_empty();
     let selected = Role::parse(&invite.role).unwrap_or(Role::Member);
-    let role_err = errs.get("role").cloned().map(|e| view! { <p class="field-error">{e}</p> });
+    let role_err = errs
+        .get("role")
+        .cloned()
+        .map(|e| view! { <p class="field-error">{e}</p> });
     view! {
         <h1>"Admin"</h1>
         <p><a href="/admin/audit">"Audit log →"</a></p>
@@ -144,7 +150,10 @@ fn invite_row(ctx: &PageCtx, i: &InviteRow, tz: &str) -> impl IntoView + use<> {
     } else if i.expires_at <= now {
         ("expired".to_string(), false)
     } else {
-        (format!("pending until {}", ui::local_time(i.expires_at, tz)), true)
+        (
+            format!("pending until {}", ui::local_time(i.expires_at, tz)),
+            true,
+        )
     };
     let who = match (&i.email, i.note.is_empty()) {
         (Some(e), _) => e.clone(),

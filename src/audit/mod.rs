@@ -60,6 +60,10 @@ pub struct Change<'a> {
 }
 
 /// Records `change` by `actor` in the caller's transaction.
-pub async fn record(conn: &mut PgConnection, actor: &Actor, change: Change<'_>) -> sqlx::Result<()> {
+pub async fn record(
+    conn: &mut PgConnection,
+    actor: &Actor,
+    change: Change<'_>,
+) -> sqlx::Result<()> {
     store::insert(conn, actor, change).await
 }

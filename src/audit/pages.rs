@@ -32,7 +32,11 @@ pub async fn list(
     let more = entries.len() as i64 > PAGE;
     entries.truncate(PAGE as usize);
     let next = more
-        .then(|| entries.last().map(|e| format!("/admin/audit?before={}", e.id)))
+        .then(|| {
+            entries
+                .last()
+                .map(|e| format!("/admin/audit?before={}", e.id))
+        })
         .flatten();
     let tz = ctx.tz().to_string();
     let rows = entries
@@ -42,8 +46,12 @@ pub async fn list(
                 Some(id) => format!("{} {}", e.target_type, id),
                 None => e.target_type,
             };
-            let before = e.before.map(|v| view! { <pre class="json">{pretty(&v)}</pre> });
-            let after = e.after.map(|v| view! { <pre class="json">{pretty(&v)}</pre> });
+            let before = e
+                .before
+                .map(|v| view! { <pre class="json">{pretty(&v)}</pre> });
+            let after = e
+                .after
+                .map(|v| view! { <pre class="json">{pretty(&v)}</pre> });
             view! {
                 <tr>
                     <td>{ui::local_time(e.at, &tz)}</td>

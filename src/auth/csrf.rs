@@ -75,7 +75,8 @@ pub async fn protect(
         tracing::warn!("CSRF: token missing or wrong");
         return reject();
     }
-    next.run(Request::from_parts(parts, Body::from(bytes))).await
+    next.run(Request::from_parts(parts, Body::from(bytes)))
+        .await
 }
 
 fn is_urlencoded(headers: &HeaderMap) -> bool {
@@ -107,10 +108,7 @@ fn check_origin(headers: &HeaderMap, state: &AppState) -> Result<(), &'static st
             Err("foreign Origin")
         };
     }
-    match headers
-        .get("sec-fetch-site")
-        .and_then(|v| v.to_str().ok())
-    {
+    match headers.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
         Some("cross-site") | Some("same-site") => Err("cross-site Sec-Fetch-Site"),
         _ => Ok(()),
     }

@@ -49,18 +49,20 @@ pub struct ClientIp(pub String);
 impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
-        if state.config.trust_proxy {
-            if let Some(ip) = parts
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if state.config.trust_proxy
+            && let Some(ip) = parts
                 .headers
                 .get("x-forwarded-for")
                 .and_then(|v| v.to_str().ok())
                 .and_then(|v| v.rsplit(',').next())
                 .map(|s| s.trim().to_string())
                 .filter(|s| !s.is_empty())
-            {
-                return Ok(ClientIp(ip));
-            }
+        {
+            return Ok(ClientIp(ip));
         }
         let ip = parts
             .extensions
@@ -119,7 +121,11 @@ async fn login(
     } = f;
     let next = safe_next(next.as_deref());
     let refuse = |status: StatusCode, msg: &str| {
-        let html = ui::page(&ctx, "Log in", pages::login(&ctx, &handle, &next, Some(msg.into())));
+        let html = ui::page(
+            &ctx,
+            "Log in",
+            pages::login(&ctx, &handle, &next, Some(msg.into())),
+        );
         Ok((status, html).into_response())
     };
     match ops::attempt_login(&state, &handle, &password, &ip).await? {
@@ -164,7 +170,11 @@ async fn setup_form(
         return Err(AppError::Forbidden(SETUP_GONE.into()));
     }
     let f = AccountForm::default();
-    Ok(ui::page(&ctx, "Set up", pages::setup(&ctx, &q.token, &f, &FormErrors::default())))
+    Ok(ui::page(
+        &ctx,
+        "Set up",
+        pages::setup(&ctx, &q.token, &f, &FormErrors::default()),
+    ))
 }
 
 #[tracing::instrument(skip_all)]
@@ -176,7 +186,11 @@ async fn setup(
     Form(f): Form<AccountForm>,
 ) -> AppResult<Response> {
     let show = |errs: FormErrors| {
-        unprocessable(ui::page(&ctx, "Set up", pages::setup(&ctx, &q.token, &f, &errs)))
+        unprocessable(ui::page(
+            &ctx,
+            "Set up",
+            pages::setup(&ctx, &q.token, &f, &errs),
+        ))
     };
     let valid = match ops::validate_account(&f) {
         Ok(v) => v,
@@ -194,7 +208,11 @@ async fn setup(
     store::delete_setup_token(&mut tx).await?;
     tx.commit().await?;
     session::log_in(&session, id, 0).await?;
-    session::flash(&session, Flash::ok("Welcome! You are the first admin. Invite your team from Admin.")).await?;
+    session::flash(
+        &session,
+        Flash::ok("Welcome! You are the first admin. Invite your team from Admin."),
+    )
+    .await?;
     Ok(Redirect::to("/").into_response())
 }
 
@@ -217,7 +235,13 @@ async fn invite_form(
     Ok(ui::page(
         &ctx,
         "Join",
-        pages::invite(&ctx, &token, invite.role.as_str(), &f, &FormErrors::default()),
+        pages::invite(
+            &ctx,
+            &token,
+            invite.role.as_str(),
+            &f,
+            &FormErrors::default(),
+        ),
     ))
 }
 
@@ -304,7 +328,15 @@ async fn profile_form(
     user: CurrentUser,
     ctx: PageCtx,
 ) -> AppResult<Html<String>> {
-    profile_page_for(&state, &ctx, &user, None, &FormErrors::default(), &FormErrors::default()).await
+    profile_page_for(
+        &state,
+        &ctx,
+        &user,
+        None,
+        &FormErrors::default(),
+        &FormErrors::default(),
+    )
+    .await
 }
 
 async fn update_profile(
@@ -363,7 +395,11 @@ async fn change_password(
     {
         Ok(epoch) => {
             session::refresh_epoch(&session, user.id, epoch).await?;
-            session::flash(&session, Flash::ok("Password changed. Other sessions were logged out.")).await?;
+            session::flash(
+                &session,
+                Flash::ok("Password changed. Other sessions were logged out."),
+            )
+            .await?;
             Ok(Redirect::to("/profile").into_response())
         }
         Err(errs) => Ok(unprocessable(

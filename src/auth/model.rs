@@ -210,8 +210,19 @@ mod tests {
     fn an_empty_email_means_none_and_a_broken_one_is_refused() {
         assert_eq!(Email::parse_optional("  ").unwrap(), None);
         assert!(Email::parse_optional("ann@example.com").unwrap().is_some());
-        for bad in ["ann", "ann@", "@x.com", "ann@x", "a b@x.com", "a@b@c.com", "a@x."] {
-            assert!(Email::parse_optional(bad).is_err(), "{bad:?} should be refused");
+        for bad in [
+            "ann",
+            "ann@",
+            "@x.com",
+            "ann@x",
+            "a b@x.com",
+            "a@b@c.com",
+            "a@x.",
+        ] {
+            assert!(
+                Email::parse_optional(bad).is_err(),
+                "{bad:?} should be refused"
+            );
         }
     }
 
@@ -224,7 +235,10 @@ mod tests {
 
     #[test]
     fn time_zones_are_iana_names() {
-        assert_eq!(TimeZone::parse("Asia/Shanghai").unwrap().name(), "Asia/Shanghai");
+        assert_eq!(
+            TimeZone::parse("Asia/Shanghai").unwrap().name(),
+            "Asia/Shanghai"
+        );
         assert!(TimeZone::parse("Mars/Olympus").is_err());
     }
 

@@ -53,7 +53,11 @@ pub fn validate_account(f: &AccountForm) -> Result<ValidAccount, FormErrors> {
     let handle = errs.check("handle", Handle::parse(handle));
     let display_name = errs.check("display_name", DisplayName::parse(display_name));
     let email = errs.check("email", Email::parse_optional(email));
-    let tz_raw = if timezone.trim().is_empty() { "UTC" } else { timezone };
+    let tz_raw = if timezone.trim().is_empty() {
+        "UTC"
+    } else {
+        timezone
+    };
     let timezone = errs.check("timezone", TimeZone::parse(tz_raw));
     let handle_str = handle.as_ref().map_or("", |h| h.as_str()).to_string();
     let password = errs.check(
@@ -85,7 +89,7 @@ pub async fn create_account(
 ) -> Result<AccountId, FormErrors> {
     let hash = password::hash(a.password.into_inner())
         .await
-        .map_err(|e| internal_form_error(e.into()))?;
+        .map_err(internal_form_error)?;
     let id = store::create_account(
         conn,
         store::NewAccount {
@@ -127,11 +131,16 @@ pub async fn create_account(
 
 fn internal_form_error(e: anyhow::Error) -> FormErrors {
     tracing::error!(error = format!("{e:#}"), "could not create an account");
-    FormErrors::general("flowdeck could not save this just now. Nothing was created; please try again.")
+    FormErrors::general(
+        "flowdeck could not save this just now. Nothing was created; please try again.",
+    )
 }
 
 pub enum LoginOutcome {
-    LoggedIn { id: AccountId, epoch: i32 },
+    LoggedIn {
+        id: AccountId,
+        epoch: i32,
+    },
     /// Unknown account, wrong password or disabled account: the same answer for each.
     Refused,
     /// Too many failures for this account or from this address in the last hour.

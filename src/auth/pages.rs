@@ -21,7 +21,12 @@ fn form_error(errs: &FormErrors) -> Option<impl IntoView + use<>> {
     Some(view! { <div class="form-error" role="alert">{text}</div> })
 }
 
-pub fn login(ctx: &PageCtx, handle: &str, next: &str, error: Option<String>) -> impl IntoView + use<> {
+pub fn login(
+    ctx: &PageCtx,
+    handle: &str,
+    next: &str,
+    error: Option<String>,
+) -> impl IntoView + use<> {
     let err = error.map(|e| view! { <div class="form-error" role="alert">{e}</div> });
     let next = next.to_string();
     view! {
@@ -55,7 +60,12 @@ fn account_fields(f: &AccountForm, errs: &FormErrors) -> impl IntoView + use<> {
     }
 }
 
-pub fn setup(ctx: &PageCtx, token: &str, f: &AccountForm, errs: &FormErrors) -> impl IntoView + use<> {
+pub fn setup(
+    ctx: &PageCtx,
+    token: &str,
+    f: &AccountForm,
+    errs: &FormErrors,
+) -> impl IntoView + use<> {
     let action = format!("/setup?token={token}");
     view! {
         <section class="card narrow">

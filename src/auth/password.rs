@@ -55,7 +55,10 @@ pub async fn verify(password: String, stored: Option<PasswordHash>) -> bool {
             Ok(p) => p,
             Err(_) => return false,
         };
-        argon2().verify_password(password.as_bytes(), &parsed).is_ok() && stored != *DUMMY
+        argon2()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+            && stored != *DUMMY
     })
     .await
     .unwrap_or(false)

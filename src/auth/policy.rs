@@ -68,10 +68,19 @@ mod tests {
             (Action::ViewAdmin, [false, false, false, true]),
             (Action::ManageInvites, [false, false, false, true]),
             (Action::ReadAuditLog, [false, false, false, true]),
-            (Action::ManageAccount { target: other }, [false, false, false, true]),
-            (Action::ManageAccount { target: me }, [false, false, false, false]),
+            (
+                Action::ManageAccount { target: other },
+                [false, false, false, true],
+            ),
+            (
+                Action::ManageAccount { target: me },
+                [false, false, false, false],
+            ),
             (Action::EditProfile { owner: me }, [false, true, true, true]),
-            (Action::EditProfile { owner: other }, [false, false, false, false]),
+            (
+                Action::EditProfile { owner: other },
+                [false, false, false, false],
+            ),
         ];
         for (action, expected) in actions {
             let callers = [

@@ -119,7 +119,9 @@ pub async fn load_user(
             } else {
                 let _ = flash(
                     &session,
-                    Flash::error("Your session has ended. Log in again, then repeat what you were doing."),
+                    Flash::error(
+                        "Your session has ended. Log in again, then repeat what you were doing.",
+                    ),
                 )
                 .await;
                 "/login".to_string()
@@ -131,7 +133,10 @@ pub async fn load_user(
     next.run(req).await
 }
 
-async fn current_user(state: &AppState, session: &Session) -> Result<Option<CurrentUser>, AppError> {
+async fn current_user(
+    state: &AppState,
+    session: &Session,
+) -> Result<Option<CurrentUser>, AppError> {
     let Some(su) = session.get::<SessionUser>(USER_KEY).await? else {
         return Ok(None);
     };

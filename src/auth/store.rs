@@ -144,9 +144,9 @@ pub async fn create_account(
 }
 
 pub async fn count_accounts(pool: &PgPool) -> sqlx::Result<i64> {
-    Ok(sqlx::query_scalar!(r#"select count(*) as "n!" from accounts"#)
+    sqlx::query_scalar!(r#"select count(*) as "n!" from accounts"#)
         .fetch_one(pool)
-        .await?)
+        .await
 }
 
 #[derive(Clone, Debug, serde::Serialize)]
@@ -451,6 +451,8 @@ pub async fn setup_token_valid(
 }
 
 pub async fn delete_setup_token(conn: &mut PgConnection) -> sqlx::Result<()> {
-    sqlx::query!("delete from setup_tokens").execute(conn).await?;
+    sqlx::query!("delete from setup_tokens")
+        .execute(conn)
+        .await?;
     Ok(())
 }

@@ -172,7 +172,10 @@ impl EmbeddedPg {
     /// The port of a server already running on this data directory, if any.
     fn running_port(&self) -> Option<u16> {
         let status = self
-            .pg("pg_ctl", &["status".as_ref(), "-D".as_ref(), self.pgdata.as_os_str()])
+            .pg(
+                "pg_ctl",
+                &["status".as_ref(), "-D".as_ref(), self.pgdata.as_os_str()],
+            )
             .ok()?;
         if !status.status.success() {
             return None;
@@ -264,8 +267,7 @@ fn read_or_create_password(path: &Path) -> anyhow::Result<String> {
         }
     }
     let password = crate::auth::token::random_token();
-    std::fs::write(path, &password)
-        .with_context(|| format!("cannot write {}", path.display()))?;
+    std::fs::write(path, &password).with_context(|| format!("cannot write {}", path.display()))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
     Ok(password)
 }

@@ -97,10 +97,9 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
 /// True when the database answers and every embedded migration is applied.
 pub async fn ready(pool: &PgPool) -> bool {
     let latest = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
-    let applied: Result<Option<i64>, _> = sqlx::query_scalar(
-        "select max(version) from _sqlx_migrations where success",
-    )
-    .fetch_one(pool)
-    .await;
+    let applied: Result<Option<i64>, _> =
+        sqlx::query_scalar("select max(version) from _sqlx_migrations where success")
+            .fetch_one(pool)
+            .await;
     matches!(applied, Ok(Some(v)) if v >= latest)
 }

@@ -20,17 +20,23 @@ pub const TEAM: [(&str, &str, Role, &str); 8] = [
     ("ken", "Ken Thompson", Role::Member, "America/Los_Angeles"),
     ("barbara", "Barbara Liskov", Role::Member, "Europe/Berlin"),
     ("dennis", "Dennis Ritchie", Role::Member, "Europe/Berlin"),
-    ("margaret", "Margaret Hamilton", Role::Member, "Asia/Shanghai"),
+    (
+        "margaret",
+        "Margaret Hamilton",
+        Role::Member,
+        "Asia/Shanghai",
+    ),
     ("alan", "Alan Kay", Role::Member, "UTC"),
 ];
 
 /// Loads the demo team in one transaction. `None` when it is already there.
 pub async fn load(pool: &PgPool) -> anyhow::Result<Option<Vec<(String, Role, String)>>> {
     let mut tx = pool.begin().await?;
-    let present: bool = sqlx::query_scalar("select exists(select 1 from accounts where handle = $1)")
-        .bind(TEAM[0].0)
-        .fetch_one(&mut *tx)
-        .await?;
+    let present: bool =
+        sqlx::query_scalar("select exists(select 1 from accounts where handle = $1)")
+            .bind(TEAM[0].0)
+            .fetch_one(&mut *tx)
+            .await?;
     if present {
         return Ok(None);
     }

@@ -19,13 +19,12 @@ pub fn router() -> Router<AppState> {
 }
 
 async fn home(ctx: PageCtx) -> Html<String> {
-    let name = ctx
-        .user
-        .as_ref()
-        .map(|u| u.display_name.clone())
-        .unwrap_or_default();
+    let greeting = format!(
+        "Good to see you, {}",
+        ctx.user.as_ref().map_or("", |u| u.display_name.as_str())
+    );
     let body = view! {
-        <h1>"Good to see you, " {name}</h1>
+        <h1>{greeting}</h1>
         <div class="grid">
             <section class="card">
                 <h2>"Who is online"</h2>
@@ -57,21 +56,41 @@ fn not_built(ctx: &PageCtx, title: &'static str, what: &'static str) -> Html<Str
 }
 
 async fn docs(ctx: PageCtx) -> Html<String> {
-    not_built(&ctx, "Design docs", "Design docs and reviews — background, objectives, alternatives with evidence, and the team's decision — will live here.")
+    not_built(
+        &ctx,
+        "Design docs",
+        "Design docs and reviews — background, objectives, alternatives with evidence, and the team's decision — will live here.",
+    )
 }
 
 async fn team(ctx: PageCtx) -> Html<String> {
-    not_built(&ctx, "Team", "The team board — who is online, away, offline until when, or on leave — will live here.")
+    not_built(
+        &ctx,
+        "Team",
+        "The team board — who is online, away, offline until when, or on leave — will live here.",
+    )
 }
 
 async fn releases(ctx: PageCtx) -> Html<String> {
-    not_built(&ctx, "Release lines", "Repositories, main and release-vX.Y lines, their tags and backports will live here.")
+    not_built(
+        &ctx,
+        "Release lines",
+        "Repositories, main and release-vX.Y lines, their tags and backports will live here.",
+    )
 }
 
 async fn deployments(ctx: PageCtx) -> Html<String> {
-    not_built(&ctx, "Deployments", "Which version of which service runs in which environment, with health and incidents, will live here.")
+    not_built(
+        &ctx,
+        "Deployments",
+        "Which version of which service runs in which environment, with health and incidents, will live here.",
+    )
 }
 
 async fn insight(ctx: PageCtx) -> Html<String> {
-    not_built(&ctx, "Insight", "DORA's four keys and review speed, computed from the team's own records, will live here.")
+    not_built(
+        &ctx,
+        "Insight",
+        "DORA's four keys and review speed, computed from the team's own records, will live here.",
+    )
 }

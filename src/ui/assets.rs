@@ -103,7 +103,10 @@ fn serve(dir: &str, file: &str, headers: &HeaderMap) -> Response {
         "public, no-cache"
     };
     let mut resp_headers = HeaderMap::new();
-    resp_headers.insert(header::ETAG, HeaderValue::from_str(&etag).expect("hex etag"));
+    resp_headers.insert(
+        header::ETAG,
+        HeaderValue::from_str(&etag).expect("hex etag"),
+    );
     resp_headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
     if headers
         .get(header::IF_NONE_MATCH)

@@ -59,7 +59,10 @@ pub fn page(ctx: &PageCtx, title: &str, body: impl IntoView + 'static) -> Html<S
             </head>
             <body>
                 <a class="skip" href="#main">"Skip to content"</a>
-                <header>{nav}</header>
+                <header>{match nav {
+                    Some(nav) => nav.into_any(),
+                    None => view! { <nav class="topnav" aria-label="Main"><a class="brand" href="/">"flowdeck"</a></nav> }.into_any(),
+                }}</header>
                 <main id="main">{flash}{body}</main>
                 <footer><small>"flowdeck — design docs, availability, releases and deployments in one place."</small></footer>
             </body>
@@ -125,7 +128,9 @@ pub fn field(
     } else {
         value.to_string()
     };
-    let err = error.cloned().map(|e| view! { <p class="field-error" id=err_id>{e}</p> });
+    let err = error
+        .cloned()
+        .map(|e| view! { <p class="field-error" id=err_id>{e}</p> });
     let hint = hint.map(|h| view! { <p class="hint">{h}</p> });
     view! {
         <div class="field">
@@ -174,7 +179,10 @@ pub fn empty_state(title: &'static str, text: &'static str) -> impl IntoView + u
 /// Formats a UTC instant in the viewer's time zone.
 pub fn local_time(at: chrono::DateTime<chrono::Utc>, tz: &str) -> String {
     match tz.parse::<chrono_tz::Tz>() {
-        Ok(tz) => at.with_timezone(&tz).format("%Y-%m-%d %H:%M %Z").to_string(),
+        Ok(tz) => at
+            .with_timezone(&tz)
+            .format("%Y-%m-%d %H:%M %Z")
+            .to_string(),
         Err(_) => at.format("%Y-%m-%d %H:%M UTC").to_string(),
     }
 }

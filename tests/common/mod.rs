@@ -36,7 +36,7 @@ async fn admin_url() -> &'static str {
             }
             // No server there: start (or attach to) an embedded one shared by all test binaries.
             let dir = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("flowdeck-test-pg");
-            let url = tokio::task::spawn_blocking(move || {
+            tokio::task::spawn_blocking(move || {
                 std::fs::create_dir_all(&dir).unwrap();
                 let lock = std::fs::File::create(dir.join("lock")).unwrap();
                 lock.lock().unwrap();
@@ -51,8 +51,7 @@ async fn admin_url() -> &'static str {
                 url
             })
             .await
-            .unwrap();
-            url
+            .unwrap()
         })
         .await
 }
@@ -86,8 +85,8 @@ fn now_secs() -> u64 {
         .as_secs()
 }
 
-/// A fresh, migrated database.
-pub async fn fresh_pool() -> PgPool {
+/// A fresh, migrated database and its URL.
+pub async fn fresh_database() -> (PgPool, String) {
     let admin = admin_url().await;
     let name = format!(
         "flowdeck_test_{}_{}",
@@ -105,13 +104,15 @@ pub async fn fresh_pool() -> PgPool {
     };
     let pool = db::pool(&url).await.unwrap();
     db::migrate(&pool).await.unwrap();
-    pool
+    (pool, url)
 }
 
 pub struct TestApp {
     pub base: String,
     pub addr: SocketAddr,
     pub pool: PgPool,
+    /// The URL of this test's database (for running the binary against it).
+    pub db_url: String,
     pub state: AppState,
 }
 
@@ -122,7 +123,7 @@ impl TestApp {
 
     /// Serves the real router with a config adjusted by `tweak`.
     pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> Self {
-        let pool = fresh_pool().await;
+        let (pool, db_url) = fresh_database().await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut config = Config::for_listen(addr);
@@ -135,6 +136,7 @@ impl TestApp {
             base: format!("http://{addr}"),
             addr,
             pool,
+            db_url,
             state,
         }
     }
@@ -209,7 +211,12 @@ pub fn csrf_in(html: &str) -> Option<String> {
 
 impl Client {
     pub async fn get(&self, path: &str) -> Page {
-        let r = self.http.get(format!("{}{path}", self.base)).send().await.unwrap();
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .unwrap();
         Self::page(r).await
     }
 
@@ -241,7 +248,12 @@ impl Client {
     }
 
     /// Posts exactly `fields` with extra `headers`.
-    pub async fn post_raw(&self, path: &str, fields: &[(&str, &str)], headers: &[(&str, &str)]) -> Page {
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        fields: &[(&str, &str)],
+        headers: &[(&str, &str)],
+    ) -> Page {
         let mut req = self.http.post(format!("{}{path}", self.base)).form(fields);
         for (k, v) in headers {
             req = req.header(*k, *v);
@@ -250,7 +262,7 @@ impl Client {
     }
 
     pub async fn login(&self, handle: &str, password: &str) -> Page {
-        self.post("/login", &[("handle", handle), ("password", password)]).await
+        self.post("/login", &[("handle", handle), ("password", password)])
+            .await
     }
 }
-
