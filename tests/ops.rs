@@ -146,14 +146,7 @@ fn flowdeck() -> std::process::Command {
 #[tokio::test]
 async fn admin_create_reads_the_password_from_stdin_and_the_account_can_log_in() {
     let app = TestApp::spawn().await;
-    let url = app.pool.connect_options().get_database().map(|db| {
-        let admin = std::env::var("FLOWDECK_TEST_DATABASE_URL")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-        format!("{}/{db}", admin.rsplit_once('/').unwrap().0)
-    });
-    let Some(url) = url else {
-        panic!("test database has a name")
-    };
+    let url = app.db_url.clone();
     let mut child = flowdeck()
         .args([
             "admin", "create", "--handle", "cli-made", "--role", "lead", "--name", "Cli Made",

@@ -162,7 +162,7 @@ impl EmbeddedPg {
         let mut text = std::fs::read_to_string(&conf)?;
         text.push_str(
             "\n# flowdeck: private server, TCP on loopback only\nlisten_addresses = '127.0.0.1'\n\
-             unix_socket_directories = ''\nmax_connections = 50\n",
+             unix_socket_directories = ''\nmax_connections = 200\n",
         );
         std::fs::write(&conf, text)?;
         tracing::info!(pgdata = %self.pgdata.display(), "initialised the embedded PostgreSQL");
