@@ -594,3 +594,38 @@ async fn markup_in_a_display_name_is_shown_as_text() {
     assert!(!home.contains("<img src=x"));
     assert!(home.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
 }
+
+#[tokio::test]
+async fn the_members_list_filters_and_pages_with_the_filters_in_the_url() {
+    let app = TestApp::spawn().await;
+    let admin = app.logged_in("zz-admin", Role::Admin).await;
+    // 120 leads and a few members, inserted directly (their password hash is never used).
+    sqlx::query(
+        "insert into accounts (handle, display_name, role, password_hash)
+         select 'lead' || lpad(n::text, 3, '0'), 'Lead ' || n, 'lead', 'x'
+         from generate_series(1, 120) n",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    app.account("mia", Role::Member).await;
+
+    let leads = admin.get("/admin?q=&role=lead").await.body;
+    assert!(leads.contains("lead001") && leads.contains("lead100"));
+    assert!(!leads.contains("lead101") && !leads.contains("mia display"));
+    let start = leads
+        .find("/admin?q=&amp;role=lead&amp;after=lead100")
+        .expect("next page keeps the filter");
+    let href: String = leads[start..].chars().take_while(|c| *c != '"').collect();
+    let page2 = admin.get(&href.replace("&amp;", "&")).await.body;
+    assert!(page2.contains("lead101") && page2.contains("lead120"));
+    assert!(!page2.contains("lead100<") && !page2.contains("More members"));
+
+    let found = admin.get("/admin?q=MIA").await.body;
+    assert!(found.contains("mia display") && !found.contains("lead001"));
+    let none = admin.get("/admin?q=100%25_").await.body;
+    assert!(
+        none.contains("No members match"),
+        "% and _ are matched literally"
+    );
+}

@@ -191,3 +191,43 @@ fn an_unreachable_database_url_stops_the_start_with_a_clear_message() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("cannot connect to PostgreSQL"), "{err}");
 }
+
+#[tokio::test]
+async fn a_failing_migration_stops_the_start_with_its_reason() {
+    let url = common::empty_database().await;
+    let pool = flowdeck::db::pool(&url).await.unwrap();
+    // Something already owns the name the first migration creates.
+    sqlx::query("create table accounts (x int)")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let out = flowdeck()
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .env("DATABASE_URL", &url)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("a database migration failed; flowdeck did not start"),
+        "{err}"
+    );
+    assert!(err.contains("already exists"), "the cause is named: {err}");
+}
+
+#[test]
+fn without_database_url_or_server_binaries_the_error_says_what_to_install() {
+    let out = flowdeck()
+        .args(["migrate"])
+        .env_remove("DATABASE_URL")
+        .env("FLOWDECK_PG_BIN", "/nonexistent")
+        .env("FLOWDECK_DATA_DIR", env!("CARGO_TARGET_TMPDIR"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("FLOWDECK_PG_BIN=/nonexistent has no initdb and pg_ctl"),
+        "{err}"
+    );
+}

@@ -15,7 +15,7 @@ use tower_sessions::Session;
 use crate::{
     audit::{self, Actor},
     auth::{
-        model::AccountId,
+        model::{AccountId, Role},
         policy::{Action, require},
         session::{self, CurrentUser},
         store,
@@ -38,9 +38,35 @@ pub fn router() -> Router<AppState> {
 
 pub const MEMBERS_PAGE: i64 = 100;
 
-#[derive(Deserialize)]
-struct MembersQuery {
-    after: Option<String>,
+/// The members list's URL query: `?q=text&role=lead&after=handle`.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct MembersQuery {
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub role: String,
+    pub after: Option<String>,
+}
+
+impl MembersQuery {
+    fn filter(&self) -> store::AccountFilter {
+        let text = self.q.trim();
+        store::AccountFilter {
+            text: (!text.is_empty()).then(|| text.to_string()),
+            role: Role::parse(&self.role).ok(),
+        }
+    }
+
+    /// The link to the page after `handle`, keeping the filters.
+    pub fn next_href(&self, handle: &str) -> String {
+        let q = serde_urlencoded::to_string([
+            ("q", self.q.as_str()),
+            ("role", self.role.as_str()),
+            ("after", handle),
+        ])
+        .unwrap_or_default();
+        format!("/admin?{q}#members")
+    }
 }
 
 async fn overview(
@@ -51,7 +77,7 @@ async fn overview(
     render(
         &state,
         &ctx,
-        q.after.as_deref(),
+        &q,
         &ops::InviteForm::default(),
         &FormErrors::default(),
     )
@@ -61,17 +87,23 @@ async fn overview(
 async fn render(
     state: &AppState,
     ctx: &PageCtx,
-    after: Option<&str>,
+    q: &MembersQuery,
     invite: &ops::InviteForm,
     errs: &FormErrors,
 ) -> AppResult<Html<String>> {
     require(ctx.user.as_ref(), Action::ViewAdmin)?;
-    let mut members = store::list_accounts(&state.pool, after, MEMBERS_PAGE + 1).await?;
+    let mut members = store::list_accounts(
+        &state.pool,
+        &q.filter(),
+        q.after.as_deref(),
+        MEMBERS_PAGE + 1,
+    )
+    .await?;
     let next = (members.len() as i64 > MEMBERS_PAGE)
         .then(|| {
             members
                 .get(MEMBERS_PAGE as usize - 1)
-                .map(|m| m.handle.clone())
+                .map(|m| q.next_href(&m.handle))
         })
         .flatten();
     members.truncate(MEMBERS_PAGE as usize);
@@ -79,7 +111,7 @@ async fn render(
     Ok(ui::page(
         ctx,
         "Admin",
-        pages::overview(ctx, &members, next, &invites, invite, errs),
+        pages::overview(ctx, q, &members, next, &invites, invite, errs),
     ))
 }
 
@@ -165,7 +197,7 @@ async fn create_invite(
         }
         Err(errs) => Ok((
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            render(&state, &ctx, None, &f, &errs).await?,
+            render(&state, &ctx, &MembersQuery::default(), &f, &errs).await?,
         )
             .into_response()),
     }

@@ -3,7 +3,7 @@
 use chrono::Utc;
 use leptos::prelude::*;
 
-use super::ops::InviteForm;
+use super::{MembersQuery, ops::InviteForm};
 use crate::{
     auth::{
         model::Role,
@@ -14,8 +14,9 @@ use crate::{
 
 pub fn overview(
     ctx: &PageCtx,
+    query: &MembersQuery,
     members: &[AccountRow],
-    next_after: Option<String>,
+    next_href: Option<String>,
     invites: &[InviteRow],
     invite: &InviteForm,
     errs: &FormErrors,
@@ -26,10 +27,18 @@ pub fn overview(
         .iter()
         .map(|m| member_row(ctx, m, me == Some(m.id), &tz))
         .collect::<Vec<_>>();
-    let pager = next_after.map(|h| {
-        let href = format!("/admin?after={h}");
-        view! { <nav class="pager" aria-label="Members pages"><a href="/admin">"First"</a><a href=href>"More members →"</a></nav> }
+    let pager = next_href.map(|href| {
+        view! { <nav class="pager" aria-label="Members pages"><a href="/admin#members">"First"</a><a href=href>"More members →"</a></nav> }
     });
+    let no_members = rows.is_empty();
+    let role_options = std::iter::once(("", "any role"))
+        .chain(Role::ALL.iter().map(|r| (r.as_str(), r.as_str())))
+        .map(|(value, label)| {
+            let selected = query.role == value;
+            view! { <option value=value selected=selected>{label}</option> }
+        })
+        .collect::<Vec<_>>();
+    let q = query.q.clone();
     let invite_rows = invites
         .iter()
         .map(|i| invite_row(ctx, i, &tz))
@@ -44,10 +53,23 @@ pub fn overview(
         <h1>"Admin"</h1>
         <p><a href="/admin/audit">"Audit log →"</a></p>
         <h2 id="members">"Members"</h2>
-        <div class="table-wrap"><table>
-            <thead><tr><th>"Handle"</th><th>"Name"</th><th>"Role"</th><th>"Status"</th><th>"Joined"</th><th>"Actions"</th></tr></thead>
-            <tbody>{rows}</tbody>
-        </table></div>
+        <form method="get" action="/admin" class="filters" role="search">
+            <label for="m-q">"Find"</label>
+            <input id="m-q" name="q" type="search" value=q placeholder="handle, name or email"/>
+            <label for="m-role">"Role"</label>
+            <select id="m-role" name="role">{role_options}</select>
+            <button type="submit" class="secondary">"Filter"</button>
+        </form>
+        {if no_members {
+            ui::empty_state("No members match", "Change or clear the filter to see more.").into_any()
+        } else {
+            view! {
+                <div class="table-wrap"><table>
+                    <thead><tr><th>"Handle"</th><th>"Name"</th><th>"Role"</th><th>"Status"</th><th>"Joined"</th><th>"Actions"</th></tr></thead>
+                    <tbody>{rows}</tbody>
+                </table></div>
+            }.into_any()
+        }}
         {pager}
         <div class="grid" style="margin-top:1rem">
             <section class="card">
@@ -109,7 +131,7 @@ fn member_row(ctx: &PageCtx, m: &AccountRow, is_me: bool, tz: &str) -> impl Into
             <div class="row-actions">
                 <form method="post" action=role_action class="inline">
                     {ui::csrf_field(ctx)}
-                    <label for=select_id.clone() class="skip">{label}</label>
+                    <label for=select_id.clone() class="sr-only">{label}</label>
                     {ui::role_select("role", select_id, role)}
                     <button type="submit" class="secondary">"Set role"</button>
                 </form>

@@ -167,22 +167,42 @@ impl AccountRow {
     }
 }
 
+/// Filters of the members list; `None` means "any".
+#[derive(Clone, Debug, Default)]
+pub struct AccountFilter {
+    /// Part of the handle, display name or email (case-insensitive).
+    pub text: Option<String>,
+    pub role: Option<Role>,
+}
+
 /// Accounts ordered by handle, `limit` after the handle `after` (keyset pagination).
 pub async fn list_accounts(
     pool: &PgPool,
+    filter: &AccountFilter,
     after: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<AccountRow>> {
+    let pattern = filter.text.as_deref().map(|t| {
+        let escaped = t
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_");
+        format!("%{escaped}%")
+    });
     sqlx::query_as!(
         AccountRow,
         r#"select id, handle, email, display_name, role, timezone,
                   disabled_at is not null as "disabled!", created_at as "created_at: _"
            from accounts
-           where $1::text is null or handle > $1
+           where ($1::text is null or handle > $1)
+             and ($3::text is null or handle ilike $3 or display_name ilike $3 or email ilike $3)
+             and ($4::text is null or role = $4)
            order by handle
            limit $2"#,
         after,
-        limit
+        limit,
+        pattern,
+        filter.role.map(Role::as_str)
     )
     .fetch_all(pool)
     .await

@@ -213,7 +213,10 @@ fn find_bin_dir() -> anyhow::Result<PathBuf> {
         if has_tools(&dir) {
             return Ok(dir);
         }
-        bail!("FLOWDECK_PG_BIN={} has no initdb and pg_ctl", dir.display());
+        bail!(
+            "FLOWDECK_PG_BIN={} has no initdb and pg_ctl.\n{INSTALL_HINT}",
+            dir.display()
+        );
     }
     let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
         .into_iter()
@@ -236,12 +239,14 @@ fn find_bin_dir() -> anyhow::Result<PathBuf> {
     }
     bail!(
         "no DATABASE_URL is set and no PostgreSQL server binaries were found for the embedded \
-         database (looked in /usr/lib/postgresql/*/bin and PATH).\n\
-         Either install them — Debian/Ubuntu: `apt-get install postgresql`, Fedora: \
-         `dnf install postgresql-server`, macOS: `brew install postgresql` — or point flowdeck at \
-         an existing database: DATABASE_URL=postgres://user:password@host:5432/flowdeck"
+         database (looked in /usr/lib/postgresql/*/bin and PATH).\n{INSTALL_HINT}"
     )
 }
+
+const INSTALL_HINT: &str = "Either install the PostgreSQL server — Debian/Ubuntu: \
+    `apt-get install postgresql`, Fedora: `dnf install postgresql-server`, macOS: \
+    `brew install postgresql` — or point flowdeck at an existing database: \
+    DATABASE_URL=postgres://user:password@host:5432/flowdeck";
 
 /// When running as root: the uid/gid PostgreSQL should run as.
 fn unprivileged_user() -> anyhow::Result<Option<(u32, u32)>> {

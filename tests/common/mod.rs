@@ -87,6 +87,14 @@ fn now_secs() -> u64 {
 
 /// A fresh, migrated database and its URL.
 pub async fn fresh_database() -> (PgPool, String) {
+    let url = empty_database().await;
+    let pool = db::pool(&url).await.unwrap();
+    db::migrate(&pool).await.unwrap();
+    (pool, url)
+}
+
+/// The URL of a new, empty database.
+pub async fn empty_database() -> String {
     let admin = admin_url().await;
     let name = format!(
         "flowdeck_test_{}_{}",
@@ -98,13 +106,10 @@ pub async fn fresh_database() -> (PgPool, String) {
         .execute(&mut c)
         .await
         .unwrap();
-    let url = match admin.rsplit_once('/') {
+    match admin.rsplit_once('/') {
         Some((base, _)) => format!("{base}/{name}"),
-        None => unreachable!(),
-    };
-    let pool = db::pool(&url).await.unwrap();
-    db::migrate(&pool).await.unwrap();
-    (pool, url)
+        None => unreachable!("a database URL has a path"),
+    }
 }
 
 pub struct TestApp {
