@@ -67,6 +67,10 @@ pub struct ServeOpts {
     #[arg(long, env = "FLOWDECK_INVITE_TTL_HOURS", default_value_t = 72)]
     pub invite_ttl_hours: i64,
 
+    /// Hours of notice non-emergency leave needs.
+    #[arg(long, env = "FLOWDECK_LEAVE_NOTICE_HOURS", default_value_t = 24)]
+    pub leave_notice_hours: i64,
+
     /// Trust `X-Forwarded-For` from a reverse proxy for the client IP.
     #[arg(long, env = "FLOWDECK_TRUST_PROXY", default_value_t = false)]
     pub trust_proxy: bool,
@@ -87,6 +91,7 @@ pub struct Config {
     pub login_failures_per_account: i64,
     pub login_failures_per_ip: i64,
     pub invite_ttl_hours: i64,
+    pub leave_notice_hours: i64,
     pub trust_proxy: bool,
     pub shutdown_grace_seconds: u64,
 }
@@ -103,6 +108,10 @@ impl Config {
             "FLOWDECK_SESSION_IDLE_MINUTES must be positive"
         );
         anyhow::ensure!(
+            (0..=24 * 60).contains(&opts.leave_notice_hours),
+            "FLOWDECK_LEAVE_NOTICE_HOURS must be between 0 and 1440"
+        );
+        anyhow::ensure!(
             opts.invite_ttl_hours > 0,
             "FLOWDECK_INVITE_TTL_HOURS must be positive"
         );
@@ -116,6 +125,7 @@ impl Config {
             login_failures_per_account: opts.login_failures_per_account,
             login_failures_per_ip: opts.login_failures_per_ip,
             invite_ttl_hours: opts.invite_ttl_hours,
+            leave_notice_hours: opts.leave_notice_hours,
             trust_proxy: opts.trust_proxy,
             shutdown_grace_seconds: opts.shutdown_grace_seconds,
         })
@@ -200,6 +210,7 @@ mod tests {
                 login_failures_per_account: 1,
                 login_failures_per_ip: 1,
                 invite_ttl_hours: 1,
+                leave_notice_hours: 24,
                 trust_proxy: false,
                 shutdown_grace_seconds: 1,
             }

@@ -4,12 +4,13 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
-use crate::config::Config;
+use crate::{clock::Clock, config::Config};
 
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
     pub config: Arc<Config>,
+    pub clock: Clock,
 }
 
 impl AppState {
@@ -17,6 +18,7 @@ impl AppState {
         Self {
             pool,
             config: Arc::new(config),
+            clock: Clock::system(),
         }
     }
 }

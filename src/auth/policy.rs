@@ -17,6 +17,10 @@ pub enum Action {
     ReadAuditLog,
     /// Edit a profile (display name, email, time zone, password).
     EditProfile { owner: AccountId },
+    /// Acknowledge or decline a leave request.
+    DecideLeave { owner: AccountId },
+    /// Cancel a leave request.
+    CancelLeave { owner: AccountId },
 }
 
 /// Whether `user` may do `action`. Nobody anonymous may do anything here.
@@ -26,7 +30,9 @@ pub fn can(user: Option<&CurrentUser>, action: Action) -> bool {
         Action::ViewAdmin | Action::ManageInvites | Action::ReadAuditLog => u.role == Role::Admin,
         // An admin cannot demote or disable themself: that could lock the team out.
         Action::ManageAccount { target } => u.role == Role::Admin && target != u.id,
-        Action::EditProfile { owner } => owner == u.id,
+        Action::EditProfile { owner } | Action::CancelLeave { owner } => owner == u.id,
+        // Leads decide others' leave, never their own.
+        Action::DecideLeave { owner } => u.role >= Role::Lead && owner != u.id,
     }
 }
 
@@ -40,6 +46,11 @@ pub fn require(user: Option<&CurrentUser>, action: Action) -> Result<(), AppErro
             "You cannot change your own role or disable your own account; ask another admin.".into()
         }
         Action::EditProfile { .. } => "You can only edit your own profile.".into(),
+        Action::CancelLeave { .. } => "Only the person who asked for leave can cancel it.".into(),
+        Action::DecideLeave { owner } if user.is_some_and(|u| u.id == owner) => {
+            "You cannot acknowledge or decline your own leave; another lead does that.".into()
+        }
+        Action::DecideLeave { .. } => "Only leads and admins acknowledge or decline leave.".into(),
         _ => "Only admins can do this. Ask an admin if you need it done.".into(),
     }))
 }

@@ -1,14 +1,19 @@
 //! `flowdeck demo`: a demo team — an admin, two leads and five members, each with a fresh random
 //! password printed once — so flowdeck can be tried at once. Later capabilities add their demo data here.
 
-use sqlx::PgPool;
+use chrono::{DateTime, Duration, Utc};
+use sqlx::{PgConnection, PgPool};
 
 use crate::{
     audit::Actor,
     auth::{
-        model::Role,
+        model::{AccountId, Role},
         ops::{self, AccountForm},
         token,
+    },
+    presence::{
+        model::{CheckIn, LeaveKind, LeavePlan, start_of_day},
+        store as presence,
     },
 };
 
@@ -42,6 +47,7 @@ pub async fn load(pool: &PgPool) -> anyhow::Result<Option<Vec<(String, Role, Str
     }
     let actor = Actor::system("demo");
     let mut created = Vec::new();
+    let mut ids = Vec::new();
     for (handle, name, role, tz) in TEAM {
         let password = token::random_token()[..16].to_string();
         let form = AccountForm {
@@ -54,11 +60,13 @@ pub async fn load(pool: &PgPool) -> anyhow::Result<Option<Vec<(String, Role, Str
         };
         let valid = ops::validate_account(&form)
             .map_err(|e| anyhow::anyhow!("demo account {handle} is invalid: {e:?}"))?;
-        ops::create_account(&mut tx, &actor, valid, role)
+        let id = ops::create_account(&mut tx, &actor, valid, role)
             .await
             .map_err(|e| anyhow::anyhow!("demo account {handle} could not be created: {e:?}"))?;
+        ids.push(id);
         created.push((handle.to_string(), role, password));
     }
+    presence_week(&mut tx, &ids, Utc::now()).await?;
     tx.commit().await?;
     Ok(Some(created))
 }
@@ -74,6 +82,87 @@ pub async fn load_and_print(pool: &PgPool) -> anyhow::Result<()> {
                 println!("    {h:<10} {:<7} {p}", r.as_str());
             }
             println!();
+        }
+    }
+    Ok(())
+}
+
+/// A realistic week of availability around `now` (indexes follow `TEAM`): online, away,
+/// offline, one overdue, leave past, current and future, one emergency, one member unknown.
+async fn presence_week(
+    tx: &mut PgConnection,
+    ids: &[AccountId],
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let h = Duration::hours;
+    let m = Duration::minutes;
+    // Yesterday, for the history pages.
+    for &id in &ids[..6] {
+        presence::record_check_in(tx, id, CheckIn::Online, now - h(26), None, "").await?;
+        presence::record_check_in(
+            tx,
+            id,
+            CheckIn::Offline,
+            now - h(17),
+            Some(now - h(2)),
+            "done for the day",
+        )
+        .await?;
+    }
+    let checks: [(usize, CheckIn, Duration, Option<Duration>, &str); 5] = [
+        (0, CheckIn::Online, h(2), None, ""),
+        (1, CheckIn::Online, h(3), None, ""),
+        (2, CheckIn::Away, m(20), None, ""),
+        (3, CheckIn::Offline, m(30), Some(h(2)), "dentist"),
+        (4, CheckIn::Offline, h(4), Some(-m(90)), "school run"),
+    ];
+    for (i, state, ago, until, reason) in checks {
+        presence::record_check_in(tx, ids[i], state, now - ago, until.map(|u| now + u), reason)
+            .await?;
+    }
+    // (member, first day offset, days, kind, emergency, status, decided by)
+    let leaves: [(usize, i64, i64, LeaveKind, bool, &str, Option<usize>); 4] = [
+        (
+            3,
+            -21,
+            5,
+            LeaveKind::Vacation,
+            false,
+            "acknowledged",
+            Some(1),
+        ),
+        (
+            5,
+            -1,
+            4,
+            LeaveKind::Vacation,
+            false,
+            "acknowledged",
+            Some(2),
+        ),
+        (6, 0, 2, LeaveKind::Sick, true, "pending", None),
+        (7, 14, 5, LeaveKind::Vacation, false, "pending", None),
+    ];
+    for (i, offset, days, kind, emergency, status, decided_by) in leaves {
+        let tz: chrono_tz::Tz = TEAM[i].3.parse().unwrap_or(chrono_tz::UTC);
+        let first = now.with_timezone(&tz).date_naive() + Duration::days(offset);
+        let last = first + Duration::days(days - 1);
+        let plan = LeavePlan {
+            starts_on: first,
+            ends_on: last,
+            starts_at: start_of_day(first, tz),
+            ends_at: start_of_day(last + Duration::days(1), tz),
+            kind,
+            note: if emergency {
+                "fever, back when better".into()
+            } else {
+                String::new()
+            },
+            emergency,
+        };
+        let id = presence::insert_leave(tx, ids[i], &plan, tz.name()).await?;
+        if status != "pending" {
+            presence::set_leave_status(tx, id, status, decided_by.map(|d| ids[d]), "enjoy").await?;
         }
     }
     Ok(())

@@ -1,9 +1,11 @@
 //! The home page and the honest empty states of capabilities not built yet.
 
-use axum::{Router, response::Html, routing::get};
+use axum::{Router, extract::State, response::Html, routing::get};
 use leptos::prelude::*;
 
 use crate::{
+    error::AppResult,
+    presence::{self, model::Status, pages::status_cell},
     state::AppState,
     ui::{self, PageCtx},
 };
@@ -12,13 +14,41 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
         .route("/docs", get(docs))
-        .route("/team", get(team))
         .route("/releases", get(releases))
         .route("/deployments", get(deployments))
         .route("/insight", get(insight))
 }
 
-async fn home(ctx: PageCtx) -> Html<String> {
+async fn home(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<String>> {
+    let now = state.clock.now();
+    let team = presence::team_now(&state).await?;
+    let tz = ctx.tz().to_string();
+    let counts = Status::KEYS
+        .iter()
+        .filter_map(|k| {
+            let n = team.iter().filter(|m| m.status.key() == *k).count();
+            (n > 0).then(|| format!("{n} {}", Status::label(k)))
+        })
+        .collect::<Vec<_>>()
+        .join(" · ");
+    let notable = team
+        .iter()
+        .filter(|m| !matches!(m.status, Status::Online { .. } | Status::Unknown))
+        .take(8)
+        .map(|m| {
+            let href = format!("/team/{}", m.row.handle);
+            view! { <li><a href=href>{m.row.display_name.clone()}</a>" "{status_cell(m, now, &tz)}</li> }
+        })
+        .collect::<Vec<_>>();
+    let online_tile = view! {
+        <p><strong>{counts}</strong></p>
+        {if notable.is_empty() {
+            view! { <p class="muted">"Nobody is away, offline or on leave."</p> }.into_any()
+        } else {
+            view! { <ul class="plain">{notable}</ul> }.into_any()
+        }}
+        <p><a href="/team">"Team board →"</a>" · "<a href="/me">"My status →"</a></p>
+    };
     let greeting = format!(
         "Good to see you, {}",
         ctx.user.as_ref().map_or("", |u| u.display_name.as_str())
@@ -28,7 +58,7 @@ async fn home(ctx: PageCtx) -> Html<String> {
         <div class="grid">
             <section class="card">
                 <h2>"Who is online"</h2>
-                {ui::empty_state("Not tracked yet", "Check-ins, announced offline time and leave will show here once availability is built.")}
+                {online_tile}
             </section>
             <section class="card">
                 <h2>"Reviews waiting for you"</h2>
@@ -44,7 +74,7 @@ async fn home(ctx: PageCtx) -> Html<String> {
             </section>
         </div>
     };
-    ui::page(&ctx, "Home", body)
+    Ok(ui::page(&ctx, "Home", body))
 }
 
 fn not_built(ctx: &PageCtx, title: &'static str, what: &'static str) -> Html<String> {
@@ -60,14 +90,6 @@ async fn docs(ctx: PageCtx) -> Html<String> {
         &ctx,
         "Design docs",
         "Design docs and reviews — background, objectives, alternatives with evidence, and the team's decision — will live here.",
-    )
-}
-
-async fn team(ctx: PageCtx) -> Html<String> {
-    not_built(
-        &ctx,
-        "Team",
-        "The team board — who is online, away, offline until when, or on leave — will live here.",
     )
 }
 

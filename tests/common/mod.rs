@@ -126,14 +126,27 @@ impl TestApp {
         Self::spawn_with(|_| {}).await
     }
 
+    /// Serves the real router with its clock pinned at `at` (move it with `app.state.clock.set`).
+    pub async fn spawn_at(at: &str) -> Self {
+        let at = chrono::DateTime::parse_from_rfc3339(at)
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        Self::spawn_full(|_| {}, flowdeck::clock::Clock::fixed(at)).await
+    }
+
     /// Serves the real router with a config adjusted by `tweak`.
     pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_full(tweak, flowdeck::clock::Clock::system()).await
+    }
+
+    async fn spawn_full(tweak: impl FnOnce(&mut Config), clock: flowdeck::clock::Clock) -> Self {
         let (pool, db_url) = fresh_database().await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let mut config = Config::for_listen(addr);
         tweak(&mut config);
-        let state = AppState::new(pool.clone(), config);
+        let mut state = AppState::new(pool.clone(), config);
+        state.clock = clock;
         let app = flowdeck::server::build_router(state.clone())
             .into_make_service_with_connect_info::<SocketAddr>();
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
@@ -158,13 +171,18 @@ impl TestApp {
         }
     }
 
-    /// Creates an account directly (as `flowdeck admin create` would).
+    /// Creates an account directly (as `flowdeck admin create` would), in Europe/Berlin.
     pub async fn account(&self, handle: &str, role: Role) -> i64 {
+        self.account_in(handle, role, "Europe/Berlin").await
+    }
+
+    /// Creates an account in time zone `tz`.
+    pub async fn account_in(&self, handle: &str, role: Role, tz: &str) -> i64 {
         let form = ops::AccountForm {
             handle: handle.into(),
             display_name: format!("{handle} display"),
             email: format!("{handle}@example.com"),
-            timezone: "Europe/Berlin".into(),
+            timezone: tz.into(),
             new_password: PASSWORD.into(),
             confirm: PASSWORD.into(),
         };
@@ -179,7 +197,12 @@ impl TestApp {
 
     /// A client logged in as a new account with `role`.
     pub async fn logged_in(&self, handle: &str, role: Role) -> Client {
-        self.account(handle, role).await;
+        self.logged_in_as(handle, role, "Europe/Berlin").await
+    }
+
+    /// A client logged in as a new account with `role` in time zone `tz`.
+    pub async fn logged_in_as(&self, handle: &str, role: Role, tz: &str) -> Client {
+        self.account_in(handle, role, tz).await;
         let c = self.client();
         let r = c.login(handle, PASSWORD).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "login of {handle} failed");

@@ -1,0 +1,367 @@
+//! Availability (DESIGN §3.3): check-ins, announced offline time, leave requests, the team board,
+//! my status, the leave calendar and each member's history.
+
+pub mod model;
+pub mod ops;
+pub mod pages;
+pub mod store;
+
+use axum::{
+    Form, Router,
+    extract::{Path, Query, State},
+    http::StatusCode,
+    response::{Html, IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
+use chrono::Duration;
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use self::{
+    model::{CheckIn, LeaveInput},
+    ops::{Decision, OfflineForm},
+    pages::{MeForms, Member},
+    store::LeaveScope,
+};
+use crate::{
+    audit::Actor,
+    auth::{
+        model::Role,
+        session::{self, CurrentUser},
+    },
+    error::{AppError, AppResult},
+    state::AppState,
+    ui::{self, Flash, PageCtx, form::FormErrors},
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/team", get(board))
+        .route("/team/{handle}", get(member))
+        .route("/me", get(me))
+        .route("/me/online", post(online))
+        .route("/me/away", post(away))
+        .route("/me/offline", post(offline))
+        .route("/me/leave", post(request_leave))
+        .route("/leave", get(calendar))
+        .route("/leave/{id}/acknowledge", post(acknowledge))
+        .route("/leave/{id}/decline", post(decline))
+        .route("/leave/{id}/cancel", post(cancel))
+}
+
+/// Everyone's derived state at the clock's now, board order (state, then name).
+pub async fn team_now(state: &AppState) -> AppResult<Vec<Member>> {
+    let now = state.clock.now();
+    let mut members: Vec<Member> = store::board(&state.pool, now, None)
+        .await?
+        .into_iter()
+        .map(|r| Member::from_row(r, now))
+        .collect();
+    members.sort_by_key(|m| m.status.rank());
+    Ok(members)
+}
+
+#[derive(Deserialize)]
+struct BoardQuery {
+    #[serde(default)]
+    state: String,
+    #[serde(default)]
+    q: String,
+}
+
+async fn board(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Query(q): Query<BoardQuery>,
+) -> AppResult<Html<String>> {
+    let all = team_now(&state).await?;
+    let total = all.len();
+    let needle = q.q.trim().to_lowercase();
+    let shown: Vec<Member> = all
+        .into_iter()
+        .filter(|m| q.state.is_empty() || m.status.key() == q.state)
+        .filter(|m| {
+            needle.is_empty()
+                || m.row.handle.contains(&needle)
+                || m.row.display_name.to_lowercase().contains(&needle)
+        })
+        .collect();
+    let now = state.clock.now();
+    Ok(ui::page(
+        &ctx,
+        "Team",
+        pages::board(&ctx, &shown, now, &q.state, &q.q, total),
+    ))
+}
+
+#[derive(Deserialize)]
+struct HistoryQuery {
+    before: Option<i64>,
+}
+
+const HISTORY_PAGE: i64 = 50;
+
+async fn member(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Path(handle): Path<String>,
+    Query(q): Query<HistoryQuery>,
+) -> AppResult<Html<String>> {
+    let now = state.clock.now();
+    let row = store::board(&state.pool, now, Some(&handle))
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(AppError::NotFound)?;
+    let m = Member::from_row(row, now);
+    let mut events = store::history(&state.pool, m.row.id, q.before, HISTORY_PAGE + 1).await?;
+    let next = (events.len() as i64 > HISTORY_PAGE)
+        .then(|| events.get(HISTORY_PAGE as usize - 1).map(|e| e.id))
+        .flatten();
+    events.truncate(HISTORY_PAGE as usize);
+    let leaves = store::leaves(&state.pool, LeaveScope::Member(m.row.id), 50).await?;
+    let title = m.row.display_name.clone();
+    Ok(ui::page(
+        &ctx,
+        &title,
+        pages::member(&ctx, &m, now, &events, next, &leaves),
+    ))
+}
+
+async fn render_me(
+    state: &AppState,
+    ctx: &PageCtx,
+    user: &CurrentUser,
+    forms: MeForms<'_>,
+) -> AppResult<Html<String>> {
+    let now = state.clock.now();
+    let row = store::board(&state.pool, now, Some(&user.handle))
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(AppError::NotFound)?;
+    let me = Member::from_row(row, now);
+    let leaves = store::leaves(&state.pool, LeaveScope::Member(user.id.0), 50).await?;
+    Ok(ui::page(
+        ctx,
+        "My status",
+        pages::me(
+            ctx,
+            &me,
+            now,
+            &leaves,
+            forms,
+            state.config.leave_notice_hours,
+        ),
+    ))
+}
+
+async fn me(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    ctx: PageCtx,
+) -> AppResult<Html<String>> {
+    let none = FormErrors::default();
+    render_me(
+        &state,
+        &ctx,
+        &user,
+        MeForms {
+            offline: &OfflineForm::default(),
+            offline_errs: &none,
+            leave: &LeaveInput::default(),
+            leave_errs: &none,
+        },
+    )
+    .await
+}
+
+async fn online(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    actor: Actor,
+    session: Session,
+) -> AppResult<Redirect> {
+    ops::check_in(&state, &user, &actor, CheckIn::Online).await?;
+    session::flash(&session, Flash::ok("You are online.")).await?;
+    Ok(Redirect::to("/me"))
+}
+
+async fn away(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    actor: Actor,
+    session: Session,
+) -> AppResult<Redirect> {
+    ops::check_in(&state, &user, &actor, CheckIn::Away).await?;
+    session::flash(
+        &session,
+        Flash::ok("You are away. Press “I'm online” when you are back."),
+    )
+    .await?;
+    Ok(Redirect::to("/me"))
+}
+
+async fn offline(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    actor: Actor,
+    session: Session,
+    ctx: PageCtx,
+    Form(f): Form<OfflineForm>,
+) -> AppResult<Response> {
+    match ops::go_offline(&state, &user, &actor, &f).await? {
+        Ok(()) => {
+            session::flash(
+                &session,
+                Flash::ok("You are offline; the team has been told when you will be back."),
+            )
+            .await?;
+            Ok(Redirect::to("/me").into_response())
+        }
+        Err(errs) => {
+            let none = FormErrors::default();
+            let html = render_me(
+                &state,
+                &ctx,
+                &user,
+                MeForms {
+                    offline: &f,
+                    offline_errs: &errs,
+                    leave: &LeaveInput::default(),
+                    leave_errs: &none,
+                },
+            )
+            .await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response())
+        }
+    }
+}
+
+async fn request_leave(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    actor: Actor,
+    session: Session,
+    ctx: PageCtx,
+    Form(f): Form<LeaveInput>,
+) -> AppResult<Response> {
+    match ops::request_leave(&state, &user, &actor, &f).await? {
+        Ok(_) => {
+            let msg = if f.emergency.is_some() {
+                "Emergency leave recorded and announced to the inner circle. Take care."
+            } else {
+                "Leave requested; a lead will acknowledge it."
+            };
+            session::flash(&session, Flash::ok(msg)).await?;
+            Ok(Redirect::to("/me").into_response())
+        }
+        Err(errs) => {
+            let none = FormErrors::default();
+            let html = render_me(
+                &state,
+                &ctx,
+                &user,
+                MeForms {
+                    offline: &OfflineForm::default(),
+                    offline_errs: &none,
+                    leave: &f,
+                    leave_errs: &errs,
+                },
+            )
+            .await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response())
+        }
+    }
+}
+
+async fn calendar(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<String>> {
+    let now = state.clock.now();
+    let viewer_tz: chrono_tz::Tz = ctx.tz().parse().unwrap_or(chrono_tz::UTC);
+    let first = now.with_timezone(&viewer_tz).date_naive();
+    // Members' dates are their own: widen the window by a day each side for zone differences.
+    let from = model::start_of_day(first, viewer_tz) - Duration::days(1);
+    let to = from + Duration::days(30);
+    let leaves = store::leaves(&state.pool, LeaveScope::Window(from, to), 2000).await?;
+    let members = store::board(&state.pool, now, None).await?;
+    let is_lead = ctx.user.as_ref().is_some_and(|u| u.role >= Role::Lead);
+    let pending = if is_lead {
+        Some(store::leaves(&state.pool, LeaveScope::Pending, 200).await?)
+    } else {
+        None
+    };
+    let body = {
+        use leptos::prelude::*;
+        let pending = pending.map(|p| pages::pending(&ctx, &p));
+        view! {
+            <h1>"Leave calendar"</h1>
+            <p class="muted">"The next four weeks. "<a href="/me#leave">"Request leave →"</a></p>
+            {pending}
+            {pages::calendar(&members, &leaves, first)}
+        }
+    };
+    Ok(ui::page(&ctx, "Leave", body))
+}
+
+#[derive(Deserialize)]
+struct NoteForm {
+    #[serde(default)]
+    note: String,
+}
+
+async fn decide(
+    state: AppState,
+    user: CurrentUser,
+    actor: Actor,
+    session: Session,
+    id: i64,
+    d: Decision,
+    note: &str,
+) -> AppResult<Redirect> {
+    let msg = ops::decide_leave(&state, &user, &actor, id, d, note).await?;
+    session::flash(&session, Flash::ok(msg)).await?;
+    Ok(Redirect::to("/leave"))
+}
+
+async fn acknowledge(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    actor: Actor,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(f): Form<NoteForm>,
+) -> AppResult<Redirect> {
+    decide(
+        state,
+        user,
+        actor,
+        session,
+        id,
+        Decision::Acknowledge,
+        &f.note,
+    )
+    .await
+}
+
+async fn decline(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    actor: Actor,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(f): Form<NoteForm>,
+) -> AppResult<Redirect> {
+    decide(state, user, actor, session, id, Decision::Decline, &f.note).await
+}
+
+async fn cancel(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    actor: Actor,
+    session: Session,
+    Path(id): Path<i64>,
+) -> AppResult<Redirect> {
+    let msg = ops::cancel_leave(&state, &user, &actor, id).await?;
+    session::flash(&session, Flash::ok(msg)).await?;
+    Ok(Redirect::to("/me"))
+}

@@ -1,0 +1,276 @@
+//! Availability operations: check-ins, going offline, leave requests and their decisions. Each
+//! runs in one transaction with its audit record and, where the team is told, its outbox row.
+
+use chrono_tz::Tz;
+use serde_json::json;
+
+use super::{
+    model::{self, CheckIn, LeaveInput},
+    store,
+};
+use crate::{
+    audit::{self, Actor, Change},
+    auth::{
+        model::AccountId,
+        policy::{Action, require},
+        session::CurrentUser,
+    },
+    error::{AppError, AppResult},
+    state::AppState,
+    ui::form::FormErrors,
+};
+
+pub fn tz_of(user: &CurrentUser) -> Tz {
+    user.timezone.parse().unwrap_or(chrono_tz::UTC)
+}
+
+/// Online or away, from now.
+pub async fn check_in(
+    state: &AppState,
+    user: &CurrentUser,
+    actor: &Actor,
+    to: CheckIn,
+) -> AppResult<()> {
+    debug_assert!(to != CheckIn::Offline, "offline needs a return time");
+    let now = state.clock.now();
+    let mut tx = state.pool.begin().await?;
+    let id = store::record_check_in(&mut tx, user.id, to, now, None, "").await?;
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "presence.checked_in",
+            target_type: "account",
+            target_id: user.id.to_string(),
+            before: None,
+            after: Some(json!({ "state": to.as_str(), "event_id": id })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct OfflineForm {
+    #[serde(default, rename = "for")]
+    pub for_: String,
+    #[serde(default)]
+    pub until: String,
+    #[serde(default)]
+    pub reason: String,
+}
+
+/// Going offline: a return time is required; the team channel is told.
+pub async fn go_offline(
+    state: &AppState,
+    user: &CurrentUser,
+    actor: &Actor,
+    f: &OfflineForm,
+) -> AppResult<Result<(), FormErrors>> {
+    let OfflineForm {
+        for_,
+        until,
+        reason,
+    } = f;
+    let now = state.clock.now();
+    let until = match model::offline_until(for_, until, now, tz_of(user)) {
+        Ok(u) => u,
+        Err(e) => return Ok(Err(FormErrors::field("for", e))),
+    };
+    let reason = reason.trim();
+    if reason.chars().count() > 200 {
+        return Ok(Err(FormErrors::field(
+            "reason",
+            "A reason has at most 200 characters.",
+        )));
+    }
+    let mut tx = state.pool.begin().await?;
+    let id = store::record_check_in(&mut tx, user.id, CheckIn::Offline, now, Some(until), reason)
+        .await?;
+    let payload = json!({
+        "handle": user.handle, "name": user.display_name, "until": until, "reason": reason,
+    });
+    store::notify(&mut tx, "member.offline", "team", payload.clone()).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "presence.went_offline",
+            target_type: "account",
+            target_id: user.id.to_string(),
+            before: None,
+            after: Some(json!({ "event_id": id, "until": until, "reason": reason })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Ok(()))
+}
+
+/// A leave request for the caller: the notice rule, no overlap with their other leave; the team
+/// is told, and for an emergency the inner channel too.
+pub async fn request_leave(
+    state: &AppState,
+    user: &CurrentUser,
+    actor: &Actor,
+    input: &LeaveInput,
+) -> AppResult<Result<i64, FormErrors>> {
+    let now = state.clock.now();
+    let tz = tz_of(user);
+    let plan = match model::plan_leave(input, now, tz, state.config.leave_notice_hours) {
+        Ok(p) => p,
+        Err(list) => {
+            let mut errs = FormErrors::default();
+            for (f, m) in list {
+                errs.add(f, m);
+            }
+            return Ok(Err(errs));
+        }
+    };
+    let mut tx = state.pool.begin().await?;
+    store::lock_member(&mut tx, user.id).await?;
+    if let Some((from, to)) = store::overlapping_leave(&mut tx, user.id, &plan).await? {
+        return Ok(Err(FormErrors::field(
+            "starts_on",
+            format!(
+                "This overlaps your leave from {from} to {to}; change the dates or cancel that one first."
+            ),
+        )));
+    }
+    let id = store::insert_leave(&mut tx, user.id, &plan, tz.name()).await?;
+    let payload = json!({
+        "leave_id": id, "handle": user.handle, "name": user.display_name,
+        "starts_on": plan.starts_on, "ends_on": plan.ends_on, "kind": plan.kind.as_str(),
+        "emergency": plan.emergency, "note": plan.note,
+    });
+    store::notify(&mut tx, "leave.requested", "team", payload.clone()).await?;
+    if plan.emergency {
+        store::notify(&mut tx, "leave.emergency", "inner", payload.clone()).await?;
+    }
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "leave.requested",
+            target_type: "leave",
+            target_id: id.to_string(),
+            before: None,
+            after: Some(payload),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Ok(id))
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Acknowledge,
+    Decline,
+}
+
+/// A lead acknowledges or declines someone else's pending leave, with an optional note.
+pub async fn decide_leave(
+    state: &AppState,
+    user: &CurrentUser,
+    actor: &Actor,
+    id: i64,
+    decision: Decision,
+    note: &str,
+) -> AppResult<String> {
+    let note = note.trim();
+    if note.chars().count() > 500 {
+        return Err(AppError::BadRequest(
+            "A note has at most 500 characters.".into(),
+        ));
+    }
+    let mut tx = state.pool.begin().await?;
+    let leave = store::lock_leave(&mut tx, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    require(
+        Some(user),
+        Action::DecideLeave {
+            owner: AccountId(leave.account_id),
+        },
+    )?;
+    if leave.status != "pending" {
+        return Err(AppError::Conflict(format!(
+            "This request is already {}; nothing was changed.",
+            leave.status
+        )));
+    }
+    let to = match decision {
+        Decision::Acknowledge => "acknowledged",
+        Decision::Decline => "declined",
+    };
+    store::set_leave_status(&mut tx, id, to, Some(user.id), note).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: if decision == Decision::Acknowledge {
+                "leave.acknowledged"
+            } else {
+                "leave.declined"
+            },
+            target_type: "leave",
+            target_id: id.to_string(),
+            before: Some(json!({ "status": leave.status })),
+            after: Some(json!({ "status": to, "note": note })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(format!(
+        "Leave of {} from {} to {} {to}.",
+        leave.display_name, leave.starts_on, leave.ends_on
+    ))
+}
+
+/// The requester cancels their own leave that has not ended.
+pub async fn cancel_leave(
+    state: &AppState,
+    user: &CurrentUser,
+    actor: &Actor,
+    id: i64,
+) -> AppResult<String> {
+    let mut tx = state.pool.begin().await?;
+    let leave = store::lock_leave(&mut tx, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    require(
+        Some(user),
+        Action::CancelLeave {
+            owner: AccountId(leave.account_id),
+        },
+    )?;
+    if !matches!(leave.status.as_str(), "pending" | "acknowledged") {
+        return Err(AppError::Conflict(format!(
+            "This request is already {}.",
+            leave.status
+        )));
+    }
+    if leave.ends_at <= state.clock.now() {
+        return Err(AppError::Conflict("This leave has already ended.".into()));
+    }
+    store::set_leave_status(&mut tx, id, "cancelled", None, "").await?;
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "leave.cancelled",
+            target_type: "leave",
+            target_id: id.to_string(),
+            before: Some(json!({ "status": leave.status })),
+            after: Some(json!({ "status": "cancelled" })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(format!(
+        "Leave from {} to {} cancelled.",
+        leave.starts_on, leave.ends_on
+    ))
+}
