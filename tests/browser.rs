@@ -83,15 +83,26 @@ async fn screenshot(c: &Client, name: &str) {
     std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
 }
 
-async fn text(c: &Client, css: &str) -> String {
-    c.wait()
-        .at_most(Duration::from_secs(10))
-        .for_element(Locator::Css(css))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
+/// Waits until the element `css` shows text containing `want` (pages change under clicks, so
+/// an element found too early may belong to the previous page); returns its text.
+async fn wait_text(c: &Client, css: &str, want: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut last = String::new();
+    loop {
+        if let Ok(e) = c.find(Locator::Css(css)).await
+            && let Ok(t) = e.text().await
+        {
+            if t.contains(want) {
+                return t;
+            }
+            last = t;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{css} never showed {want:?}; last: {last:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -103,7 +114,7 @@ async fn a_member_logs_in_sees_home_and_logs_out_in_a_browser() {
     let c = browser(&driver, profile.path()).await;
 
     c.goto(&format!("{}/", app.base)).await.unwrap();
-    assert_eq!(text(&c, "h1").await, "Log in");
+    wait_text(&c, "h1", "Log in").await;
     assert!(c.current_url().await.unwrap().path().ends_with("/login"));
 
     // A wrong password keeps the handle and says so.
@@ -125,11 +136,7 @@ async fn a_member_logs_in_sees_home_and_logs_out_in_a_browser() {
         .click()
         .await
         .unwrap();
-    assert!(
-        text(&c, ".form-error")
-            .await
-            .contains("Wrong handle or password")
-    );
+    wait_text(&c, ".form-error", "Wrong handle or password").await;
     let kept = c
         .find(Locator::Css("#f-handle"))
         .await
@@ -152,8 +159,8 @@ async fn a_member_logs_in_sees_home_and_logs_out_in_a_browser() {
         .click()
         .await
         .unwrap();
-    assert_eq!(text(&c, "h1").await, "Good to see you, ann display");
-    assert_eq!(text(&c, ".me a").await, "ann display");
+    wait_text(&c, "h1", "Good to see you, ann display").await;
+    wait_text(&c, ".me a", "ann display").await;
     screenshot(&c, "home").await;
 
     c.find(Locator::Css(".me button"))
@@ -162,9 +169,9 @@ async fn a_member_logs_in_sees_home_and_logs_out_in_a_browser() {
         .click()
         .await
         .unwrap();
-    assert_eq!(text(&c, "h1").await, "Log in");
+    wait_text(&c, "h1", "Log in").await;
     c.goto(&format!("{}/profile", app.base)).await.unwrap();
-    assert_eq!(text(&c, "h1").await, "Log in", "logged out for real");
+    wait_text(&c, "h1", "Log in").await;
     c.close().await.unwrap();
 }
 
@@ -195,14 +202,14 @@ async fn an_admin_invites_a_lead_who_joins_in_a_browser() {
         .click()
         .await
         .unwrap();
-    text(&c, ".topnav").await;
+    wait_text(&c, ".topnav", "Admin").await;
     c.find(Locator::LinkText("Admin"))
         .await
         .unwrap()
         .click()
         .await
         .unwrap();
-    assert_eq!(text(&c, "h1").await, "Admin");
+    wait_text(&c, "h1", "Admin").await;
     c.find(Locator::Css("#invite-role option[value=lead]"))
         .await
         .unwrap()
@@ -221,7 +228,7 @@ async fn an_admin_invites_a_lead_who_joins_in_a_browser() {
         .click()
         .await
         .unwrap();
-    let flash = text(&c, ".flash-ok").await;
+    let flash = wait_text(&c, ".flash-ok", "/invite/").await;
     screenshot(&c, "admin-invite").await;
     let link = flash[flash.find("http").unwrap()..].trim().to_string();
 
@@ -230,7 +237,7 @@ async fn an_admin_invites_a_lead_who_joins_in_a_browser() {
     let profile2 = tempfile::tempdir().unwrap();
     let c = browser(&driver, profile2.path()).await;
     c.goto(&link).await.unwrap();
-    assert_eq!(text(&c, "h1").await, "Join your team on flowdeck");
+    wait_text(&c, "h1", "Join your team on flowdeck").await;
     for (id, v) in [
         ("#f-handle", "lee"),
         ("#f-display_name", "Lee Lead"),
@@ -250,7 +257,132 @@ async fn an_admin_invites_a_lead_who_joins_in_a_browser() {
         .click()
         .await
         .unwrap();
-    assert_eq!(text(&c, "h1").await, "Good to see you, Lee Lead");
+    wait_text(&c, "h1", "Good to see you, Lee Lead").await;
     screenshot(&c, "invitee-home").await;
+    c.close().await.unwrap();
+}
+
+async fn log_in(c: &Client, base: &str, handle: &str) {
+    c.goto(&format!("{base}/login")).await.unwrap();
+    c.find(Locator::Css("#f-handle"))
+        .await
+        .unwrap()
+        .send_keys(handle)
+        .await
+        .unwrap();
+    c.find(Locator::Css("#f-password"))
+        .await
+        .unwrap()
+        .send_keys(PASSWORD)
+        .await
+        .unwrap();
+    c.find(Locator::Css("main button[type=submit]"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_text(c, "h1", "Good to see you").await;
+}
+
+async fn click(c: &Client, css: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+}
+
+async fn type_into(c: &Client, css: &str, text: &str) {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .send_keys(text)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_goes_offline_asks_for_leave_and_a_lead_acknowledges_the_emergency() {
+    // Tuesday 10 March 2026, 20:00 in Berlin: tomorrow starts in four hours.
+    let app = TestApp::spawn_at("2026-03-10T19:00:00Z").await;
+    app.account("ann", Role::Member).await;
+    app.account("lea", Role::Lead).await;
+    let driver = start_chromedriver();
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, profile.path()).await;
+    log_in(&c, &app.base, "ann").await;
+
+    c.goto(&format!("{}/me", app.base)).await.unwrap();
+    type_into(&c, "#f-for", "2h").await;
+    type_into(&c, "#f-reason", "groceries").await;
+    click(&c, "form[action='/me/offline'] button").await;
+    wait_text(&c, ".flash-ok", "You are offline").await;
+    c.goto(&format!("{}/team", app.base)).await.unwrap();
+    let row = wait_text(&c, "tbody tr", "offline").await;
+    assert!(
+        row.contains("until Tue 22:00") && row.contains("groceries"),
+        "{row}"
+    );
+    screenshot(&c, "team-board").await;
+
+    // Leave from tomorrow, without the emergency mark: refused for notice, input kept.
+    c.goto(&format!("{}/me", app.base)).await.unwrap();
+    for (id, v) in [("f-starts_on", "2026-03-11"), ("f-ends_on", "2026-03-12")] {
+        c.execute(
+            "document.getElementById(arguments[0]).value = arguments[1]",
+            vec![serde_json::json!(id), serde_json::json!(v)],
+        )
+        .await
+        .unwrap();
+    }
+    click(&c, "#f-kind option[value=sick]").await;
+    type_into(&c, "#f-note", "flu").await;
+    click(&c, "form[action='/me/leave'] button").await;
+    wait_text(
+        &c,
+        "#f-starts_on-err",
+        "earliest first day now is Thu 2026-03-12",
+    )
+    .await;
+    let kept = c
+        .find(Locator::Css("#f-starts_on"))
+        .await
+        .unwrap()
+        .prop("value")
+        .await
+        .unwrap();
+    assert_eq!(kept.as_deref(), Some("2026-03-11"));
+    screenshot(&c, "leave-refused").await;
+
+    // Marked as an emergency it is accepted and flagged.
+    click(&c, "#f-emergency").await;
+    click(&c, "form[action='/me/leave'] button").await;
+    wait_text(&c, ".flash-ok", "Emergency leave recorded").await;
+    let mine = wait_text(&c, "main table tbody", "pending").await;
+    assert!(
+        mine.contains("emergency") && mine.contains("Wed 2026-03-11"),
+        "{mine}"
+    );
+
+    // A lead acknowledges it from the leave page.
+    click(&c, ".me button").await;
+    wait_text(&c, "h1", "Log in").await;
+    log_in(&c, &app.base, "lea").await;
+    c.goto(&format!("{}/leave", app.base)).await.unwrap();
+    let pending = wait_text(&c, "#pending + div", "ann display").await;
+    assert!(pending.contains("emergency"), "{pending}");
+    type_into(
+        &c,
+        "form[action$='/acknowledge'] input[name=note]",
+        "get well",
+    )
+    .await;
+    click(&c, "form[action$='/acknowledge'] button").await;
+    wait_text(&c, ".flash-ok", "acknowledged").await;
+    screenshot(&c, "leave-calendar").await;
+    c.goto(&format!("{}/team/ann", app.base)).await.unwrap();
+    wait_text(&c, "main", "by lea: get well").await;
     c.close().await.unwrap();
 }

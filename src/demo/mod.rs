@@ -87,6 +87,17 @@ pub async fn load_and_print(pool: &PgPool) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// (member, first day offset from today, days, kind, emergency, status, decided by)
+type DemoLeave = (
+    usize,
+    i64,
+    i64,
+    LeaveKind,
+    bool,
+    &'static str,
+    Option<usize>,
+);
+
 /// A realistic week of availability around `now` (indexes follow `TEAM`): online, away,
 /// offline, one overdue, leave past, current and future, one emergency, one member unknown.
 async fn presence_week(
@@ -120,8 +131,7 @@ async fn presence_week(
         presence::record_check_in(tx, ids[i], state, now - ago, until.map(|u| now + u), reason)
             .await?;
     }
-    // (member, first day offset, days, kind, emergency, status, decided by)
-    let leaves: [(usize, i64, i64, LeaveKind, bool, &str, Option<usize>); 4] = [
+    let leaves: [DemoLeave; 4] = [
         (
             3,
             -21,

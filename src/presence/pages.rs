@@ -54,6 +54,9 @@ pub fn status_cell(m: &Member, now: DateTime<Utc>, viewer_tz: &str) -> impl Into
     let detail = match &m.status {
         Status::Online { since } => format!("since {}", hm(*since, viewer_tz)),
         Status::Away { since } => format!("since {}", hm(*since, viewer_tz)),
+        Status::Offline { until } if viewer_tz == m.tz.name() => {
+            format!("until {}", hm(*until, viewer_tz))
+        }
         Status::Offline { until } => format!(
             "until {} ({} their time)",
             hm(*until, viewer_tz),
