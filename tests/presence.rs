@@ -223,6 +223,24 @@ async fn only_a_lead_other_than_the_requester_decides_and_only_the_requester_can
         max.post("/me/leave", &leave).await.status,
         StatusCode::SEE_OTHER
     );
+    assert!(
+        other_lead
+            .get("/")
+            .await
+            .body
+            .contains("2 leave requests to acknowledge")
+    );
+    assert!(
+        lea.get("/")
+            .await
+            .body
+            .contains("1 leave request to acknowledge"),
+        "not her own"
+    );
+    assert!(
+        !max.get("/").await.body.contains("to acknowledge"),
+        "members decide nothing"
+    );
     let lea_leave = leave_id(&app, "lea").await;
     let max_leave = leave_id(&app, "max").await;
 

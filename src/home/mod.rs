@@ -4,6 +4,7 @@ use axum::{Router, extract::State, response::Html, routing::get};
 use leptos::prelude::*;
 
 use crate::{
+    auth::model::Role,
     error::AppResult,
     presence::{self, model::Status, pages::status_cell},
     state::AppState,
@@ -40,7 +41,22 @@ async fn home(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<Str
             view! { <li><a href=href>{m.row.display_name.clone()}</a>" "{status_cell(m, now, &tz)}</li> }
         })
         .collect::<Vec<_>>();
+    let to_decide = match ctx.user.as_ref() {
+        Some(u) if u.role >= Role::Lead => {
+            presence::store::count_pending_for(&state.pool, u.id).await?
+        }
+        _ => 0,
+    };
+    let decide = (to_decide > 0).then(|| {
+        let text = if to_decide == 1 {
+            "1 leave request to acknowledge →".to_string()
+        } else {
+            format!("{to_decide} leave requests to acknowledge →")
+        };
+        view! { <p class="flash flash-ok"><a href="/leave#pending">{text}</a></p> }
+    });
     let online_tile = view! {
+        {decide}
         <p><strong>{counts}</strong></p>
         {if notable.is_empty() {
             view! { <p class="muted">"Nobody is away, offline or on leave."</p> }.into_any()

@@ -299,3 +299,13 @@ pub async fn notify(
     .await?;
     Ok(())
 }
+
+/// Pending leave requests of members other than `except`.
+pub async fn count_pending_for(pool: &PgPool, except: AccountId) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        r#"select count(*) as "n!" from leave_requests where status = 'pending' and account_id <> $1"#,
+        except.0
+    )
+    .fetch_one(pool)
+    .await
+}
