@@ -118,24 +118,9 @@ async fn a_member_logs_in_sees_home_and_logs_out_in_a_browser() {
     assert!(c.current_url().await.unwrap().path().ends_with("/login"));
 
     // A wrong password keeps the handle and says so.
-    c.find(Locator::Css("#f-handle"))
-        .await
-        .unwrap()
-        .send_keys("ann")
-        .await
-        .unwrap();
-    c.find(Locator::Css("#f-password"))
-        .await
-        .unwrap()
-        .send_keys("wrong password")
-        .await
-        .unwrap();
-    c.find(Locator::Css("button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&c, "#f-handle", "ann").await;
+    type_into(&c, "#f-password", "wrong password").await;
+    click(&c, "button[type=submit]").await;
     wait_text(&c, ".form-error", "Wrong handle or password").await;
     let kept = c
         .find(Locator::Css("#f-handle"))
@@ -147,28 +132,13 @@ async fn a_member_logs_in_sees_home_and_logs_out_in_a_browser() {
     assert_eq!(kept.as_deref(), Some("ann"));
     screenshot(&c, "login-error").await;
 
-    c.find(Locator::Css("#f-password"))
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
-        .await
-        .unwrap();
-    c.find(Locator::Css("main button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(&c, "#f-password", PASSWORD).await;
+    click(&c, "main button[type=submit]").await;
     wait_text(&c, "h1", "Good to see you, ann display").await;
     wait_text(&c, ".me a", "ann display").await;
     screenshot(&c, "home").await;
 
-    c.find(Locator::Css(".me button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, ".me button").await;
     wait_text(&c, "h1", "Log in").await;
     c.goto(&format!("{}/profile", app.base)).await.unwrap();
     wait_text(&c, "h1", "Log in").await;
@@ -183,51 +153,12 @@ async fn an_admin_invites_a_lead_who_joins_in_a_browser() {
     let profile = tempfile::tempdir().unwrap();
     let c = browser(&driver, profile.path()).await;
 
-    c.goto(&format!("{}/login", app.base)).await.unwrap();
-    c.find(Locator::Css("#f-handle"))
-        .await
-        .unwrap()
-        .send_keys("boss")
-        .await
-        .unwrap();
-    c.find(Locator::Css("#f-password"))
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
-        .await
-        .unwrap();
-    c.find(Locator::Css("main button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    wait_text(&c, ".topnav", "Admin").await;
-    c.find(Locator::LinkText("Admin"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    log_in(&c, &app.base, "boss").await;
+    click(&c, ".navlinks a[href='/admin']").await;
     wait_text(&c, "h1", "Admin").await;
-    c.find(Locator::Css("#invite-role option[value=lead]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    c.find(Locator::Css("#f-note"))
-        .await
-        .unwrap()
-        .send_keys("for lee")
-        .await
-        .unwrap();
-    c.find(Locator::Css("form[action='/admin/invites'] button"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "#invite-role option[value=lead]").await;
+    type_into(&c, "#f-note", "for lee").await;
+    click(&c, "form[action='/admin/invites'] button").await;
     let flash = wait_text(&c, ".flash-ok", "/invite/").await;
     screenshot(&c, "admin-invite").await;
     let link = flash[flash.find("http").unwrap()..].trim().to_string();
@@ -244,19 +175,9 @@ async fn an_admin_invites_a_lead_who_joins_in_a_browser() {
         ("#f-new_password", PASSWORD),
         ("#f-confirm", PASSWORD),
     ] {
-        c.find(Locator::Css(id))
-            .await
-            .unwrap()
-            .send_keys(v)
-            .await
-            .unwrap();
+        type_into(&c, id, v).await;
     }
-    c.find(Locator::Css("main button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    click(&c, "main button[type=submit]").await;
     wait_text(&c, "h1", "Good to see you, Lee Lead").await;
     screenshot(&c, "invitee-home").await;
     c.close().await.unwrap();
@@ -264,24 +185,9 @@ async fn an_admin_invites_a_lead_who_joins_in_a_browser() {
 
 async fn log_in(c: &Client, base: &str, handle: &str) {
     c.goto(&format!("{base}/login")).await.unwrap();
-    c.find(Locator::Css("#f-handle"))
-        .await
-        .unwrap()
-        .send_keys(handle)
-        .await
-        .unwrap();
-    c.find(Locator::Css("#f-password"))
-        .await
-        .unwrap()
-        .send_keys(PASSWORD)
-        .await
-        .unwrap();
-    c.find(Locator::Css("main button[type=submit]"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    type_into(c, "#f-handle", handle).await;
+    type_into(c, "#f-password", PASSWORD).await;
+    click(c, "main button[type=submit]").await;
     wait_text(c, "h1", "Good to see you").await;
 }
 

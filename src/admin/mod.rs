@@ -136,8 +136,7 @@ async fn change_role(
         },
     )?;
     let msg = ops::change_role(&state, &actor, id, &f.role).await?;
-    session::flash(&session, Flash::ok(msg)).await?;
-    Ok(Redirect::to("/admin"))
+    session::done(&session, msg, "/admin").await
 }
 
 async fn disable(
@@ -147,15 +146,7 @@ async fn disable(
     session: Session,
     Path(id): Path<i64>,
 ) -> AppResult<Redirect> {
-    require(
-        Some(&user),
-        Action::ManageAccount {
-            target: AccountId(id),
-        },
-    )?;
-    let msg = ops::set_disabled(&state, &actor, id, true).await?;
-    session::flash(&session, Flash::ok(msg)).await?;
-    Ok(Redirect::to("/admin"))
+    set_disabled(state, user, actor, session, id, true).await
 }
 
 async fn enable(
@@ -165,15 +156,25 @@ async fn enable(
     session: Session,
     Path(id): Path<i64>,
 ) -> AppResult<Redirect> {
+    set_disabled(state, user, actor, session, id, false).await
+}
+
+async fn set_disabled(
+    state: AppState,
+    user: CurrentUser,
+    actor: Actor,
+    session: Session,
+    id: i64,
+    disabled: bool,
+) -> AppResult<Redirect> {
     require(
         Some(&user),
         Action::ManageAccount {
             target: AccountId(id),
         },
     )?;
-    let msg = ops::set_disabled(&state, &actor, id, false).await?;
-    session::flash(&session, Flash::ok(msg)).await?;
-    Ok(Redirect::to("/admin"))
+    let msg = ops::set_disabled(&state, &actor, id, disabled).await?;
+    session::done(&session, msg, "/admin").await
 }
 
 async fn create_invite(
@@ -212,6 +213,5 @@ async fn revoke_invite(
 ) -> AppResult<Redirect> {
     require(Some(&user), Action::ManageInvites)?;
     let msg = ops::revoke_invite(&state, &actor, id).await?;
-    session::flash(&session, Flash::ok(msg)).await?;
-    Ok(Redirect::to("/admin"))
+    session::done(&session, msg, "/admin").await
 }

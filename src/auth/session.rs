@@ -69,6 +69,16 @@ pub async fn flash(session: &Session, flash: Flash) -> Result<(), AppError> {
     Ok(())
 }
 
+/// Post/redirect/get: shows `msg` on the page at `to`, then redirects there.
+pub async fn done(
+    session: &Session,
+    msg: impl Into<String>,
+    to: &str,
+) -> Result<axum::response::Redirect, AppError> {
+    flash(session, Flash::ok(msg)).await?;
+    Ok(Redirect::to(to))
+}
+
 /// Paths anyone may open without logging in.
 fn is_public(path: &str) -> bool {
     matches!(

@@ -183,8 +183,7 @@ async fn online(
     session: Session,
 ) -> AppResult<Redirect> {
     ops::check_in(&state, &user, &actor, CheckIn::Online).await?;
-    session::flash(&session, Flash::ok("You are online.")).await?;
-    Ok(Redirect::to("/me"))
+    session::done(&session, "You are online.", "/me").await
 }
 
 async fn away(
@@ -194,12 +193,12 @@ async fn away(
     session: Session,
 ) -> AppResult<Redirect> {
     ops::check_in(&state, &user, &actor, CheckIn::Away).await?;
-    session::flash(
+    session::done(
         &session,
-        Flash::ok("You are away. Press “I'm online” when you are back."),
+        "You are away. Press “I'm online” when you are back.",
+        "/me",
     )
-    .await?;
-    Ok(Redirect::to("/me"))
+    .await
 }
 
 async fn offline(
@@ -319,8 +318,7 @@ async fn decide(
     note: &str,
 ) -> AppResult<Redirect> {
     let msg = ops::decide_leave(&state, &user, &actor, id, d, note).await?;
-    session::flash(&session, Flash::ok(msg)).await?;
-    Ok(Redirect::to("/leave"))
+    session::done(&session, msg, "/leave").await
 }
 
 async fn acknowledge(
@@ -362,6 +360,5 @@ async fn cancel(
     Path(id): Path<i64>,
 ) -> AppResult<Redirect> {
     let msg = ops::cancel_leave(&state, &user, &actor, id).await?;
-    session::flash(&session, Flash::ok(msg)).await?;
-    Ok(Redirect::to("/me"))
+    session::done(&session, msg, "/me").await
 }
