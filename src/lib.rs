@@ -13,6 +13,7 @@ pub mod error;
 pub mod home;
 pub mod ops;
 pub mod presence;
+pub mod releases;
 pub mod server;
 pub mod state;
 pub mod telemetry;
