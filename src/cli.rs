@@ -40,6 +40,26 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Release lines from the shell.
+    Releases {
+        #[command(subcommand)]
+        command: ReleasesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum ReleasesCommand {
+    /// Import branches and tags from a git repository on disk (idempotent).
+    Import {
+        /// Path of a clone or a bare repository.
+        path: std::path::PathBuf,
+        /// Repository name in flowdeck (default: the folder name without `.git`); created if missing.
+        #[arg(long)]
+        repo: Option<String>,
+        /// Owner handle for a new repository (default: the first admin).
+        #[arg(long)]
+        owner: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -119,6 +139,9 @@ async fn with_database(
                     name,
                 },
         } => admin_create(pool, handle, role, email, name).await,
+        Command::Releases {
+            command: ReleasesCommand::Import { path, repo, owner },
+        } => releases_import(pool, path, repo, owner).await,
         Command::Serve(_) => {
             let (config, load_demo) = serve_config.expect("serve config parsed above");
             serve(pool.clone(), config, load_demo).await
@@ -196,6 +219,84 @@ async fn admin_create(
         })?;
     tx.commit().await?;
     println!("created {role} account `{handle}`");
+    Ok(())
+}
+
+async fn releases_import(
+    pool: &sqlx::PgPool,
+    path: std::path::PathBuf,
+    repo: Option<String>,
+    owner: Option<String>,
+) -> anyhow::Result<()> {
+    use crate::releases::{ops as rops, store as rstore};
+    let path =
+        std::fs::canonicalize(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let name = match repo {
+        Some(r) => r,
+        None => path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(|n| n.trim_end_matches(".git").to_lowercase())
+            .ok_or_else(|| anyhow::anyhow!("name the repository with --repo"))?,
+    };
+    let owner_id: Option<i64> = match &owner {
+        Some(h) => sqlx::query_scalar("select id from accounts where handle = $1")
+            .bind(h)
+            .fetch_optional(pool)
+            .await?,
+        None => sqlx::query_scalar(
+            "select id from accounts where role = 'admin' and disabled_at is null order by id limit 1",
+        )
+        .fetch_optional(pool)
+        .await?,
+    };
+    let owner_id = owner_id.ok_or_else(|| {
+        anyhow::anyhow!("no owner: create an admin first (flowdeck admin create) or pass --owner")
+    })?;
+    let state = AppState::new(
+        pool.clone(),
+        Config::from_opts(&ServeOpts::parse_default())?,
+    );
+    let actor = Actor::system("cli");
+    if rstore::repository(pool, &name).await?.is_none() {
+        let form = rops::RepoForm {
+            name: name.clone(),
+            ..Default::default()
+        };
+        rops::add_repository(
+            &state,
+            &actor,
+            crate::auth::model::AccountId(owner_id),
+            &form,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .map_err(|errs| anyhow::anyhow!("repository {name}: {:?}", errs.fields))?;
+    }
+    let repo = rstore::repository(pool, &name)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("repository {name} is missing"))?;
+    let report = rops::import(&state, &actor, &repo, &path)
+        .await
+        .map_err(|e| anyhow::anyhow!("{e}"))?
+        .map_err(|e| anyhow::anyhow!(e))?;
+    println!(
+        "{name}: {} new tags, {} already recorded, {} new lines ({}), {} other branches ignored",
+        report.tags_created.len(),
+        report.tags_unchanged,
+        report.lines_created.len(),
+        report.lines_created.join(", "),
+        report.other_branches
+    );
+    for (tag, commit) in &report.conflicts {
+        println!("  conflict: {tag} is recorded at {commit}; left unchanged (tags are immutable)");
+    }
+    for (what, why, hint) in &report.refused {
+        match hint {
+            Some(h) => println!("  not imported: {what}: {why} Did you mean {h}?"),
+            None => println!("  not imported: {what}: {why}"),
+        }
+    }
     Ok(())
 }
 

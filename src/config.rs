@@ -71,6 +71,18 @@ pub struct ServeOpts {
     #[arg(long, env = "FLOWDECK_LEAVE_NOTICE_HOURS", default_value_t = 24)]
     pub leave_notice_hours: i64,
 
+    /// How many of the newest minor release lines are maintained; older ones are end-of-life.
+    #[arg(long, env = "FLOWDECK_MAINTAINED_MINOR_LINES", default_value_t = 3)]
+    pub maintained_minor_lines: usize,
+
+    /// Allowed pre-release modifiers, comma-separated.
+    #[arg(
+        long,
+        env = "FLOWDECK_PRERELEASE_MODIFIERS",
+        default_value = "alpha,beta,rc"
+    )]
+    pub prerelease_modifiers: String,
+
     /// Trust `X-Forwarded-For` from a reverse proxy for the client IP.
     #[arg(long, env = "FLOWDECK_TRUST_PROXY", default_value_t = false)]
     pub trust_proxy: bool,
@@ -92,6 +104,8 @@ pub struct Config {
     pub login_failures_per_ip: i64,
     pub invite_ttl_hours: i64,
     pub leave_notice_hours: i64,
+    pub maintained_minor_lines: usize,
+    pub prerelease_modifiers: Vec<String>,
     pub trust_proxy: bool,
     pub shutdown_grace_seconds: u64,
 }
@@ -106,6 +120,23 @@ impl Config {
         anyhow::ensure!(
             opts.session_idle_minutes > 0,
             "FLOWDECK_SESSION_IDLE_MINUTES must be positive"
+        );
+        let modifiers: Vec<String> = opts
+            .prerelease_modifiers
+            .split(',')
+            .map(|m| m.trim().to_ascii_lowercase())
+            .filter(|m| !m.is_empty())
+            .collect();
+        anyhow::ensure!(
+            !modifiers.is_empty()
+                && modifiers
+                    .iter()
+                    .all(|m| m.chars().all(|c| c.is_ascii_lowercase())),
+            "FLOWDECK_PRERELEASE_MODIFIERS must be lowercase words separated by commas, e.g. alpha,beta,rc"
+        );
+        anyhow::ensure!(
+            opts.maintained_minor_lines >= 1,
+            "FLOWDECK_MAINTAINED_MINOR_LINES must be at least 1"
         );
         anyhow::ensure!(
             (0..=24 * 60).contains(&opts.leave_notice_hours),
@@ -126,6 +157,8 @@ impl Config {
             login_failures_per_ip: opts.login_failures_per_ip,
             invite_ttl_hours: opts.invite_ttl_hours,
             leave_notice_hours: opts.leave_notice_hours,
+            maintained_minor_lines: opts.maintained_minor_lines,
+            prerelease_modifiers: modifiers,
             trust_proxy: opts.trust_proxy,
             shutdown_grace_seconds: opts.shutdown_grace_seconds,
         })
@@ -137,6 +170,14 @@ impl Config {
         opts.listen = listen;
         opts.public_url = None;
         Self::from_opts(&opts).expect("defaults are valid")
+    }
+
+    /// The allowed pre-release modifiers as string slices.
+    pub fn modifiers(&self) -> Vec<&str> {
+        self.prerelease_modifiers
+            .iter()
+            .map(String::as_str)
+            .collect()
     }
 
     /// The base URL for links printed to a terminal or shown to admins.
@@ -211,6 +252,8 @@ mod tests {
                 login_failures_per_ip: 1,
                 invite_ttl_hours: 1,
                 leave_notice_hours: 24,
+                maintained_minor_lines: 3,
+                prerelease_modifiers: "alpha,beta,rc".into(),
                 trust_proxy: false,
                 shutdown_grace_seconds: 1,
             }

@@ -21,7 +21,7 @@ use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
 use tower_sessions_sqlx_store::PostgresStore;
 use tracing::Level;
 
-use crate::{admin, auth, error::AppError, home, ops, presence, state::AppState, ui};
+use crate::{admin, auth, error::AppError, home, ops, presence, releases, state::AppState, ui};
 
 /// The whole application: routes, sessions, login gate, CSRF, security headers, request ids.
 pub fn build_router(state: AppState) -> Router {
@@ -45,6 +45,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(admin::router())
         .merge(presence::router())
+        .merge(releases::router())
         .merge(ops::router())
         .route("/style/{file}", get(ui::assets::style))
         .route("/assets/{file}", get(ui::assets::asset))

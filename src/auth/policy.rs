@@ -21,6 +21,8 @@ pub enum Action {
     DecideLeave { owner: AccountId },
     /// Cancel a leave request.
     CancelLeave { owner: AccountId },
+    /// Manage repositories, release lines and tags; decide backports.
+    ManageReleases,
 }
 
 /// Whether `user` may do `action`. Nobody anonymous may do anything here.
@@ -33,6 +35,7 @@ pub fn can(user: Option<&CurrentUser>, action: Action) -> bool {
         Action::EditProfile { owner } | Action::CancelLeave { owner } => owner == u.id,
         // Leads decide others' leave, never their own.
         Action::DecideLeave { owner } => u.role >= Role::Lead && owner != u.id,
+        Action::ManageReleases => u.role >= Role::Lead,
     }
 }
 
@@ -51,6 +54,7 @@ pub fn require(user: Option<&CurrentUser>, action: Action) -> Result<(), AppErro
             "You cannot acknowledge or decline your own leave; another lead does that.".into()
         }
         Action::DecideLeave { .. } => "Only leads and admins acknowledge or decline leave.".into(),
+        Action::ManageReleases => "Only leads and admins manage release lines and tags.".into(),
         _ => "Only admins can do this. Ask an admin if you need it done.".into(),
     }))
 }

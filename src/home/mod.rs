@@ -15,7 +15,6 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
         .route("/docs", get(docs))
-        .route("/releases", get(releases))
         .route("/deployments", get(deployments))
         .route("/insight", get(insight))
 }
@@ -106,14 +105,6 @@ async fn docs(ctx: PageCtx) -> Html<String> {
         &ctx,
         "Design docs",
         "Design docs and reviews — background, objectives, alternatives with evidence, and the team's decision — will live here.",
-    )
-}
-
-async fn releases(ctx: PageCtx) -> Html<String> {
-    not_built(
-        &ctx,
-        "Release lines",
-        "Repositories, main and release-vX.Y lines, their tags and backports will live here.",
     )
 }
 

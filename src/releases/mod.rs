@@ -1,1 +1,383 @@
+//! Release lines (DESIGN §3.4): repositories, `main` and `release-vX.Y` lines, immutable SemVer
+//! tags, import from git, backport requests.
+
+pub mod git;
 pub mod model;
+pub mod ops;
+pub mod pages;
+pub mod store;
+
+use axum::{
+    Form, Router,
+    extract::{Path, State},
+    http::StatusCode,
+    response::{Html, IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use self::{
+    model::LineName,
+    ops::{BackportForm, RepoForm, TagForm},
+    pages::RepoForms,
+};
+use crate::{
+    audit::Actor,
+    auth::{
+        policy::{Action, can, require},
+        session::{self, CurrentUser},
+    },
+    error::{AppError, AppResult},
+    state::AppState,
+    ui::{self, PageCtx, form::FormErrors},
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/releases", get(overview).post(add_repository))
+        .route("/releases/{repo}", get(repository))
+        .route("/releases/{repo}/tags", post(record_tag))
+        .route("/releases/{repo}/tags/{tag}", get(tag))
+        .route("/releases/{repo}/tags/{tag}/retract", post(retract))
+        .route("/releases/{repo}/import", get(import_form).post(import))
+        .route("/releases/{repo}/backports", post(file_backport))
+        .route(
+            "/releases/{repo}/backports/{id}/lines/{line}",
+            post(set_backport_status),
+        )
+        .route("/releases/{repo}/{line}", get(line))
+}
+
+async fn repo_or_404(state: &AppState, name: &str) -> AppResult<store::RepoRow> {
+    store::repository(&state.pool, name)
+        .await?
+        .ok_or(AppError::NotFound)
+}
+
+async fn render_overview(
+    state: &AppState,
+    ctx: &PageCtx,
+    form: &RepoForm,
+    errs: &FormErrors,
+) -> AppResult<Html<String>> {
+    let mut repos = Vec::new();
+    for r in store::repositories(&state.pool).await? {
+        // One query per repository: the overview lists few repositories (at most 200).
+        let lines = pages::with_status(
+            store::lines(&state.pool, r.id).await?,
+            state.config.maintained_minor_lines,
+        );
+        repos.push((r, lines));
+    }
+    let can_manage = can(ctx.user.as_ref(), Action::ManageReleases);
+    Ok(ui::page(
+        ctx,
+        "Release lines",
+        pages::overview(ctx, repos, can_manage, form, errs),
+    ))
+}
+
+async fn overview(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<String>> {
+    render_overview(&state, &ctx, &RepoForm::default(), &FormErrors::default()).await
+}
+
+async fn add_repository(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    actor: Actor,
+    session: Session,
+    ctx: PageCtx,
+    Form(f): Form<RepoForm>,
+) -> AppResult<Response> {
+    require(Some(&user), Action::ManageReleases)?;
+    match ops::add_repository(&state, &actor, user.id, &f).await? {
+        Ok(name) => Ok(session::done(
+            &session,
+            format!("Repository {name} added."),
+            &format!("/releases/{name}"),
+        )
+        .await?
+        .into_response()),
+        Err(errs) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            render_overview(&state, &ctx, &f, &errs).await?,
+        )
+            .into_response()),
+    }
+}
+
+async fn render_repository(
+    state: &AppState,
+    ctx: &PageCtx,
+    repo: &store::RepoRow,
+    forms: RepoForms<'_>,
+) -> AppResult<Html<String>> {
+    let lines = pages::with_status(
+        store::lines(&state.pool, repo.id).await?,
+        state.config.maintained_minor_lines,
+    );
+    let tags = store::tags(&state.pool, repo.id, None).await?;
+    let (bps, targets) = store::backports(&state.pool, repo.id, None).await?;
+    let can_manage = can(ctx.user.as_ref(), Action::ManageReleases);
+    Ok(ui::page(
+        ctx,
+        &repo.name,
+        pages::repository(
+            ctx,
+            repo,
+            &lines,
+            &tags,
+            (&bps, &targets),
+            can_manage,
+            forms,
+        ),
+    ))
+}
+
+fn no_forms<'a>(tag: &'a TagForm, bp: &'a BackportForm, none: &'a FormErrors) -> RepoForms<'a> {
+    RepoForms {
+        tag,
+        tag_errs: none,
+        backport: bp,
+        backport_errs: none,
+    }
+}
+
+async fn repository(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Path(name): Path<String>,
+) -> AppResult<Html<String>> {
+    let repo = repo_or_404(&state, &name).await?;
+    let none = FormErrors::default();
+    render_repository(
+        &state,
+        &ctx,
+        &repo,
+        no_forms(&TagForm::default(), &BackportForm::default(), &none),
+    )
+    .await
+}
+
+async fn record_tag(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    actor: Actor,
+    session: Session,
+    ctx: PageCtx,
+    Path(name): Path<String>,
+    Form(f): Form<TagForm>,
+) -> AppResult<Response> {
+    require(Some(&user), Action::ManageReleases)?;
+    let repo = repo_or_404(&state, &name).await?;
+    match ops::record_tag(&state, &actor, &repo, &f).await? {
+        Ok(msg) => Ok(session::done(&session, msg, &format!("/releases/{name}"))
+            .await?
+            .into_response()),
+        Err(errs) => {
+            let none = FormErrors::default();
+            let bp = BackportForm::default();
+            let forms = RepoForms {
+                tag: &f,
+                tag_errs: &errs,
+                backport: &bp,
+                backport_errs: &none,
+            };
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                render_repository(&state, &ctx, &repo, forms).await?,
+            )
+                .into_response())
+        }
+    }
+}
+
+async fn tag(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Path((name, tag)): Path<(String, String)>,
+) -> AppResult<Html<String>> {
+    let repo = repo_or_404(&state, &name).await?;
+    let t = store::tag(&state.pool, repo.id, &tag)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let can_manage = can(ctx.user.as_ref(), Action::ManageReleases);
+    Ok(ui::page(
+        &ctx,
+        &format!("{} {}", repo.name, t.name),
+        pages::tag(&ctx, &repo, &t, can_manage),
+    ))
+}
+
+#[derive(Deserialize)]
+struct ReasonForm {
+    #[serde(default)]
+    reason: String,
+}
+
+async fn retract(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    actor: Actor,
+    session: Session,
+    Path((name, tag)): Path<(String, String)>,
+    Form(f): Form<ReasonForm>,
+) -> AppResult<Redirect> {
+    require(Some(&user), Action::ManageReleases)?;
+    let repo = repo_or_404(&state, &name).await?;
+    let msg = ops::retract_tag(&state, &actor, &repo, &tag, &f.reason).await?;
+    session::done(&session, msg, &format!("/releases/{name}/tags/{tag}")).await
+}
+
+async fn import_form(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Path(name): Path<String>,
+) -> AppResult<Html<String>> {
+    require(ctx.user.as_ref(), Action::ManageReleases)?;
+    let repo = repo_or_404(&state, &name).await?;
+    Ok(ui::page(
+        &ctx,
+        "Import",
+        pages::import(&ctx, &repo, "", None, None),
+    ))
+}
+
+#[derive(Deserialize)]
+struct PathForm {
+    #[serde(default)]
+    path: String,
+}
+
+/// Runs the import and shows its report (running it again is harmless).
+async fn import(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    actor: Actor,
+    ctx: PageCtx,
+    Path(name): Path<String>,
+    Form(f): Form<PathForm>,
+) -> AppResult<Response> {
+    require(Some(&user), Action::ManageReleases)?;
+    let repo = repo_or_404(&state, &name).await?;
+    let path = f.path.trim();
+    match ops::import(&state, &actor, &repo, std::path::Path::new(path)).await? {
+        Ok(report) => Ok(ui::page(
+            &ctx,
+            "Import",
+            pages::import(&ctx, &repo, path, None, Some(&report)),
+        )
+        .into_response()),
+        Err(e) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ui::page(
+                &ctx,
+                "Import",
+                pages::import(&ctx, &repo, path, Some(e), None),
+            ),
+        )
+            .into_response()),
+    }
+}
+
+async fn file_backport(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    actor: Actor,
+    session: Session,
+    ctx: PageCtx,
+    Path(name): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let repo = repo_or_404(&state, &name).await?;
+    // Checkboxes repeat `lines`; the other fields appear once.
+    let mut f = BackportForm::default();
+    for (k, v) in pairs {
+        match k.as_str() {
+            "title" => f.title = v,
+            "link" => f.link = v,
+            "criticality" => f.criticality = v,
+            "justification" => f.justification = v,
+            "lines" => f.lines.push(
+                v.parse()
+                    .map_err(|_| AppError::BadRequest("Unknown line.".into()))?,
+            ),
+            _ => {}
+        }
+    }
+    match ops::file_backport(&state, &actor, user.id, &repo, &f).await? {
+        Ok(_) => Ok(session::done(
+            &session,
+            "Backport requested for the chosen lines.",
+            &format!("/releases/{name}#backports"),
+        )
+        .await?
+        .into_response()),
+        Err(errs) => {
+            let none = FormErrors::default();
+            let tag = TagForm::default();
+            let forms = RepoForms {
+                tag: &tag,
+                tag_errs: &none,
+                backport: &f,
+                backport_errs: &errs,
+            };
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                render_repository(&state, &ctx, &repo, forms).await?,
+            )
+                .into_response())
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct StatusForm {
+    #[serde(default)]
+    status: String,
+}
+
+async fn set_backport_status(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    actor: Actor,
+    session: Session,
+    Path((name, id, line)): Path<(String, i64, i64)>,
+    Form(f): Form<StatusForm>,
+) -> AppResult<Redirect> {
+    require(Some(&user), Action::ManageReleases)?;
+    repo_or_404(&state, &name).await?;
+    ops::set_backport_status(&state, &actor, id, line, &f.status).await?;
+    session::done(
+        &session,
+        "Backport status updated.",
+        &format!("/releases/{name}#backports"),
+    )
+    .await
+}
+
+async fn line(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Path((name, line)): Path<(String, String)>,
+) -> AppResult<Html<String>> {
+    let repo = repo_or_404(&state, &name).await?;
+    let wanted = LineName::parse(&line).map_err(|_| AppError::NotFound)?;
+    let lines = pages::with_status(
+        store::lines(&state.pool, repo.id).await?,
+        state.config.maintained_minor_lines,
+    );
+    let l = lines
+        .into_iter()
+        .find(|l| l.row.line() == wanted)
+        .ok_or(AppError::NotFound)?;
+    let tags = store::tags(&state.pool, repo.id, Some(l.row.id)).await?;
+    let (bps, targets) = store::backports(&state.pool, repo.id, Some(l.row.id)).await?;
+    let title = format!("{} {}", repo.name, l.row.name);
+    Ok(ui::page(
+        &ctx,
+        &title,
+        pages::line(&ctx, &repo, &l, &tags, (&bps, &targets)),
+    ))
+}

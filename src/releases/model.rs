@@ -42,7 +42,8 @@ fn refuse(reason: impl Into<String>, suggestion: Option<String>) -> Refusal {
 }
 
 fn number(s: &str) -> Option<u32> {
-    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0')) {
+    if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))
+    {
         return None;
     }
     s.parse().ok()
@@ -61,10 +62,16 @@ impl Version {
             return Err(refuse(format!("“{raw}” does not start with “v”."), hint));
         };
         if body.contains('+') {
-            let hint = Self::parse(&format!("v{}", body.split('+').next().unwrap_or("")), modifiers)
-                .ok()
-                .map(|v| v.to_string());
-            return Err(refuse(format!("“{raw}” has build metadata (“+…”), which tags do not carry."), hint));
+            let hint = Self::parse(
+                &format!("v{}", body.split('+').next().unwrap_or("")),
+                modifiers,
+            )
+            .ok()
+            .map(|v| v.to_string());
+            return Err(refuse(
+                format!("“{raw}” has build metadata (“+…”), which tags do not carry."),
+                hint,
+            ));
         }
         let (core, pre) = match body.split_once('-') {
             Some((c, p)) => (c, Some(p)),
@@ -75,7 +82,10 @@ impl Version {
         let loose: Vec<Option<u32>> = parts.iter().map(|p| p.parse().ok()).collect();
         if parts.len() != 3 {
             let hint = match loose.as_slice() {
-                [Some(a), Some(b)] => Some(format!("v{a}.{b}.0{}", pre.map(|p| format!("-{p}")).unwrap_or_default())),
+                [Some(a), Some(b)] => Some(format!(
+                    "v{a}.{b}.0{}",
+                    pre.map(|p| format!("-{p}")).unwrap_or_default()
+                )),
                 [Some(a)] => Some(format!("v{a}.0.0")),
                 _ => None,
             };
@@ -86,7 +96,10 @@ impl Version {
         }
         if nums.iter().any(Option::is_none) {
             let hint = match loose.as_slice() {
-                [Some(a), Some(b), Some(c)] => Some(format!("v{a}.{b}.{c}{}", pre.map(|p| format!("-{p}")).unwrap_or_default())),
+                [Some(a), Some(b), Some(c)] => Some(format!(
+                    "v{a}.{b}.{c}{}",
+                    pre.map(|p| format!("-{p}")).unwrap_or_default()
+                )),
                 _ => None,
             };
             return Err(refuse(
@@ -94,7 +107,11 @@ impl Version {
                 hint,
             ));
         }
-        let (major, minor, patch) = (nums[0].unwrap_or(0), nums[1].unwrap_or(0), nums[2].unwrap_or(0));
+        let (major, minor, patch) = (
+            nums[0].unwrap_or(0),
+            nums[1].unwrap_or(0),
+            nums[2].unwrap_or(0),
+        );
         // The semver crate checks the whole grammar (identifiers, characters).
         if semver::Version::parse(body).is_err() {
             return Err(refuse(format!("“{raw}” is not a SemVer version."), None));
@@ -121,7 +138,10 @@ impl Version {
         let base = format!("v{ma}.{mi}.{pa}");
         // Split "rc.1", "RC1", "rc1", "rc-1" into a word and a number.
         let lower = pre.to_ascii_lowercase();
-        let word: String = lower.chars().take_while(|c| c.is_ascii_alphabetic()).collect();
+        let word: String = lower
+            .chars()
+            .take_while(|c| c.is_ascii_alphabetic())
+            .collect();
         let rest = lower[word.len()..].trim_start_matches(['.', '-', '_']);
         let closest = modifiers
             .iter()
@@ -249,15 +269,24 @@ impl fmt::Display for LineName {
 
 /// Where a tag goes: pre-releases on main, finals on their own release line.
 pub fn line_for(v: &Version) -> LineName {
-    if v.is_prerelease() { LineName::Main } else { v.line() }
+    if v.is_prerelease() {
+        LineName::Main
+    } else {
+        v.line()
+    }
 }
 
 /// Checks that `v` may be recorded on `line`: pre-releases only on main, finals only on their own line.
 pub fn check_placement(v: &Version, line: LineName) -> Result<(), String> {
     match (v.is_prerelease(), line) {
         (true, LineName::Main) => Ok(()),
-        (true, l) => Err(format!("{v} is a pre-release: pre-releases are tagged on main, not {l}.")),
-        (false, LineName::Main) => Err(format!("{v} is a final version: finals are tagged on {}, not main.", v.line())),
+        (true, l) => Err(format!(
+            "{v} is a pre-release: pre-releases are tagged on main, not {l}."
+        )),
+        (false, LineName::Main) => Err(format!(
+            "{v} is a final version: finals are tagged on {}, not main.",
+            v.line()
+        )),
         (false, l) if l == v.line() => Ok(()),
         (false, l) => Err(format!("{v} belongs on {}, not {l}.", v.line())),
     }
@@ -319,7 +348,11 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, ca) in a.chars().enumerate() {
         let mut cur = vec![i + 1];
         for (j, cb) in b.iter().enumerate() {
-            cur.push((prev[j] + usize::from(ca != *cb)).min(prev[j + 1] + 1).min(cur[j] + 1));
+            cur.push(
+                (prev[j] + usize::from(ca != *cb))
+                    .min(prev[j + 1] + 1)
+                    .min(cur[j] + 1),
+            );
         }
         prev = cur;
     }
@@ -336,7 +369,15 @@ mod tests {
 
     #[test]
     fn the_teams_versions_parse() {
-        for ok in ["v0.1.0", "v3.5.0", "v3.5.12", "v3.8.0-alpha.1", "v3.8.0-beta.2", "v3.8.0-rc.10", "v10.0.0-rc.0"] {
+        for ok in [
+            "v0.1.0",
+            "v3.5.0",
+            "v3.5.12",
+            "v3.8.0-alpha.1",
+            "v3.8.0-beta.2",
+            "v3.8.0-rc.10",
+            "v10.0.0-rc.0",
+        ] {
             assert_eq!(v(ok).unwrap().to_string(), ok);
         }
     }
@@ -364,12 +405,25 @@ mod tests {
 
     #[test]
     fn a_tag_with_a_plus_build_suffix_is_rejected() {
-        assert!(v("v1.2.3+20260101").unwrap_err().reason.contains("build metadata"));
+        assert!(
+            v("v1.2.3+20260101")
+                .unwrap_err()
+                .reason
+                .contains("build metadata")
+        );
     }
 
     #[test]
     fn garbage_is_refused_without_a_guess() {
-        for bad in ["", "v", "vx.y.z", "v1.2.3.4", "v1.2.3-preview.1", "v1.2.3-rc.01", "v1.2.3-rc.x"] {
+        for bad in [
+            "",
+            "v",
+            "vx.y.z",
+            "v1.2.3.4",
+            "v1.2.3-preview.1",
+            "v1.2.3-rc.01",
+            "v1.2.3-rc.x",
+        ] {
             assert!(v(bad).is_err(), "{bad} should be refused");
         }
         assert_eq!(v("v1.2.3-preview.1").unwrap_err().suggestion, None);
@@ -383,22 +437,41 @@ mod tests {
 
     #[test]
     fn ordering_is_semvers() {
-        let mut tags: Vec<Version> = ["v1.0.0", "v1.0.0-rc.10", "v1.0.0-rc.2", "v1.0.0-beta.3", "v0.9.12", "v1.0.0-alpha.1", "v0.10.0"]
-            .iter()
-            .map(|s| v(s).unwrap())
-            .collect();
+        let mut tags: Vec<Version> = [
+            "v1.0.0",
+            "v1.0.0-rc.10",
+            "v1.0.0-rc.2",
+            "v1.0.0-beta.3",
+            "v0.9.12",
+            "v1.0.0-alpha.1",
+            "v0.10.0",
+        ]
+        .iter()
+        .map(|s| v(s).unwrap())
+        .collect();
         tags.sort();
         let names: Vec<String> = tags.iter().map(Version::to_string).collect();
         assert_eq!(
             names,
-            ["v0.9.12", "v0.10.0", "v1.0.0-alpha.1", "v1.0.0-beta.3", "v1.0.0-rc.2", "v1.0.0-rc.10", "v1.0.0"]
+            [
+                "v0.9.12",
+                "v0.10.0",
+                "v1.0.0-alpha.1",
+                "v1.0.0-beta.3",
+                "v1.0.0-rc.2",
+                "v1.0.0-rc.10",
+                "v1.0.0"
+            ]
         );
     }
 
     #[test]
     fn line_names_parse_and_near_misses_are_explained() {
         assert_eq!(LineName::parse("main").unwrap(), LineName::Main);
-        assert_eq!(LineName::parse("release-v3.5").unwrap(), LineName::Release { major: 3, minor: 5 });
+        assert_eq!(
+            LineName::parse("release-v3.5").unwrap(),
+            LineName::Release { major: 3, minor: 5 }
+        );
         let table = [
             ("release-3.5", Some("release-v3.5")),
             ("release-v3.5.1", Some("release-v3.5")),
@@ -407,7 +480,11 @@ mod tests {
             ("feature/x", None),
         ];
         for (bad, meant) in table {
-            assert_eq!(LineName::parse(bad).unwrap_err().suggestion.as_deref(), meant, "{bad}");
+            assert_eq!(
+                LineName::parse(bad).unwrap_err().suggestion.as_deref(),
+                meant,
+                "{bad}"
+            );
         }
     }
 
@@ -419,7 +496,11 @@ mod tests {
         assert!(check_placement(&rc, LineName::Main).is_ok());
         assert!(check_placement(&rc, l37).is_err());
         assert!(check_placement(&fin, l37).is_ok());
-        assert!(check_placement(&fin, LineName::Main).unwrap_err().contains("release-v3.7"));
+        assert!(
+            check_placement(&fin, LineName::Main)
+                .unwrap_err()
+                .contains("release-v3.7")
+        );
         assert!(check_placement(&fin, LineName::Release { major: 3, minor: 6 }).is_err());
         assert_eq!(line_for(&rc), LineName::Main);
         assert_eq!(line_for(&fin), l37);
@@ -427,10 +508,17 @@ mod tests {
 
     #[test]
     fn only_the_newest_lines_are_maintained() {
-        let lines: Vec<LineName> = ["main", "release-v3.4", "release-v3.5", "release-v3.6", "release-v3.7", "release-v2.9"]
-            .iter()
-            .map(|s| LineName::parse(s).unwrap())
-            .collect();
+        let lines: Vec<LineName> = [
+            "main",
+            "release-v3.4",
+            "release-v3.5",
+            "release-v3.6",
+            "release-v3.7",
+            "release-v2.9",
+        ]
+        .iter()
+        .map(|s| LineName::parse(s).unwrap())
+        .collect();
         let status = |s: &str| line_status(LineName::parse(s).unwrap(), &lines, 3).as_str();
         assert_eq!(status("main"), "development");
         assert_eq!(status("release-v3.7"), "active");
@@ -438,6 +526,9 @@ mod tests {
         assert_eq!(status("release-v3.5"), "maintained");
         assert_eq!(status("release-v3.4"), "eol");
         assert_eq!(status("release-v2.9"), "eol");
-        assert_eq!(line_status(LineName::parse("release-v3.5").unwrap(), &lines, 2).as_str(), "eol");
+        assert_eq!(
+            line_status(LineName::parse("release-v3.5").unwrap(), &lines, 2).as_str(),
+            "eol"
+        );
     }
 }

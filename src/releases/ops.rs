@@ -1,0 +1,557 @@
+//! Release-line operations: repositories, recording and retracting tags (immutable), importing a
+//! git repository (idempotent, with a report of what broke the policy), backports.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde_json::json;
+
+use super::{
+    git::{self, RefKind},
+    model::{self, LineName, LineStatus, Version},
+    store,
+};
+use crate::{
+    audit::{self, Actor, Change},
+    auth::model::AccountId,
+    error::{AppError, AppResult},
+    state::AppState,
+    ui::form::FormErrors,
+};
+
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct RepoForm {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub url: String,
+    #[serde(default)]
+    pub default_branch: String,
+}
+
+fn repo_name(raw: &str) -> Result<String, String> {
+    let n = raw.trim().to_lowercase();
+    let ok = !n.is_empty()
+        && n.len() <= 64
+        && n.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(n)
+    } else {
+        Err("A repository name has 1–64 letters, digits, “.”, “_” or “-”, e.g. server.".into())
+    }
+}
+
+pub async fn add_repository(
+    state: &AppState,
+    actor: &Actor,
+    owner: AccountId,
+    f: &RepoForm,
+) -> AppResult<Result<String, FormErrors>> {
+    let RepoForm {
+        name,
+        url,
+        default_branch,
+    } = f;
+    let mut errs = FormErrors::default();
+    let name = errs.check("name", repo_name(name));
+    let url = url.trim();
+    if !(url.is_empty()
+        || url.starts_with("https://")
+        || url.starts_with("http://")
+        || url.starts_with("git@"))
+    {
+        errs.add("url", "A URL starts with https://, http:// or git@.");
+    }
+    let branch = if default_branch.trim().is_empty() {
+        "main"
+    } else {
+        default_branch.trim()
+    };
+    let Some(name) = name else {
+        return Ok(Err(errs));
+    };
+    if !errs.is_empty() {
+        return Ok(Err(errs));
+    }
+    let mut tx = state.pool.begin().await?;
+    let Some(id) = store::create_repository(&mut tx, &name, url, branch, owner).await? else {
+        return Ok(Err(FormErrors::field(
+            "name",
+            "A repository with that name exists.",
+        )));
+    };
+    store::ensure_line(&mut tx, id, LineName::Main, owner.0).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "repository.created",
+            target_type: "repository",
+            target_id: id.to_string(),
+            before: None,
+            after: Some(json!({ "name": name, "url": url, "default_branch": branch })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Ok(name))
+}
+
+/// Why a tag was not recorded.
+#[derive(Debug, PartialEq, Eq)]
+pub enum TagRefusal {
+    Invalid(String),
+    /// Already recorded (with this commit): tags never change.
+    Exists {
+        commit: String,
+    },
+    /// A final vX.Y.Z with Z > 0 whose line has not been opened by vX.Y.0.
+    NoLine(String),
+}
+
+impl TagRefusal {
+    pub fn message(&self, name: &str) -> String {
+        match self {
+            TagRefusal::Invalid(m) | TagRefusal::NoLine(m) => m.clone(),
+            TagRefusal::Exists { commit } => format!(
+                "{name} is already recorded{}; tags are immutable. Retract it with a reason if it was a mistake.",
+                if commit.is_empty() {
+                    String::new()
+                } else {
+                    format!(" at {}", &commit[..commit.len().min(12)])
+                }
+            ),
+        }
+    }
+}
+
+/// A tag to record: its name as given, commit, date and where it came from.
+pub struct TagInput<'a> {
+    pub name: &'a str,
+    pub commit: &'a str,
+    pub tagged_at: DateTime<Utc>,
+    pub source: &'a str,
+}
+
+/// Records a tag of repository `repo` in the caller's transaction: pre-releases on main,
+/// finals on their line; `vX.Y.0` opens `release-vX.Y`. Returns the tag id and whether it opened a line.
+pub async fn record_tag_in(
+    conn: &mut sqlx::PgConnection,
+    state: &AppState,
+    actor: &Actor,
+    repo: &store::RepoRow,
+    input: TagInput<'_>,
+) -> AppResult<Result<(i64, bool), TagRefusal>> {
+    let TagInput {
+        name,
+        commit,
+        tagged_at,
+        source,
+    } = input;
+    let version = match Version::parse(name, &state.config.modifiers()) {
+        Ok(v) => v,
+        Err(r) => return Ok(Err(TagRefusal::Invalid(r.to_string()))),
+    };
+    let target = model::line_for(&version);
+    if let Some(existing) = store::existing_tag_commit(conn, repo.id, &version.to_string()).await? {
+        return Ok(Err(TagRefusal::Exists { commit: existing }));
+    }
+    let (line, opened) = match (target, version.patch) {
+        (LineName::Main, _) | (_, 0) => {
+            store::ensure_line(conn, repo.id, target, repo.owner_id).await?
+        }
+        _ => match store::line_id(conn, repo.id, target).await? {
+            Some(id) => (id, false),
+            None => {
+                return Ok(Err(TagRefusal::NoLine(format!(
+                    "{target} does not exist yet: it is opened by v{}.{}.0.",
+                    version.major, version.minor
+                ))));
+            }
+        },
+    };
+    model::check_placement(&version, target).map_err(|e| AppError::internal(anyhow::anyhow!(e)))?;
+    let Some(id) = store::insert_tag(
+        conn,
+        store::NewTag {
+            repo: repo.id,
+            line,
+            version: &version,
+            commit,
+            tagged_at,
+            source,
+            recorded_by: actor.id,
+        },
+    )
+    .await?
+    else {
+        return Ok(Err(TagRefusal::Exists {
+            commit: String::new(),
+        }));
+    };
+    audit::record(
+        conn,
+        actor,
+        Change {
+            action: "tag.recorded",
+            target_type: "tag",
+            target_id: id.to_string(),
+            before: None,
+            after: Some(json!({
+                "repository": repo.name, "tag": version.to_string(), "line": target.to_string(),
+                "commit": commit, "source": source, "opened_line": opened,
+            })),
+        },
+    )
+    .await?;
+    Ok(Ok((id, opened)))
+}
+
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct TagForm {
+    #[serde(default)]
+    pub tag: String,
+    #[serde(default)]
+    pub commit: String,
+}
+
+/// Records a tag from the form.
+pub async fn record_tag(
+    state: &AppState,
+    actor: &Actor,
+    repo: &store::RepoRow,
+    f: &TagForm,
+) -> AppResult<Result<String, FormErrors>> {
+    let commit = f.commit.trim().to_lowercase();
+    if !(commit.is_empty()
+        || (7..=64).contains(&commit.len()) && commit.chars().all(|c| c.is_ascii_hexdigit()))
+    {
+        return Ok(Err(FormErrors::field(
+            "commit",
+            "A commit id is 7 to 64 hexadecimal digits.",
+        )));
+    }
+    let mut tx = state.pool.begin().await?;
+    let now = state.clock.now();
+    let input = TagInput {
+        name: &f.tag,
+        commit: &commit,
+        tagged_at: now,
+        source: "manual",
+    };
+    match record_tag_in(&mut tx, state, actor, repo, input).await? {
+        Ok((_, opened)) => {
+            tx.commit().await?;
+            let v = Version::parse(&f.tag, &state.config.modifiers())
+                .map(|v| v.to_string())
+                .unwrap_or_default();
+            Ok(Ok(if opened {
+                format!(
+                    "{v} recorded; it opened {}.",
+                    model::line_for(
+                        &Version::parse(&v, &state.config.modifiers()).expect("just parsed")
+                    )
+                )
+            } else {
+                format!("{v} recorded.")
+            }))
+        }
+        Err(r) => Ok(Err(FormErrors::field("tag", r.message(f.tag.trim())))),
+    }
+}
+
+pub async fn retract_tag(
+    state: &AppState,
+    actor: &Actor,
+    repo: &store::RepoRow,
+    name: &str,
+    reason: &str,
+) -> AppResult<String> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.chars().count() > 300 {
+        return Err(AppError::BadRequest(
+            "Give a reason for the retraction (at most 300 characters).".into(),
+        ));
+    }
+    let tag = store::tag(&state.pool, repo.id, name)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let mut tx = state.pool.begin().await?;
+    if !store::retract_tag(&mut tx, tag.id, reason).await? {
+        return Err(AppError::Conflict(format!("{name} is already retracted.")));
+    }
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "tag.retracted",
+            target_type: "tag",
+            target_id: tag.id.to_string(),
+            before: Some(json!({ "tag": name, "retracted": false })),
+            after: Some(json!({ "tag": name, "retracted": true, "reason": reason })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(format!(
+        "{name} is marked retracted. It stays in the history."
+    ))
+}
+
+/// What an import did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    pub lines_created: Vec<String>,
+    pub tags_created: Vec<String>,
+    pub tags_unchanged: usize,
+    /// Tags already recorded at another commit: left as they are (tags are immutable).
+    pub conflicts: Vec<(String, String)>,
+    /// Names that break the policy: (ref, why, suggestion).
+    pub refused: Vec<(String, String, Option<String>)>,
+    /// Branches that are not release lines (feature branches and the like).
+    pub other_branches: usize,
+}
+
+/// Imports the branches and tags of the git repository at `path` into `repo`, in one
+/// transaction. Running it again changes nothing.
+pub async fn import(
+    state: &AppState,
+    actor: &Actor,
+    repo: &store::RepoRow,
+    path: &Path,
+) -> AppResult<Result<ImportReport, String>> {
+    let refs = match git::refs(path).await {
+        Ok(r) => r,
+        Err(e) => return Ok(Err(format!("{e:#}"))),
+    };
+    let mut report = ImportReport::default();
+    let mut tx = state.pool.begin().await?;
+    for r in refs.iter().filter(|r| r.kind == RefKind::Branch) {
+        if r.name == repo.default_branch || r.name == "main" {
+            continue;
+        }
+        if !r.name.starts_with("release") {
+            report.other_branches += 1;
+            continue;
+        }
+        match LineName::parse(&r.name) {
+            Ok(line) => {
+                let (_, created) =
+                    store::ensure_line(&mut tx, repo.id, line, repo.owner_id).await?;
+                if created {
+                    report.lines_created.push(line.to_string());
+                }
+            }
+            Err(refusal) => report.refused.push((
+                format!("branch {}", r.name),
+                refusal.reason,
+                refusal.suggestion,
+            )),
+        }
+    }
+    // Tags oldest version first, so vX.Y.0 opens its line before vX.Y.1 needs it.
+    let mut tags: Vec<(Version, &git::GitRef)> = Vec::new();
+    for r in refs.iter().filter(|r| r.kind == RefKind::Tag) {
+        match Version::parse(&r.name, &state.config.modifiers()) {
+            Ok(v) if v.to_string() == r.name => tags.push((v, r)),
+            Ok(v) => report.refused.push((
+                format!("tag {}", r.name),
+                "not in the team's format".into(),
+                Some(v.to_string()),
+            )),
+            Err(refusal) => report.refused.push((
+                format!("tag {}", r.name),
+                refusal.reason,
+                refusal.suggestion,
+            )),
+        }
+    }
+    tags.sort_by(|a, b| a.0.cmp(&b.0));
+    for (v, r) in tags {
+        let name = v.to_string();
+        let input = TagInput {
+            name: &name,
+            commit: &r.commit,
+            tagged_at: r.date,
+            source: "import",
+        };
+        match record_tag_in(&mut tx, state, actor, repo, input).await? {
+            Ok((_, opened)) => {
+                if opened {
+                    report.lines_created.push(v.line().to_string());
+                }
+                report.tags_created.push(name);
+            }
+            Err(TagRefusal::Exists { commit }) if commit == r.commit => report.tags_unchanged += 1,
+            Err(TagRefusal::Exists { commit }) => report.conflicts.push((name, commit)),
+            Err(TagRefusal::NoLine(why)) | Err(TagRefusal::Invalid(why)) => {
+                report.refused.push((format!("tag {name}"), why, None))
+            }
+        }
+    }
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "repository.imported",
+            target_type: "repository",
+            target_id: repo.id.to_string(),
+            before: None,
+            after: Some(json!({
+                "path": path.display().to_string(),
+                "lines_created": report.lines_created, "tags_created": report.tags_created.len(),
+                "tags_unchanged": report.tags_unchanged, "conflicts": report.conflicts.len(),
+                "refused": report.refused.len(),
+            })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Ok(report))
+}
+
+/// The maintained lines of `repo` (active first, then older), as (id, name).
+pub async fn maintained_lines(
+    state: &AppState,
+    repo: i64,
+) -> AppResult<Vec<(i64, LineName, LineStatus)>> {
+    let lines = store::lines(&state.pool, repo).await?;
+    let names: Vec<LineName> = lines.iter().map(store::LineRow::line).collect();
+    Ok(lines
+        .iter()
+        .map(|l| {
+            (
+                l.id,
+                l.line(),
+                model::line_status(l.line(), &names, state.config.maintained_minor_lines),
+            )
+        })
+        .filter(|(_, _, s)| matches!(s, LineStatus::Active | LineStatus::Maintained))
+        .collect())
+}
+
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct BackportForm {
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub link: String,
+    #[serde(default)]
+    pub criticality: String,
+    #[serde(default)]
+    pub justification: String,
+    /// Chosen line ids; none chosen means every maintained line.
+    #[serde(default)]
+    pub lines: Vec<i64>,
+}
+
+/// Files a backport request for every chosen maintained line, newest first.
+pub async fn file_backport(
+    state: &AppState,
+    actor: &Actor,
+    by: AccountId,
+    repo: &store::RepoRow,
+    f: &BackportForm,
+) -> AppResult<Result<i64, FormErrors>> {
+    let BackportForm {
+        title,
+        link,
+        criticality,
+        justification,
+        lines,
+    } = f;
+    let mut errs = FormErrors::default();
+    let title = title.trim();
+    if title.is_empty() || title.chars().count() > 200 {
+        errs.add("title", "Name the fix in 1 to 200 characters.");
+    }
+    let link = link.trim();
+    if !(link.is_empty() || link.starts_with("https://") || link.starts_with("http://")) {
+        errs.add("link", "A link starts with https:// or http://.");
+    }
+    if !model::CRITICALITY.iter().any(|(k, _)| *k == criticality) {
+        errs.add("criticality", "Choose why this fix is critical.");
+    }
+    let justification = justification.trim();
+    if criticality == "other" && justification.is_empty() {
+        errs.add(
+            "justification",
+            "Only critical fixes are backported: say why this one must be.",
+        );
+    }
+    let maintained = maintained_lines(state, repo.id).await?;
+    let targets: Vec<i64> = maintained
+        .iter()
+        .map(|(id, _, _)| *id)
+        .filter(|id| lines.is_empty() || lines.contains(id))
+        .collect();
+    if targets.is_empty() {
+        errs.add(
+            "lines",
+            "There is no maintained release line to backport to.",
+        );
+    }
+    if !errs.is_empty() {
+        return Ok(Err(errs));
+    }
+    let mut tx = state.pool.begin().await?;
+    let id = store::insert_backport(
+        &mut tx,
+        repo.id,
+        title,
+        link,
+        criticality,
+        justification,
+        by,
+    )
+    .await?;
+    for (position, line) in targets.iter().enumerate() {
+        store::insert_backport_target(&mut tx, id, *line, position as i32).await?;
+    }
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "backport.requested",
+            target_type: "backport",
+            target_id: id.to_string(),
+            before: None,
+            after: Some(json!({ "title": title, "criticality": criticality, "lines": targets })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Ok(id))
+}
+
+pub async fn set_backport_status(
+    state: &AppState,
+    actor: &Actor,
+    backport: i64,
+    line: i64,
+    status: &str,
+) -> AppResult<()> {
+    if !model::BACKPORT_STATUSES.contains(&status) {
+        return Err(AppError::BadRequest("Unknown backport status.".into()));
+    }
+    let mut tx = state.pool.begin().await?;
+    let before = store::set_target_status(&mut tx, backport, line, status)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "backport.status_changed",
+            target_type: "backport",
+            target_id: backport.to_string(),
+            before: Some(json!({ "line_id": line, "status": before })),
+            after: Some(json!({ "line_id": line, "status": status })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
