@@ -231,3 +231,51 @@ fn without_database_url_or_server_binaries_the_error_says_what_to_install() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn the_demo_team_comes_with_a_week_of_availability_and_release_history() {
+    let app = TestApp::spawn().await;
+    let logins = flowdeck::demo::load(&app.pool)
+        .await
+        .unwrap()
+        .expect("loaded");
+    assert_eq!(logins.len(), 8);
+    assert!(
+        flowdeck::demo::load(&app.pool).await.unwrap().is_none(),
+        "loads once"
+    );
+    let (_, _, password) = &logins[0];
+    let ada = app.client();
+    assert_eq!(
+        ada.login("ada", password).await.status,
+        StatusCode::SEE_OTHER
+    );
+
+    let board = ada.get("/team").await.body;
+    for state in [
+        "online",
+        "away",
+        "offline",
+        "overdue",
+        "on leave",
+        "emergency",
+    ] {
+        assert!(board.contains(state), "the demo board shows {state}");
+    }
+    let server = ada.get("/releases/server").await.body;
+    for line in [
+        "release-v3.8",
+        "release-v3.7",
+        "release-v3.6",
+        "release-v3.5",
+        "end of life",
+    ] {
+        assert!(server.contains(line), "{line}");
+    }
+    let tags: i64 = sqlx::query_scalar("select count(*) from release_tags")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(tags >= 30);
+    assert!(server.contains("Fix session fixation on reconnect"));
+}
