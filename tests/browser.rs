@@ -292,3 +292,50 @@ async fn a_member_goes_offline_asks_for_leave_and_a_lead_acknowledges_the_emerge
     wait_text(&c, "main", "by lea: get well").await;
     c.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_imports_a_repository_and_files_a_security_backport() {
+    let app = TestApp::spawn().await;
+    app.account("lee", Role::Lead).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = common::make_repo(tmp.path());
+    let driver = start_chromedriver();
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, profile.path()).await;
+    log_in(&c, &app.base, "lee").await;
+
+    click(&c, ".navlinks a[href='/releases']").await;
+    wait_text(&c, "h1", "Release lines").await;
+    type_into(&c, "#f-name", "server").await;
+    click(&c, "form[action='/releases'] button").await;
+    wait_text(&c, ".flash-ok", "Repository server added").await;
+    click(&c, "a[href='/releases/server/import']").await;
+    type_into(&c, "#f-path", repo.to_str().unwrap()).await;
+    click(&c, "form[action='/releases/server/import'] button").await;
+    let report = wait_text(&c, ".report", "5 new tags").await;
+    assert!(
+        report.contains("release-1.2") && report.contains("v1.1.0-rc.2"),
+        "{report}"
+    );
+    screenshot(&c, "import-report").await;
+
+    click(&c, ".report a").await;
+    let lines = wait_text(&c, "main table", "release-v1.1").await;
+    assert!(
+        lines.contains("release-v1.0") && lines.contains("v1.1.0") && lines.contains("active"),
+        "{lines}"
+    );
+    type_into(&c, "#f-title", "Fix token leak in logs").await;
+    click(&c, "#f-criticality option[value=security]").await;
+    click(&c, "form[action='/releases/server/backports'] button").await;
+    wait_text(&c, ".flash-ok", "Backport requested").await;
+    screenshot(&c, "repository").await;
+    for line in ["release-v1.1", "release-v1.0"] {
+        c.goto(&format!("{}/releases/server/{line}", app.base))
+            .await
+            .unwrap();
+        let page = wait_text(&c, "main", "Fix token leak in logs").await;
+        assert!(page.contains("pending"), "{line}: {page}");
+    }
+    c.close().await.unwrap();
+}

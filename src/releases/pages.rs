@@ -305,7 +305,10 @@ pub fn repository(
                 {ui::field("Link (optional)", "link", "text", &forms.backport.link, forms.backport_errs.get("link"), Some("the pull request or commit"))}
                 <div class="field">
                     <label for="f-criticality">"Why it is critical"</label>
-                    <select id="f-criticality" name="criticality">{crit_options}</select>
+                    <select id="f-criticality" name="criticality">
+                        <option value="" selected=forms.backport.criticality.is_empty()>"choose…"</option>
+                        {crit_options}
+                    </select>
                     {crit_err}
                 </div>
                 {ui::field("Justification (for “other”)", "justification", "text", &forms.backport.justification, forms.backport_errs.get("justification"), None)}

@@ -294,3 +294,46 @@ impl Client {
             .await
     }
 }
+
+pub fn git(dir: &std::path::Path, args: &[&str]) {
+    let out = std::process::Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env("HOME", dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// A repository with main, two release branches, a badly named one, a feature branch, and
+/// tags — good ones (one annotated) and near-misses.
+pub fn make_repo(root: &std::path::Path) -> std::path::PathBuf {
+    let dir = root.join("server");
+    std::fs::create_dir_all(&dir).unwrap();
+    git(&dir, &["init", "-q", "-b", "main"]);
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "one"]);
+    git(&dir, &["tag", "v1.0.0-rc.1"]);
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "two"]);
+    git(&dir, &["tag", "-a", "v1.0.0", "-m", "release 1.0.0"]);
+    git(&dir, &["branch", "release-v1.0"]);
+    git(&dir, &["tag", "v1.0.1"]);
+    git(&dir, &["commit", "-q", "--allow-empty", "-m", "three"]);
+    git(&dir, &["tag", "v1.1.0-rc.1"]);
+    git(&dir, &["tag", "v1.1.0"]);
+    git(&dir, &["branch", "release-v1.1"]);
+    for bad in ["v1.2", "v1.1.0-RC2", "v2.0.1"] {
+        git(&dir, &["tag", bad]);
+    }
+    git(&dir, &["branch", "release-1.2"]);
+    git(&dir, &["branch", "feature/login"]);
+    dir
+}
