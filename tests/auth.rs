@@ -629,3 +629,17 @@ async fn the_members_list_filters_and_pages_with_the_filters_in_the_url() {
         "% and _ are matched literally"
     );
 }
+
+#[tokio::test]
+async fn reading_pages_does_not_rewrite_the_session_each_time() {
+    let app = TestApp::spawn().await;
+    let c = app.logged_in("reader", Role::Member).await;
+    for path in ["/", "/team", "/profile"] {
+        let p = c.get(path).await;
+        assert_eq!(p.status, StatusCode::OK);
+        assert!(
+            p.headers.get("set-cookie").is_none(),
+            "{path} rewrote the session"
+        );
+    }
+}

@@ -17,6 +17,9 @@ use crate::{error::AppError, state::AppState, ui::Flash};
 pub const USER_KEY: &str = "user";
 pub const CSRF_KEY: &str = "csrf";
 pub const FLASH_KEY: &str = "flash";
+/// When this session was last written (unix minutes): refreshed now and then so an active
+/// session's idle expiry moves forward without a store write on every request.
+pub const TOUCHED_KEY: &str = "touched";
 
 /// The logged-in account, as loaded for this request.
 #[derive(Clone, Debug)]
@@ -42,6 +45,9 @@ pub async fn log_in(session: &Session, id: AccountId, epoch: i32) -> Result<(), 
         .insert(USER_KEY, SessionUser { id: id.0, epoch })
         .await?;
     session.insert(CSRF_KEY, token::random_token()).await?;
+    session
+        .insert(TOUCHED_KEY, chrono::Utc::now().timestamp() / 60)
+        .await?;
     Ok(())
 }
 
@@ -151,13 +157,27 @@ async fn current_user(
         return Ok(None);
     };
     match store::current_user(&state.pool, AccountId(su.id)).await? {
-        Some(u) if u.auth_epoch == su.epoch => Ok(Some(u)),
+        Some(u) if u.auth_epoch == su.epoch => {
+            touch(session, state.config.session_idle_minutes).await?;
+            Ok(Some(u))
+        }
         _ => {
             // Disabled, deleted, or its password changed elsewhere: this session is over.
             session.flush().await?;
             Ok(None)
         }
     }
+}
+
+/// Writes the session (extending its idle expiry) when a quarter of the idle window has passed
+/// since the last write; sessions are saved only when modified.
+async fn touch(session: &Session, idle_minutes: i64) -> Result<(), AppError> {
+    let now = chrono::Utc::now().timestamp() / 60;
+    let last = session.get::<i64>(TOUCHED_KEY).await?.unwrap_or(0);
+    if now - last >= (idle_minutes / 4).max(1) {
+        session.insert(TOUCHED_KEY, now).await?;
+    }
+    Ok(())
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {

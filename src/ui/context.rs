@@ -65,7 +65,15 @@ impl<S: Send + Sync> FromRequestParts<S> for PageCtx {
             .map_err(|(_, msg)| AppError::internal(anyhow::anyhow!(msg)))?;
         let user = parts.extensions.get::<CurrentUser>().cloned();
         let csrf = session::csrf_token(&session).await?;
-        let flash = session.remove::<Flash>(session::FLASH_KEY).await?;
+        // `remove` marks the session modified (a store write and a cookie); only take a flash
+        // that is there.
+        let flash = match session.get::<Flash>(session::FLASH_KEY).await? {
+            Some(f) => {
+                session.remove_value(session::FLASH_KEY).await?;
+                Some(f)
+            }
+            None => None,
+        };
         Ok(Self {
             user,
             csrf,
