@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod db;
 pub mod demo;
+pub mod deploys;
 pub mod error;
 pub mod home;
 pub mod ops;
