@@ -83,6 +83,10 @@ pub struct ServeOpts {
     )]
     pub prerelease_modifiers: String,
 
+    /// Service roles the version-skew rules ignore, comma-separated (e.g. `web`).
+    #[arg(long, env = "FLOWDECK_SKEW_EXEMPT_ROLES", default_value = "")]
+    pub skew_exempt_roles: String,
+
     /// Trust `X-Forwarded-For` from a reverse proxy for the client IP.
     #[arg(long, env = "FLOWDECK_TRUST_PROXY", default_value_t = false)]
     pub trust_proxy: bool,
@@ -106,6 +110,7 @@ pub struct Config {
     pub leave_notice_hours: i64,
     pub maintained_minor_lines: usize,
     pub prerelease_modifiers: Vec<String>,
+    pub skew_exempt_roles: Vec<String>,
     pub trust_proxy: bool,
     pub shutdown_grace_seconds: u64,
 }
@@ -159,6 +164,12 @@ impl Config {
             leave_notice_hours: opts.leave_notice_hours,
             maintained_minor_lines: opts.maintained_minor_lines,
             prerelease_modifiers: modifiers,
+            skew_exempt_roles: opts
+                .skew_exempt_roles
+                .split(',')
+                .map(|r| r.trim().to_ascii_lowercase())
+                .filter(|r| !r.is_empty())
+                .collect(),
             trust_proxy: opts.trust_proxy,
             shutdown_grace_seconds: opts.shutdown_grace_seconds,
         })
@@ -254,6 +265,7 @@ mod tests {
                 leave_notice_hours: 24,
                 maintained_minor_lines: 3,
                 prerelease_modifiers: "alpha,beta,rc".into(),
+                skew_exempt_roles: String::new(),
                 trust_proxy: false,
                 shutdown_grace_seconds: 1,
             }

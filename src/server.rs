@@ -21,7 +21,7 @@ use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
 use tower_sessions_sqlx_store::PostgresStore;
 use tracing::Level;
 
-use crate::{admin, auth, error::AppError, home, ops, presence, releases, state::AppState, ui};
+use crate::{admin, auth, deploys, error::AppError, home, ops, presence, releases, state::AppState, ui};
 
 /// The whole application: routes, sessions, login gate, CSRF, security headers, request ids.
 pub fn build_router(state: AppState) -> Router {
@@ -46,6 +46,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(admin::router())
         .merge(presence::router())
         .merge(releases::router())
+        .merge(deploys::router())
         .merge(ops::router())
         .route("/style/{file}", get(ui::assets::style))
         .route("/assets/{file}", get(ui::assets::asset))
@@ -120,6 +121,12 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let grace = Duration::from_secs(state.config.shutdown_grace_seconds);
     let janitor = tokio::spawn(janitor(state.clone()));
+    let instance = format!("{}-{}", std::process::id(), uuid::Uuid::new_v4().simple());
+    let prober = tokio::spawn(crate::deploys::prober::run(
+        state.clone(),
+        instance,
+        Duration::from_secs(1),
+    ));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let app = build_router(state).into_make_service_with_connect_info::<SocketAddr>();
     let server = tokio::spawn(async move {
@@ -133,6 +140,7 @@ pub async fn run(
     tracing::info!("shutting down: finishing in-flight requests");
     let _ = stop_tx.send(());
     janitor.abort();
+    prober.abort();
     match tokio::time::timeout(grace, server).await {
         Ok(joined) => joined??,
         Err(_) => tracing::warn!(?grace, "grace period over; remaining connections dropped"),
@@ -170,6 +178,9 @@ async fn janitor(state: AppState) {
         }
         if let Err(e) = auth::store::prune_login_failures(&state.pool).await {
             tracing::warn!(error = %e, "could not prune login failures");
+        }
+        if let Err(e) = crate::deploys::store::summarise_old_samples(&state.pool).await {
+            tracing::warn!(error = %e, "could not summarise old health samples");
         }
     }
 }

@@ -71,7 +71,7 @@ pub fn overview(
             }.into_any()
         }}
         {pager}
-        <div class="grid" style="margin-top:1rem">
+        <div class="grid spaced">
             <section class="card">
                 <h2 id="invite">"Invite someone"</h2>
                 <p class="muted">"Creates a link that works once, for a limited time."</p>

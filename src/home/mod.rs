@@ -15,7 +15,6 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
         .route("/docs", get(docs))
-        .route("/deployments", get(deployments))
         .route("/insight", get(insight))
 }
 
@@ -105,14 +104,6 @@ async fn docs(ctx: PageCtx) -> Html<String> {
         &ctx,
         "Design docs",
         "Design docs and reviews — background, objectives, alternatives with evidence, and the team's decision — will live here.",
-    )
-}
-
-async fn deployments(ctx: PageCtx) -> Html<String> {
-    not_built(
-        &ctx,
-        "Deployments",
-        "Which version of which service runs in which environment, with health and incidents, will live here.",
     )
 }
 

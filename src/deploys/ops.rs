@@ -1,0 +1,458 @@
+//! Deployment operations. `record_deployment` is the one way a deployment is recorded — the
+//! forms use it and the API will too — with its idempotency key, status rules, what-runs-where
+//! update, audit record and (for failures) an outbox notification, in one transaction.
+
+use serde_json::json;
+
+use super::{model::Status, store};
+use crate::{
+    audit::{self, Actor, Change},
+    error::{AppError, AppResult},
+    state::AppState,
+    ui::form::FormErrors,
+};
+
+fn slug(raw: &str, what: &str) -> Result<String, String> {
+    let n = raw.trim().to_lowercase();
+    let ok = !n.is_empty()
+        && n.len() <= 64
+        && n.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && n.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    ok.then_some(n)
+        .ok_or_else(|| format!("A {what} name has 1–64 letters, digits, “.”, “_” or “-”."))
+}
+
+fn digest_ok(d: &str) -> bool {
+    d.strip_prefix("sha256:")
+        .is_some_and(|h| h.len() == 64 && h.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()))
+}
+
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct ServiceForm {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub role: String,
+    #[serde(default)]
+    pub image: String,
+    #[serde(default)]
+    pub supervisor: String,
+    #[serde(default)]
+    pub probe_interval_seconds: String,
+}
+
+pub async fn add_service(state: &AppState, actor: &Actor, f: &ServiceForm) -> AppResult<Result<String, FormErrors>> {
+    let ServiceForm { name, role, image, supervisor, probe_interval_seconds } = f;
+    let mut errs = FormErrors::default();
+    let name = errs.check("name", slug(name, "service"));
+    let role = role.trim().to_lowercase();
+    if role.is_empty() || role.len() > 32 || !role.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
+        errs.add("role", "A role is a short lowercase word: api, rpc, worker, web, …");
+    }
+    let supervisor = if supervisor.is_empty() { "kubernetes" } else { supervisor.as_str() };
+    if !["systemd", "supervisord", "compose", "kubernetes"].contains(&supervisor) {
+        errs.add("supervisor", "Choose systemd, supervisord, compose or kubernetes.");
+    }
+    let interval: i32 = if probe_interval_seconds.trim().is_empty() {
+        30
+    } else {
+        match probe_interval_seconds.trim().parse() {
+            Ok(n) if (1..=86_400).contains(&n) => n,
+            _ => {
+                errs.add("probe_interval_seconds", "Seconds between 1 and 86400.");
+                30
+            }
+        }
+    };
+    let (Some(name), true) = (name, errs.is_empty()) else { return Ok(Err(errs)) };
+    let owner = actor.id.ok_or_else(|| AppError::Forbidden("Log in.".into()))?;
+    let mut tx = state.pool.begin().await?;
+    let new = store::NewService {
+        name: &name,
+        role: &role,
+        image: image.trim(),
+        supervisor,
+        owner,
+        probe_interval_seconds: interval,
+    };
+    let Some(id) = store::create_service(&mut tx, new).await? else {
+        return Ok(Err(FormErrors::field("name", "A service with that name exists.")));
+    };
+    audit::record(&mut tx, actor, Change {
+        action: "service.created",
+        target_type: "service",
+        target_id: id.to_string(),
+        before: None,
+        after: Some(json!({ "name": name, "role": role, "image": image.trim(), "supervisor": supervisor })),
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(Ok(name))
+}
+
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct EnvForm {
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub tier: String,
+    #[serde(default)]
+    pub position: String,
+    #[serde(default)]
+    pub url: String,
+}
+
+pub const TIERS: [&str; 5] = ["development", "testing", "staging", "production", "offline"];
+
+pub async fn add_environment(state: &AppState, actor: &Actor, f: &EnvForm) -> AppResult<Result<String, FormErrors>> {
+    let EnvForm { name, tier, position, url } = f;
+    let mut errs = FormErrors::default();
+    let name = errs.check("name", slug(name, "environment"));
+    if !TIERS.contains(&tier.as_str()) {
+        errs.add("tier", "Choose a tier.");
+    }
+    let position: i32 = match position.trim() {
+        "" => 0,
+        p => p.parse().unwrap_or_else(|_| {
+            errs.add("position", "A whole number.");
+            0
+        }),
+    };
+    let (Some(name), true) = (name, errs.is_empty()) else { return Ok(Err(errs)) };
+    let mut tx = state.pool.begin().await?;
+    let Some(id) = store::create_environment(&mut tx, &name, tier, position, url.trim()).await? else {
+        return Ok(Err(FormErrors::field("name", "An environment with that name exists.")));
+    };
+    audit::record(&mut tx, actor, Change {
+        action: "environment.created",
+        target_type: "environment",
+        target_id: id.to_string(),
+        before: None,
+        after: Some(json!({ "name": name, "tier": tier, "position": position })),
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(Ok(name))
+}
+
+/// A deployment to record (form, API, webhook).
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct DeploymentInput {
+    #[serde(default)]
+    pub service: String,
+    #[serde(default)]
+    pub environment: String,
+    #[serde(default)]
+    pub version: String,
+    #[serde(default)]
+    pub image_ref: String,
+    #[serde(default)]
+    pub digest: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub commit: String,
+    #[serde(default)]
+    pub note: String,
+    #[serde(default)]
+    pub idempotency_key: String,
+}
+
+pub enum Recorded {
+    New(i64),
+    /// The idempotency key was used before: this is that deployment, nothing was written.
+    Existing(i64),
+}
+
+/// Records a deployment. `source` is manual, api or webhook.
+pub async fn record_deployment(
+    state: &AppState,
+    actor: &Actor,
+    source: &str,
+    d: &DeploymentInput,
+) -> AppResult<Result<Recorded, FormErrors>> {
+    let DeploymentInput { service, environment, version, image_ref, digest, status, commit, note, idempotency_key } = d;
+    let mut errs = FormErrors::default();
+    let version = version.trim();
+    if version.is_empty() || version.len() > 100 {
+        errs.add("version", "Give the version that was deployed, e.g. v3.8.1.");
+    }
+    let digest = digest.trim();
+    if !(digest.is_empty() || digest_ok(digest)) {
+        errs.add("digest", "A digest looks like sha256: followed by 64 lowercase hex digits.");
+    }
+    let status = match Status::parse(if status.is_empty() { "succeeded" } else { status }) {
+        Ok(Status::RolledBack) | Err(_) => {
+            errs.add("status", "A new deployment is pending, running, succeeded or failed.");
+            Status::Succeeded
+        }
+        Ok(s) => s,
+    };
+    let commit = commit.trim();
+    if !(commit.is_empty() || (7..=64).contains(&commit.len()) && commit.chars().all(|c| c.is_ascii_hexdigit())) {
+        errs.add("commit", "A commit id is 7 to 64 hexadecimal digits.");
+    }
+    let note = note.trim();
+    if note.chars().count() > 500 {
+        errs.add("note", "A note has at most 500 characters.");
+    }
+    let key = idempotency_key.trim();
+    let key = (!key.is_empty()).then_some(key);
+    let services = store::services(&state.pool).await?;
+    let envs = store::environments(&state.pool).await?;
+    let svc = services.iter().find(|s| s.name == service.trim());
+    let env = envs.iter().find(|e| e.name == environment.trim());
+    if svc.is_none() {
+        errs.add("service", "Choose a service.");
+    }
+    if env.is_none() {
+        errs.add("environment", "Choose an environment.");
+    }
+    let (Some(svc), Some(env), true) = (svc, env, errs.is_empty()) else { return Ok(Err(errs)) };
+    let mut tx = state.pool.begin().await?;
+    if let Some(k) = key
+        && let Some(id) = store::deployment_by_key(&mut tx, k).await?
+    {
+        return Ok(Ok(Recorded::Existing(id)));
+    }
+    let image_ref = if image_ref.trim().is_empty() && !svc.image.is_empty() {
+        format!("{}:{version}", svc.image)
+    } else {
+        image_ref.trim().to_string()
+    };
+    let new = store::NewDeployment {
+        service: svc.id,
+        environment: env.id,
+        version,
+        image_ref: &image_ref,
+        digest,
+        status: status.as_str(),
+        at: state.clock.now(),
+        actor_id: actor.id,
+        actor: &actor.label,
+        source,
+        commit,
+        note,
+        idempotency_key: key,
+    };
+    let Some(id) = store::insert_deployment(&mut tx, new).await? else {
+        // A concurrent request with the same key won the race.
+        drop(tx);
+        let mut conn = state.pool.acquire().await?;
+        let id = store::deployment_by_key(&mut conn, key.unwrap_or_default()).await?.ok_or(AppError::NotFound)?;
+        return Ok(Ok(Recorded::Existing(id)));
+    };
+    if status == Status::Succeeded {
+        store::refresh_current(&mut tx, svc.id, env.id).await?;
+    }
+    let payload = json!({
+        "deployment_id": id, "service": svc.name, "environment": env.name, "version": version,
+        "status": status.as_str(), "source": source,
+    });
+    if status == Status::Failed {
+        crate::presence::store::notify(&mut tx, "deployment.failed", "team", payload.clone()).await?;
+    }
+    audit::record(&mut tx, actor, Change {
+        action: "deployment.recorded",
+        target_type: "deployment",
+        target_id: id.to_string(),
+        before: None,
+        after: Some(payload),
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(Ok(Recorded::New(id)))
+}
+
+/// Moves a deployment along its status machine and keeps what-runs-where current.
+pub async fn transition(state: &AppState, actor: &Actor, id: i64, to: &str) -> AppResult<String> {
+    let to = Status::parse(to).map_err(AppError::BadRequest)?;
+    let mut tx = state.pool.begin().await?;
+    let d = store::lock_deployment(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    let from = Status::parse(&d.status).map_err(AppError::BadRequest)?;
+    if !from.can_move_to(to) {
+        return Err(AppError::Conflict(format!(
+            "A {} deployment cannot become {}.",
+            from.as_str().replace('_', " "),
+            to.as_str().replace('_', " ")
+        )));
+    }
+    store::set_status(&mut tx, id, to.as_str(), state.clock.now()).await?;
+    if from == Status::Succeeded || to == Status::Succeeded {
+        store::refresh_current(&mut tx, d.service_id, d.environment_id).await?;
+    }
+    if to == Status::Failed {
+        let payload = json!({ "deployment_id": id, "service": d.service, "environment": d.environment, "version": d.version });
+        crate::presence::store::notify(&mut tx, "deployment.failed", "team", payload).await?;
+    }
+    audit::record(&mut tx, actor, Change {
+        action: "deployment.status_changed",
+        target_type: "deployment",
+        target_id: id.to_string(),
+        before: Some(json!({ "status": from.as_str() })),
+        after: Some(json!({ "status": to.as_str() })),
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(format!("{} {} in {} is now {}.", d.service, d.version, d.environment, to.as_str().replace('_', " ")))
+}
+
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct ImageForm {
+    #[serde(default)]
+    pub version: String,
+    #[serde(default)]
+    pub registry: String,
+    #[serde(default)]
+    pub arch: String,
+    #[serde(default)]
+    pub digest: String,
+}
+
+pub async fn record_image(state: &AppState, actor: &Actor, service: &store::ServiceRow, f: &ImageForm) -> AppResult<Result<(), FormErrors>> {
+    let ImageForm { version, registry, arch, digest } = f;
+    let mut errs = FormErrors::default();
+    if version.trim().is_empty() {
+        errs.add("version", "Give the version.");
+    }
+    let registry = registry.trim().to_lowercase();
+    if registry.is_empty() || registry.contains(char::is_whitespace) {
+        errs.add("registry", "Give the registry host, e.g. ghcr.io.");
+    }
+    if !super::model::ARCHES.contains(&arch.as_str()) {
+        errs.add("arch", "Choose linux/amd64 or linux/arm64.");
+    }
+    if !digest_ok(digest.trim()) {
+        errs.add("digest", "A digest looks like sha256: followed by 64 lowercase hex digits.");
+    }
+    if !errs.is_empty() {
+        return Ok(Err(errs));
+    }
+    let mut tx = state.pool.begin().await?;
+    store::upsert_image(&mut tx, service.id, version.trim(), &registry, arch, digest.trim()).await?;
+    audit::record(&mut tx, actor, Change {
+        action: "image.recorded",
+        target_type: "service",
+        target_id: service.id.to_string(),
+        before: None,
+        after: Some(json!({ "version": version.trim(), "registry": registry, "arch": arch, "digest": digest.trim() })),
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(Ok(()))
+}
+
+pub async fn set_health_url(state: &AppState, actor: &Actor, service: &store::ServiceRow, env_id: i64, url: &str) -> AppResult<String> {
+    let url = url.trim();
+    if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
+        return Err(AppError::BadRequest("A health URL starts with http:// or https://.".into()));
+    }
+    let mut tx = state.pool.begin().await?;
+    store::set_health_url(&mut tx, service.id, env_id, url).await?;
+    audit::record(&mut tx, actor, Change {
+        action: "health.url_set",
+        target_type: "service",
+        target_id: service.id.to_string(),
+        before: None,
+        after: Some(json!({ "environment_id": env_id, "url": url })),
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(if url.is_empty() { "Health checks stopped.".into() } else { "Health URL saved; the prober checks it now.".into() })
+}
+
+pub async fn report_health(state: &AppState, actor: &Actor, service: &store::ServiceRow, env_id: i64, ok: bool, note: &str) -> AppResult<()> {
+    let mut tx = state.pool.begin().await?;
+    store::report_health(&mut tx, service.id, env_id, ok, note.trim()).await?;
+    audit::record(&mut tx, actor, Change {
+        action: "health.reported",
+        target_type: "service",
+        target_id: service.id.to_string(),
+        before: None,
+        after: Some(json!({ "environment_id": env_id, "ok": ok, "note": note.trim() })),
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct IncidentForm {
+    #[serde(default)]
+    pub service: String,
+    #[serde(default)]
+    pub environment: String,
+    #[serde(default)]
+    pub severity: String,
+    #[serde(default)]
+    pub title: String,
+    #[serde(default)]
+    pub deployment: String,
+}
+
+pub async fn open_incident(state: &AppState, actor: &Actor, f: &IncidentForm) -> AppResult<Result<i64, FormErrors>> {
+    let mut errs = FormErrors::default();
+    let services = store::services(&state.pool).await?;
+    let envs = store::environments(&state.pool).await?;
+    let svc = services.iter().find(|s| s.name == f.service);
+    let env = envs.iter().find(|e| e.name == f.environment);
+    if svc.is_none() {
+        errs.add("service", "Choose a service.");
+    }
+    if env.is_none() {
+        errs.add("environment", "Choose an environment.");
+    }
+    if !["sev1", "sev2", "sev3", "sev4"].contains(&f.severity.as_str()) {
+        errs.add("severity", "Choose a severity.");
+    }
+    let title = f.title.trim();
+    if title.is_empty() || title.chars().count() > 200 {
+        errs.add("title", "Describe the incident in 1 to 200 characters.");
+    }
+    let deployment = match f.deployment.trim() {
+        "" => None,
+        d => match d.trim_start_matches('#').parse::<i64>() {
+            Ok(n) => Some(n),
+            Err(_) => {
+                errs.add("deployment", "A deployment number, e.g. 1234.");
+                None
+            }
+        },
+    };
+    let (Some(svc), Some(env), true) = (svc, env, errs.is_empty()) else { return Ok(Err(errs)) };
+    let mut tx = state.pool.begin().await?;
+    if let Some(d) = deployment {
+        match store::lock_deployment(&mut tx, d).await? {
+            Some(row) if row.service_id == svc.id && row.environment_id == env.id => {}
+            _ => return Ok(Err(FormErrors::field("deployment", "No such deployment of this service in this environment."))),
+        }
+    }
+    let id = store::open_incident(&mut tx, svc.id, env.id, &f.severity, title, state.clock.now(), deployment, actor.id).await?;
+    audit::record(&mut tx, actor, Change {
+        action: "incident.opened",
+        target_type: "incident",
+        target_id: id.to_string(),
+        before: None,
+        after: Some(json!({ "service": svc.name, "environment": env.name, "severity": f.severity, "title": title, "deployment": deployment })),
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(Ok(id))
+}
+
+pub async fn resolve_incident(state: &AppState, actor: &Actor, id: i64) -> AppResult<String> {
+    let mut tx = state.pool.begin().await?;
+    if !store::resolve_incident(&mut tx, id, state.clock.now()).await? {
+        return Err(AppError::Conflict("That incident is already resolved.".into()));
+    }
+    audit::record(&mut tx, actor, Change {
+        action: "incident.resolved",
+        target_type: "incident",
+        target_id: id.to_string(),
+        before: None,
+        after: None,
+    })
+    .await?;
+    tx.commit().await?;
+    Ok("Incident resolved.".into())
+}

@@ -1,0 +1,616 @@
+//! All SQL of deployment state: services, environments, deployments and what runs where,
+//! images, health targets and samples, incidents.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+
+use crate::{auth::model::AccountId, error::violated_constraint};
+
+#[derive(Clone, Debug)]
+pub struct ServiceRow {
+    pub id: i64,
+    pub name: String,
+    pub role: String,
+    pub image: String,
+    pub supervisor: String,
+    pub owner: String,
+    pub probe_interval_seconds: i32,
+    pub probe_timeout_seconds: i32,
+    pub probe_failures: i32,
+}
+
+pub async fn services(pool: &PgPool) -> sqlx::Result<Vec<ServiceRow>> {
+    sqlx::query_as!(
+        ServiceRow,
+        "select s.id, s.name, s.role, s.image, s.supervisor, a.handle as owner,
+                s.probe_interval_seconds, s.probe_timeout_seconds, s.probe_failures
+         from services s join accounts a on a.id = s.owner_id
+         order by s.name limit 500"
+    )
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn service(pool: &PgPool, name: &str) -> sqlx::Result<Option<ServiceRow>> {
+    sqlx::query_as!(
+        ServiceRow,
+        "select s.id, s.name, s.role, s.image, s.supervisor, a.handle as owner,
+                s.probe_interval_seconds, s.probe_timeout_seconds, s.probe_failures
+         from services s join accounts a on a.id = s.owner_id
+         where s.name = $1",
+        name
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+pub struct NewService<'a> {
+    pub name: &'a str,
+    pub role: &'a str,
+    pub image: &'a str,
+    pub supervisor: &'a str,
+    pub owner: AccountId,
+    pub probe_interval_seconds: i32,
+}
+
+/// `None` when the name is taken.
+pub async fn create_service(conn: &mut PgConnection, s: NewService<'_>) -> sqlx::Result<Option<i64>> {
+    match sqlx::query_scalar!(
+        "insert into services (name, role, image, supervisor, owner_id, probe_interval_seconds)
+         values ($1, $2, $3, $4, $5, $6) returning id",
+        s.name,
+        s.role,
+        s.image,
+        s.supervisor,
+        s.owner.0,
+        s.probe_interval_seconds
+    )
+    .fetch_one(conn)
+    .await
+    {
+        Ok(id) => Ok(Some(id)),
+        Err(e) if violated_constraint(&e) == Some("services_name_key") => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct EnvRow {
+    pub id: i64,
+    pub name: String,
+    pub tier: String,
+    pub position: i32,
+    pub url: String,
+}
+
+pub async fn environments(pool: &PgPool) -> sqlx::Result<Vec<EnvRow>> {
+    sqlx::query_as!(
+        EnvRow,
+        "select id, name, tier, position, url from environments order by position, name limit 100"
+    )
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn create_environment(
+    conn: &mut PgConnection,
+    name: &str,
+    tier: &str,
+    position: i32,
+    url: &str,
+) -> sqlx::Result<Option<i64>> {
+    match sqlx::query_scalar!(
+        "insert into environments (name, tier, position, url) values ($1, $2, $3, $4) returning id",
+        name,
+        tier,
+        position,
+        url
+    )
+    .fetch_one(conn)
+    .await
+    {
+        Ok(id) => Ok(Some(id)),
+        Err(e) if violated_constraint(&e) == Some("environments_name_key") => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// A cell of the matrix: what runs, since when, its health.
+#[derive(Clone, Debug)]
+pub struct CellRow {
+    pub service_id: i64,
+    pub environment_id: i64,
+    pub deployment_id: Option<i64>,
+    pub version: Option<String>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub digest: Option<String>,
+    pub image_ref: Option<String>,
+    pub health: Option<String>,
+}
+
+/// Every (service, environment) that has something running or a health target — one query.
+pub async fn matrix(pool: &PgPool) -> sqlx::Result<Vec<CellRow>> {
+    sqlx::query_as!(
+        CellRow,
+        r#"select coalesce(c.service_id, h.service_id) as "service_id!",
+                  coalesce(c.environment_id, h.environment_id) as "environment_id!",
+                  d.id as "deployment_id?", d.version as "version?",
+                  d.finished_at as "finished_at?: _", d.digest as "digest?",
+                  d.image_ref as "image_ref?", h.status as "health?"
+           from current_deployments c
+           join deployments d on d.id = c.deployment_id
+           full join health_targets h
+             on h.service_id = c.service_id and h.environment_id = c.environment_id"#
+    )
+    .fetch_all(pool)
+    .await
+}
+
+pub struct NewDeployment<'a> {
+    pub service: i64,
+    pub environment: i64,
+    pub version: &'a str,
+    pub image_ref: &'a str,
+    pub digest: &'a str,
+    pub status: &'a str,
+    pub at: DateTime<Utc>,
+    pub actor_id: Option<AccountId>,
+    pub actor: &'a str,
+    pub source: &'a str,
+    pub commit: &'a str,
+    pub note: &'a str,
+    pub idempotency_key: Option<&'a str>,
+}
+
+/// Inserts a deployment; `None` if its idempotency key was used before.
+pub async fn insert_deployment(conn: &mut PgConnection, d: NewDeployment<'_>) -> sqlx::Result<Option<i64>> {
+    let finished = matches!(d.status, "succeeded" | "failed" | "rolled_back").then_some(d.at);
+    match sqlx::query_scalar!(
+        "insert into deployments (service_id, environment_id, version, image_ref, digest, status,
+                                  started_at, finished_at, actor_id, actor, source, commit_sha, note,
+                                  idempotency_key)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) returning id",
+        d.service,
+        d.environment,
+        d.version,
+        d.image_ref,
+        d.digest,
+        d.status,
+        d.at as _,
+        finished as _,
+        d.actor_id.map(|a| a.0),
+        d.actor,
+        d.source,
+        d.commit,
+        d.note,
+        d.idempotency_key
+    )
+    .fetch_one(conn)
+    .await
+    {
+        Ok(id) => Ok(Some(id)),
+        Err(e) if violated_constraint(&e) == Some("deployments_idempotency_key_key") => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+pub async fn deployment_by_key(conn: &mut PgConnection, key: &str) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar!("select id from deployments where idempotency_key = $1", key)
+        .fetch_optional(conn)
+        .await
+}
+
+#[derive(Clone, Debug)]
+pub struct DeploymentRow {
+    pub id: i64,
+    pub service: String,
+    pub environment: String,
+    pub service_id: i64,
+    pub environment_id: i64,
+    pub version: String,
+    pub image_ref: String,
+    pub digest: String,
+    pub status: String,
+    pub started_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub actor: String,
+    pub source: String,
+    pub commit_sha: String,
+    pub note: String,
+}
+
+pub async fn lock_deployment(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<DeploymentRow>> {
+    sqlx::query_as!(
+        DeploymentRow,
+        r#"select d.id, s.name as service, e.name as environment, d.service_id, d.environment_id,
+                  d.version, d.image_ref, d.digest, d.status, d.started_at as "started_at: _",
+                  d.finished_at as "finished_at: _", d.actor, d.source, d.commit_sha, d.note
+           from deployments d
+           join services s on s.id = d.service_id
+           join environments e on e.id = d.environment_id
+           where d.id = $1
+           for update of d"#,
+        id
+    )
+    .fetch_optional(conn)
+    .await
+}
+
+/// Filters of the history; all optional.
+#[derive(Clone, Debug, Default)]
+pub struct HistoryFilter {
+    pub service: Option<i64>,
+    pub environment: Option<i64>,
+    pub status: Option<String>,
+    pub before: Option<i64>,
+}
+
+/// Deployments newest first, keyset-paginated by id.
+pub async fn history(pool: &PgPool, f: &HistoryFilter, limit: i64) -> sqlx::Result<Vec<DeploymentRow>> {
+    sqlx::query_as!(
+        DeploymentRow,
+        r#"select d.id, s.name as service, e.name as environment, d.service_id, d.environment_id,
+                  d.version, d.image_ref, d.digest, d.status, d.started_at as "started_at: _",
+                  d.finished_at as "finished_at: _", d.actor, d.source, d.commit_sha, d.note
+           from deployments d
+           join services s on s.id = d.service_id
+           join environments e on e.id = d.environment_id
+           where ($1::bigint is null or d.service_id = $1)
+             and ($2::bigint is null or d.environment_id = $2)
+             and ($3::text is null or d.status = $3)
+             and ($4::bigint is null or d.id < $4)
+           order by d.id desc
+           limit $5"#,
+        f.service,
+        f.environment,
+        f.status,
+        f.before,
+        limit
+    )
+    .fetch_all(pool)
+    .await
+}
+
+pub async fn set_status(
+    conn: &mut PgConnection,
+    id: i64,
+    status: &str,
+    at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update deployments set status = $2,
+                finished_at = case when $2 in ('succeeded', 'failed', 'rolled_back') then $3::timestamptz else null end
+         where id = $1",
+        id,
+        status,
+        at as _
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Re-derives what runs in (service, environment): its latest succeeded deployment.
+pub async fn refresh_current(conn: &mut PgConnection, service: i64, environment: i64) -> sqlx::Result<()> {
+    let latest = sqlx::query_scalar!(
+        "select id from deployments
+         where service_id = $1 and environment_id = $2 and status = 'succeeded'
+         order by finished_at desc, id desc limit 1",
+        service,
+        environment
+    )
+    .fetch_optional(&mut *conn)
+    .await?;
+    match latest {
+        Some(id) => {
+            sqlx::query!(
+                "insert into current_deployments (service_id, environment_id, deployment_id)
+                 values ($1, $2, $3)
+                 on conflict (service_id, environment_id) do update set deployment_id = excluded.deployment_id",
+                service,
+                environment,
+                id
+            )
+            .execute(conn)
+            .await?;
+        }
+        None => {
+            sqlx::query!(
+                "delete from current_deployments where service_id = $1 and environment_id = $2",
+                service,
+                environment
+            )
+            .execute(conn)
+            .await?;
+        }
+    }
+    Ok(())
+}
+
+#[derive(Clone, Debug)]
+pub struct ImageRecord {
+    pub version: String,
+    pub registry: String,
+    pub arch: String,
+    pub digest: String,
+}
+
+pub async fn images(pool: &PgPool, service: i64) -> sqlx::Result<Vec<ImageRecord>> {
+    sqlx::query_as!(
+        ImageRecord,
+        "select version, registry, arch, digest from images where service_id = $1
+         order by recorded_at desc, version, registry, arch limit 500",
+        service
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Records (or corrects) one image digest.
+pub async fn upsert_image(
+    conn: &mut PgConnection,
+    service: i64,
+    version: &str,
+    registry: &str,
+    arch: &str,
+    digest: &str,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "insert into images (service_id, version, registry, arch, digest) values ($1, $2, $3, $4, $5)
+         on conflict (service_id, version, registry, arch)
+         do update set digest = excluded.digest, recorded_at = now()",
+        service,
+        version,
+        registry,
+        arch,
+        digest
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+pub async fn set_health_url(conn: &mut PgConnection, service: i64, environment: i64, url: &str) -> sqlx::Result<()> {
+    if url.is_empty() {
+        sqlx::query!("delete from health_targets where service_id = $1 and environment_id = $2", service, environment)
+            .execute(conn)
+            .await?;
+    } else {
+        sqlx::query!(
+            "insert into health_targets (service_id, environment_id, url) values ($1, $2, $3)
+             on conflict (service_id, environment_id) do update set url = excluded.url, next_probe_at = now()",
+            service,
+            environment,
+            url
+        )
+        .execute(conn)
+        .await?;
+    }
+    Ok(())
+}
+
+#[derive(Clone, Debug)]
+pub struct Target {
+    pub service_id: i64,
+    pub environment_id: i64,
+    pub url: String,
+    pub status: String,
+    pub consecutive_failures: i32,
+    pub interval: i32,
+    pub timeout: i32,
+    pub failures: i32,
+}
+
+/// Claims up to `limit` due targets for `instance` until the lease ends: each target is probed by
+/// exactly one instance (`for update skip locked`, then a lease other instances respect).
+pub async fn claim_due(pool: &PgPool, instance: &str, limit: i64) -> sqlx::Result<Vec<Target>> {
+    sqlx::query_as!(
+        Target,
+        r#"with due as (
+               select h.service_id, h.environment_id from health_targets h
+               where h.next_probe_at <= now() and (h.leased_until is null or h.leased_until < now())
+               order by h.next_probe_at
+               limit $2
+               for update skip locked
+           )
+           update health_targets h
+           set leased_by = $1,
+               leased_until = now() + make_interval(secs => s.probe_timeout_seconds + 30)
+           from due, services s
+           where h.service_id = due.service_id and h.environment_id = due.environment_id
+             and s.id = h.service_id
+           returning h.service_id, h.environment_id, h.url, h.status, h.consecutive_failures,
+                     s.probe_interval_seconds as interval, s.probe_timeout_seconds as timeout,
+                     s.probe_failures as failures"#,
+        instance,
+        limit
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Stores a probe's result, moves the target's state, releases the lease. Returns the new status.
+pub async fn finish_probe(
+    pool: &PgPool,
+    t: &Target,
+    instance: &str,
+    ok: bool,
+    latency_ms: Option<i32>,
+    error: &str,
+) -> sqlx::Result<String> {
+    let mut tx = pool.begin().await?;
+    sqlx::query!(
+        "insert into health_samples (service_id, environment_id, at, ok, latency_ms, error)
+         values ($1, $2, now(), $3, $4, $5)",
+        t.service_id,
+        t.environment_id,
+        ok,
+        latency_ms,
+        error
+    )
+    .execute(&mut *tx)
+    .await?;
+    let status = sqlx::query_scalar!(
+        "update health_targets
+         set consecutive_failures = case when $3 then 0 else consecutive_failures + 1 end,
+             status = case when $3 then 'up'
+                           when consecutive_failures + 1 >= $4 then 'down'
+                           else status end,
+             last_checked_at = now(),
+             next_probe_at = now() + make_interval(secs => $5::int),
+             leased_by = null, leased_until = null
+         where service_id = $1 and environment_id = $2 and leased_by = $6
+         returning status",
+        t.service_id,
+        t.environment_id,
+        ok,
+        t.failures,
+        t.interval,
+        instance
+    )
+    .fetch_optional(&mut *tx)
+    .await?
+    .unwrap_or_else(|| t.status.clone());
+    tx.commit().await?;
+    Ok(status)
+}
+
+/// A health report from a site that cannot be probed: one sample; the state follows it at once.
+pub async fn report_health(conn: &mut PgConnection, service: i64, environment: i64, ok: bool, note: &str) -> sqlx::Result<()> {
+    sqlx::query!(
+        "insert into health_samples (service_id, environment_id, at, ok, error, source)
+         values ($1, $2, now(), $3, $4, 'report')",
+        service,
+        environment,
+        ok,
+        note
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query!(
+        "insert into health_targets (service_id, environment_id, url, status, last_checked_at, next_probe_at)
+         values ($1, $2, '', case when $3 then 'up' else 'down' end, now(), 'infinity')
+         on conflict (service_id, environment_id) do update
+         set status = excluded.status, last_checked_at = now(),
+             consecutive_failures = case when $3 then 0 else health_targets.consecutive_failures + 1 end",
+        service,
+        environment,
+        ok
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Clone, Debug)]
+pub struct SampleRow {
+    pub environment_id: i64,
+    pub at: DateTime<Utc>,
+    pub ok: bool,
+    pub latency_ms: Option<i32>,
+}
+
+/// A service's samples since `since`, oldest first.
+pub async fn samples(pool: &PgPool, service: i64, since: DateTime<Utc>) -> sqlx::Result<Vec<SampleRow>> {
+    sqlx::query_as!(
+        SampleRow,
+        r#"select environment_id, at as "at: _", ok, latency_ms from health_samples
+           where service_id = $1 and at >= $2 order by at limit 20000"#,
+        service,
+        since as _
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Folds samples older than 14 days into `health_daily` and deletes them.
+pub async fn summarise_old_samples(pool: &PgPool) -> sqlx::Result<u64> {
+    let mut tx = pool.begin().await?;
+    sqlx::query!(
+        "insert into health_daily (service_id, environment_id, day, checks, failures, avg_latency_ms)
+         select service_id, environment_id, at::date, count(*), count(*) filter (where not ok),
+                avg(latency_ms)::int
+         from health_samples where at < now() - interval '14 days'
+         group by service_id, environment_id, at::date
+         on conflict (service_id, environment_id, day) do update
+         set checks = health_daily.checks + excluded.checks,
+             failures = health_daily.failures + excluded.failures"
+    )
+    .execute(&mut *tx)
+    .await?;
+    let n = sqlx::query!("delete from health_samples where at < now() - interval '14 days'")
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+    tx.commit().await?;
+    Ok(n)
+}
+
+#[derive(Clone, Debug)]
+pub struct IncidentRow {
+    pub id: i64,
+    pub service: String,
+    pub environment: String,
+    pub severity: String,
+    pub title: String,
+    pub opened_at: DateTime<Utc>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub deployment_id: Option<i64>,
+}
+
+pub async fn incidents(pool: &PgPool, service: Option<i64>, limit: i64) -> sqlx::Result<Vec<IncidentRow>> {
+    sqlx::query_as!(
+        IncidentRow,
+        r#"select i.id, s.name as service, e.name as environment, i.severity, i.title,
+                  i.opened_at as "opened_at: _", i.resolved_at as "resolved_at: _", i.deployment_id
+           from incidents i
+           join services s on s.id = i.service_id
+           join environments e on e.id = i.environment_id
+           where $1::bigint is null or i.service_id = $1
+           order by i.resolved_at is null desc, i.opened_at desc, i.id desc
+           limit $2"#,
+        service,
+        limit
+    )
+    .fetch_all(pool)
+    .await
+}
+
+#[allow(clippy::too_many_arguments)]
+pub async fn open_incident(
+    conn: &mut PgConnection,
+    service: i64,
+    environment: i64,
+    severity: &str,
+    title: &str,
+    at: DateTime<Utc>,
+    deployment: Option<i64>,
+    by: Option<AccountId>,
+) -> sqlx::Result<i64> {
+    sqlx::query_scalar!(
+        "insert into incidents (service_id, environment_id, severity, title, opened_at, deployment_id, opened_by)
+         values ($1, $2, $3, $4, $5, $6, $7) returning id",
+        service,
+        environment,
+        severity,
+        title,
+        at as _,
+        deployment,
+        by.map(|b| b.0)
+    )
+    .fetch_one(conn)
+    .await
+}
+
+/// Resolves an open incident; false if it was already resolved or does not exist.
+pub async fn resolve_incident(conn: &mut PgConnection, id: i64, at: DateTime<Utc>) -> sqlx::Result<bool> {
+    Ok(sqlx::query!(
+        "update incidents set resolved_at = greatest($2, opened_at) where id = $1 and resolved_at is null",
+        id,
+        at as _
+    )
+    .execute(conn)
+    .await?
+    .rows_affected()
+        == 1)
+}
