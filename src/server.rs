@@ -21,7 +21,9 @@ use tower_sessions::{Expiry, SessionManagerLayer, cookie::SameSite};
 use tower_sessions_sqlx_store::PostgresStore;
 use tracing::Level;
 
-use crate::{admin, auth, deploys, error::AppError, home, ops, presence, releases, state::AppState, ui};
+use crate::{
+    admin, auth, deploys, error::AppError, home, ops, presence, releases, state::AppState, ui,
+};
 
 /// The whole application: routes, sessions, login gate, CSRF, security headers, request ids.
 pub fn build_router(state: AppState) -> Router {

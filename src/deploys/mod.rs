@@ -54,7 +54,14 @@ pub fn router() -> Router<AppState> {
 }
 
 /// The matrix cells keyed by (service, environment), and skew warnings per environment.
-pub async fn state_now(state: &AppState) -> AppResult<(Vec<store::ServiceRow>, Vec<store::EnvRow>, Cells, HashMap<i64, Vec<model::Skew>>)> {
+pub async fn state_now(
+    state: &AppState,
+) -> AppResult<(
+    Vec<store::ServiceRow>,
+    Vec<store::EnvRow>,
+    Cells,
+    HashMap<i64, Vec<model::Skew>>,
+)> {
     let services = store::services(&state.pool).await?;
     let envs = store::environments(&state.pool).await?;
     let cells: Cells = store::matrix(&state.pool)
@@ -68,7 +75,11 @@ pub async fn state_now(state: &AppState) -> AppResult<(Vec<store::ServiceRow>, V
             .iter()
             .filter_map(|s| {
                 let v = cells.get(&(s.id, e.id))?.version.as_deref()?;
-                Some(model::Running { service: &s.name, role: &s.role, version: v })
+                Some(model::Running {
+                    service: &s.name,
+                    role: &s.role,
+                    version: v,
+                })
             })
             .collect();
         skews.insert(e.id, model::skew(&running, &state.config.skew_exempt_roles));
@@ -80,13 +91,26 @@ async fn matrix(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<S
     let (services, envs, cells, skews) = state_now(&state).await?;
     let can_manage = can(ctx.user.as_ref(), Action::ManageReleases);
     let now = state.clock.now();
-    Ok(ui::page(&ctx, "Deployments", pages::matrix(&ctx, &services, &envs, &cells, &skews, now, can_manage)))
+    Ok(ui::page(
+        &ctx,
+        "Deployments",
+        pages::matrix(&ctx, &services, &envs, &cells, &skews, now, can_manage),
+    ))
 }
 
-async fn render_new(state: &AppState, ctx: &PageCtx, f: &DeploymentInput, errs: &FormErrors) -> AppResult<Html<String>> {
+async fn render_new(
+    state: &AppState,
+    ctx: &PageCtx,
+    f: &DeploymentInput,
+    errs: &FormErrors,
+) -> AppResult<Html<String>> {
     let services = store::services(&state.pool).await?;
     let envs = store::environments(&state.pool).await?;
-    Ok(ui::page(ctx, "Record a deployment", pages::new_deployment(ctx, &services, &envs, f, errs)))
+    Ok(ui::page(
+        ctx,
+        "Record a deployment",
+        pages::new_deployment(ctx, &services, &envs, f, errs),
+    ))
 }
 
 async fn new_form(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<String>> {
@@ -107,9 +131,25 @@ async fn record(
     Form(f): Form<DeploymentInput>,
 ) -> AppResult<Response> {
     match ops::record_deployment(&state, &actor, "manual", &f).await? {
-        Ok(Recorded::New(id)) => Ok(session::done(&session, format!("Deployment #{id} recorded."), "/deployments").await?.into_response()),
-        Ok(Recorded::Existing(id)) => Ok(session::done(&session, format!("Deployment #{id} was already recorded."), "/deployments").await?.into_response()),
-        Err(errs) => Ok((StatusCode::UNPROCESSABLE_ENTITY, render_new(&state, &ctx, &f, &errs).await?).into_response()),
+        Ok(Recorded::New(id)) => Ok(session::done(
+            &session,
+            format!("Deployment #{id} recorded."),
+            "/deployments",
+        )
+        .await?
+        .into_response()),
+        Ok(Recorded::Existing(id)) => Ok(session::done(
+            &session,
+            format!("Deployment #{id} was already recorded."),
+            "/deployments",
+        )
+        .await?
+        .into_response()),
+        Err(errs) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            render_new(&state, &ctx, &f, &errs).await?,
+        )
+            .into_response()),
     }
 }
 
@@ -126,13 +166,19 @@ struct HistoryQuery {
 
 const HISTORY_PAGE: i64 = 50;
 
-async fn history(State(state): State<AppState>, ctx: PageCtx, Query(q): Query<HistoryQuery>) -> AppResult<Html<String>> {
+async fn history(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Query(q): Query<HistoryQuery>,
+) -> AppResult<Html<String>> {
     let services = store::services(&state.pool).await?;
     let envs = store::environments(&state.pool).await?;
     let filter = store::HistoryFilter {
         service: services.iter().find(|s| s.name == q.service).map(|s| s.id),
         environment: envs.iter().find(|e| e.name == q.environment).map(|e| e.id),
-        status: model::Status::parse(&q.status).ok().map(|s| s.as_str().to_string()),
+        status: model::Status::parse(&q.status)
+            .ok()
+            .map(|s| s.as_str().to_string()),
         before: q.before,
     };
     let mut rows = store::history(&state.pool, &filter, HISTORY_PAGE + 1).await?;
@@ -159,7 +205,11 @@ async fn history(State(state): State<AppState>, ctx: PageCtx, Query(q): Query<Hi
         status: &q.status,
         next,
     };
-    Ok(ui::page(&ctx, "Deployment history", pages::history(&ctx, view)))
+    Ok(ui::page(
+        &ctx,
+        "Deployment history",
+        pages::history(&ctx, view),
+    ))
 }
 
 #[derive(Deserialize)]
@@ -170,24 +220,50 @@ struct DiffQuery {
     b: String,
 }
 
-async fn diff(State(state): State<AppState>, ctx: PageCtx, Query(q): Query<DiffQuery>) -> AppResult<Html<String>> {
+async fn diff(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Query(q): Query<DiffQuery>,
+) -> AppResult<Html<String>> {
     let (services, envs, cells, _) = state_now(&state).await?;
-    let find = |n: &str| envs.iter().find(|e| e.name == n).cloned().ok_or(AppError::NotFound);
+    let find = |n: &str| {
+        envs.iter()
+            .find(|e| e.name == n)
+            .cloned()
+            .ok_or(AppError::NotFound)
+    };
     let (a, b) = (find(&q.a)?, find(&q.b)?);
-    Ok(ui::page(&ctx, "Environment diff", pages::diff(&services, &a, &b, &cells)))
+    Ok(ui::page(
+        &ctx,
+        "Environment diff",
+        pages::diff(&services, &a, &b, &cells),
+    ))
 }
 
-async fn bundle(State(state): State<AppState>, ctx: PageCtx, Path(env): Path<String>) -> AppResult<Html<String>> {
+async fn bundle(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Path(env): Path<String>,
+) -> AppResult<Html<String>> {
     let (services, envs, cells, _) = state_now(&state).await?;
-    let e = envs.iter().find(|e| e.name == env).ok_or(AppError::NotFound)?;
+    let e = envs
+        .iter()
+        .find(|e| e.name == env)
+        .ok_or(AppError::NotFound)?;
     let entries: Vec<(String, String)> = services
         .iter()
         .filter_map(|s| {
             let c = cells.get(&(s.id, e.id))?;
             let version = c.version.clone()?;
-            let base = c.image_ref.clone().filter(|r| !r.is_empty()).unwrap_or_else(|| format!("{}:{version}", s.image));
+            let base = c
+                .image_ref
+                .clone()
+                .filter(|r| !r.is_empty())
+                .unwrap_or_else(|| format!("{}:{version}", s.image));
             let exact = match c.digest.as_deref() {
-                Some(d) if !d.is_empty() => format!("{}@{d}", base.split('@').next().unwrap_or(&base)),
+                Some(d) if !d.is_empty() => {
+                    format!("{}@{d}", base.split('@').next().unwrap_or(&base))
+                }
                 _ => base,
             };
             Some((s.name.clone(), exact))
@@ -202,29 +278,71 @@ struct StatusForm {
     status: String,
 }
 
-async fn transition(State(state): State<AppState>, actor: Actor, session: Session, Path(id): Path<i64>, Form(f): Form<StatusForm>) -> AppResult<Redirect> {
+async fn transition(
+    State(state): State<AppState>,
+    actor: Actor,
+    session: Session,
+    Path(id): Path<i64>,
+    Form(f): Form<StatusForm>,
+) -> AppResult<Redirect> {
     let msg = ops::transition(&state, &actor, id, &f.status).await?;
     session::done(&session, msg, "/deployments/history").await
 }
 
-async fn add_service(State(state): State<AppState>, user: CurrentUser, actor: Actor, session: Session, Form(f): Form<ServiceForm>) -> AppResult<Response> {
+async fn add_service(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    actor: Actor,
+    session: Session,
+    Form(f): Form<ServiceForm>,
+) -> AppResult<Response> {
     require(Some(&user), Action::ManageReleases)?;
     match ops::add_service(&state, &actor, &f).await? {
-        Ok(name) => Ok(session::done(&session, format!("Service {name} added."), &format!("/services/{name}")).await?.into_response()),
-        Err(errs) => Err(AppError::BadRequest(errs.fields.values().cloned().collect::<Vec<_>>().join(" "))),
+        Ok(name) => Ok(session::done(
+            &session,
+            format!("Service {name} added."),
+            &format!("/services/{name}"),
+        )
+        .await?
+        .into_response()),
+        Err(errs) => Err(AppError::BadRequest(
+            errs.fields.values().cloned().collect::<Vec<_>>().join(" "),
+        )),
     }
 }
 
-async fn add_environment(State(state): State<AppState>, user: CurrentUser, actor: Actor, session: Session, Form(f): Form<EnvForm>) -> AppResult<Response> {
+async fn add_environment(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    actor: Actor,
+    session: Session,
+    Form(f): Form<EnvForm>,
+) -> AppResult<Response> {
     require(Some(&user), Action::ManageReleases)?;
     match ops::add_environment(&state, &actor, &f).await? {
-        Ok(name) => Ok(session::done(&session, format!("Environment {name} added."), "/deployments").await?.into_response()),
-        Err(errs) => Err(AppError::BadRequest(errs.fields.values().cloned().collect::<Vec<_>>().join(" "))),
+        Ok(name) => Ok(session::done(
+            &session,
+            format!("Environment {name} added."),
+            "/deployments",
+        )
+        .await?
+        .into_response()),
+        Err(errs) => Err(AppError::BadRequest(
+            errs.fields.values().cloned().collect::<Vec<_>>().join(" "),
+        )),
     }
 }
 
-async fn render_service(state: &AppState, ctx: &PageCtx, name: &str, image_form: &ImageForm, image_errs: &FormErrors) -> AppResult<Html<String>> {
-    let s = store::service(&state.pool, name).await?.ok_or(AppError::NotFound)?;
+async fn render_service(
+    state: &AppState,
+    ctx: &PageCtx,
+    name: &str,
+    image_form: &ImageForm,
+    image_errs: &FormErrors,
+) -> AppResult<Html<String>> {
+    let s = store::service(&state.pool, name)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let (_, envs, cells, _) = state_now(state).await?;
     let targets: HashMap<i64, String> = sqlx::query_as::<_, (i64, String)>(
         "select environment_id, url from health_targets where service_id = $1",
@@ -257,8 +375,19 @@ async fn render_service(state: &AppState, ctx: &PageCtx, name: &str, image_form:
     Ok(ui::page(ctx, &s.name, pages::service(ctx, view)))
 }
 
-async fn service(State(state): State<AppState>, ctx: PageCtx, Path(name): Path<String>) -> AppResult<Html<String>> {
-    render_service(&state, &ctx, &name, &ImageForm::default(), &FormErrors::default()).await
+async fn service(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Path(name): Path<String>,
+) -> AppResult<Html<String>> {
+    render_service(
+        &state,
+        &ctx,
+        &name,
+        &ImageForm::default(),
+        &FormErrors::default(),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -270,22 +399,53 @@ struct UrlForm {
 }
 
 async fn env_id(state: &AppState, name: &str) -> AppResult<i64> {
-    store::environments(&state.pool).await?.into_iter().find(|e| e.name == name).map(|e| e.id).ok_or(AppError::NotFound)
+    store::environments(&state.pool)
+        .await?
+        .into_iter()
+        .find(|e| e.name == name)
+        .map(|e| e.id)
+        .ok_or(AppError::NotFound)
 }
 
-async fn health_url(State(state): State<AppState>, user: CurrentUser, actor: Actor, session: Session, Path(name): Path<String>, Form(f): Form<UrlForm>) -> AppResult<Redirect> {
+async fn health_url(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    actor: Actor,
+    session: Session,
+    Path(name): Path<String>,
+    Form(f): Form<UrlForm>,
+) -> AppResult<Redirect> {
     require(Some(&user), Action::ManageReleases)?;
-    let s = store::service(&state.pool, &name).await?.ok_or(AppError::NotFound)?;
+    let s = store::service(&state.pool, &name)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let env = env_id(&state, &f.environment).await?;
     let msg = ops::set_health_url(&state, &actor, &s, env, &f.url).await?;
     session::done(&session, msg, &format!("/services/{name}")).await
 }
 
-async fn record_image(State(state): State<AppState>, actor: Actor, session: Session, ctx: PageCtx, Path(name): Path<String>, Form(f): Form<ImageForm>) -> AppResult<Response> {
-    let s = store::service(&state.pool, &name).await?.ok_or(AppError::NotFound)?;
+async fn record_image(
+    State(state): State<AppState>,
+    actor: Actor,
+    session: Session,
+    ctx: PageCtx,
+    Path(name): Path<String>,
+    Form(f): Form<ImageForm>,
+) -> AppResult<Response> {
+    let s = store::service(&state.pool, &name)
+        .await?
+        .ok_or(AppError::NotFound)?;
     match ops::record_image(&state, &actor, &s, &f).await? {
-        Ok(()) => Ok(session::done(&session, "Image recorded.", &format!("/services/{name}")).await?.into_response()),
-        Err(errs) => Ok((StatusCode::UNPROCESSABLE_ENTITY, render_service(&state, &ctx, &name, &f, &errs).await?).into_response()),
+        Ok(()) => Ok(
+            session::done(&session, "Image recorded.", &format!("/services/{name}"))
+                .await?
+                .into_response(),
+        ),
+        Err(errs) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            render_service(&state, &ctx, &name, &f, &errs).await?,
+        )
+            .into_response()),
     }
 }
 
@@ -297,8 +457,16 @@ struct ReportForm {
     ok: String,
 }
 
-async fn report(State(state): State<AppState>, actor: Actor, session: Session, Path(name): Path<String>, Form(f): Form<ReportForm>) -> AppResult<Redirect> {
-    let s = store::service(&state.pool, &name).await?.ok_or(AppError::NotFound)?;
+async fn report(
+    State(state): State<AppState>,
+    actor: Actor,
+    session: Session,
+    Path(name): Path<String>,
+    Form(f): Form<ReportForm>,
+) -> AppResult<Redirect> {
+    let s = store::service(&state.pool, &name)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let env = env_id(&state, &f.environment).await?;
     let ok = match f.ok.as_str() {
         "true" => true,
@@ -309,25 +477,59 @@ async fn report(State(state): State<AppState>, actor: Actor, session: Session, P
     session::done(&session, "Health reported.", &format!("/services/{name}")).await
 }
 
-async fn render_incidents(state: &AppState, ctx: &PageCtx, f: &IncidentForm, errs: &FormErrors) -> AppResult<Html<String>> {
+async fn render_incidents(
+    state: &AppState,
+    ctx: &PageCtx,
+    f: &IncidentForm,
+    errs: &FormErrors,
+) -> AppResult<Html<String>> {
     let list = store::incidents(&state.pool, None, 100).await?;
     let services = store::services(&state.pool).await?;
     let envs = store::environments(&state.pool).await?;
-    Ok(ui::page(ctx, "Incidents", pages::incidents(ctx, &list, &services, &envs, f, errs)))
+    Ok(ui::page(
+        ctx,
+        "Incidents",
+        pages::incidents(ctx, &list, &services, &envs, f, errs),
+    ))
 }
 
 async fn incidents(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<String>> {
-    render_incidents(&state, &ctx, &IncidentForm::default(), &FormErrors::default()).await
+    render_incidents(
+        &state,
+        &ctx,
+        &IncidentForm::default(),
+        &FormErrors::default(),
+    )
+    .await
 }
 
-async fn open_incident(State(state): State<AppState>, actor: Actor, session: Session, ctx: PageCtx, Form(f): Form<IncidentForm>) -> AppResult<Response> {
+async fn open_incident(
+    State(state): State<AppState>,
+    actor: Actor,
+    session: Session,
+    ctx: PageCtx,
+    Form(f): Form<IncidentForm>,
+) -> AppResult<Response> {
     match ops::open_incident(&state, &actor, &f).await? {
-        Ok(id) => Ok(session::done(&session, format!("Incident #{id} opened."), "/incidents").await?.into_response()),
-        Err(errs) => Ok((StatusCode::UNPROCESSABLE_ENTITY, render_incidents(&state, &ctx, &f, &errs).await?).into_response()),
+        Ok(id) => Ok(
+            session::done(&session, format!("Incident #{id} opened."), "/incidents")
+                .await?
+                .into_response(),
+        ),
+        Err(errs) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            render_incidents(&state, &ctx, &f, &errs).await?,
+        )
+            .into_response()),
     }
 }
 
-async fn resolve_incident(State(state): State<AppState>, actor: Actor, session: Session, Path(id): Path<i64>) -> AppResult<Redirect> {
+async fn resolve_incident(
+    State(state): State<AppState>,
+    actor: Actor,
+    session: Session,
+    Path(id): Path<i64>,
+) -> AppResult<Redirect> {
     let msg = ops::resolve_incident(&state, &actor, id).await?;
     session::done(&session, msg, "/incidents").await
 }

@@ -44,12 +44,19 @@ impl Status {
         use Status::*;
         matches!(
             (self, to),
-            (Pending, Running) | (Pending, Failed) | (Running, Succeeded) | (Running, Failed) | (Succeeded, RolledBack)
+            (Pending, Running)
+                | (Pending, Failed)
+                | (Running, Succeeded)
+                | (Running, Failed)
+                | (Succeeded, RolledBack)
         )
     }
 
     pub fn is_final(self) -> bool {
-        matches!(self, Status::Succeeded | Status::Failed | Status::RolledBack)
+        matches!(
+            self,
+            Status::Succeeded | Status::Failed | Status::RolledBack
+        )
     }
 }
 
@@ -57,7 +64,11 @@ impl Status {
 /// anything else (a branch name, `latest`), which skew rules then ignore.
 pub fn parse_version(raw: &str) -> Option<Version> {
     let raw = raw.trim();
-    let with_v = if raw.starts_with('v') { raw.to_string() } else { format!("v{raw}") };
+    let with_v = if raw.starts_with('v') {
+        raw.to_string()
+    } else {
+        format!("v{raw}")
+    };
     Version::parse(&with_v, &DEFAULT_MODIFIERS).ok()
 }
 
@@ -90,7 +101,12 @@ pub fn skew(running: &[Running<'_>], exempt_roles: &[String]) -> Vec<Skew> {
     let Some(newest) = apis.iter().map(|(_, v)| v).max().cloned() else {
         return out;
     };
-    let oldest = apis.iter().map(|(_, v)| v).min().cloned().unwrap_or_else(|| newest.clone());
+    let oldest = apis
+        .iter()
+        .map(|(_, v)| v)
+        .min()
+        .cloned()
+        .unwrap_or_else(|| newest.clone());
     if minor_index(&newest) - minor_index(&oldest) > 1 || newest.major != oldest.major {
         for (r, v) in &apis {
             if minor_index(v) < minor_index(&newest) - 1 || v.major != newest.major {
@@ -101,8 +117,13 @@ pub fn skew(running: &[Running<'_>], exempt_roles: &[String]) -> Vec<Skew> {
             }
         }
     }
-    for r in running.iter().filter(|r| r.role != "api" && !exempt_roles.iter().any(|e| e == r.role)) {
-        let Some(v) = parse_version(r.version) else { continue };
+    for r in running
+        .iter()
+        .filter(|r| r.role != "api" && !exempt_roles.iter().any(|e| e == r.role))
+    {
+        let Some(v) = parse_version(r.version) else {
+            continue;
+        };
         if v > newest {
             out.push(Skew {
                 service: r.service.to_string(),
@@ -144,7 +165,11 @@ pub fn image_flags(images: &[ImageRow<'_>]) -> Vec<String> {
         }
     }
     for arch in ARCHES {
-        let mut digests: Vec<&str> = images.iter().filter(|i| i.arch == arch).map(|i| i.digest).collect();
+        let mut digests: Vec<&str> = images
+            .iter()
+            .filter(|i| i.arch == arch)
+            .map(|i| i.digest)
+            .collect();
         digests.sort();
         digests.dedup();
         if digests.len() > 1 {
@@ -171,16 +196,30 @@ mod tests {
     #[test]
     fn deployments_move_only_along_the_allowed_transitions() {
         use Status::*;
-        let allowed = [(Pending, Running), (Pending, Failed), (Running, Succeeded), (Running, Failed), (Succeeded, RolledBack)];
+        let allowed = [
+            (Pending, Running),
+            (Pending, Failed),
+            (Running, Succeeded),
+            (Running, Failed),
+            (Succeeded, RolledBack),
+        ];
         for from in Status::ALL {
             for to in Status::ALL {
-                assert_eq!(from.can_move_to(to), allowed.contains(&(from, to)), "{from:?} → {to:?}");
+                assert_eq!(
+                    from.can_move_to(to),
+                    allowed.contains(&(from, to)),
+                    "{from:?} → {to:?}"
+                );
             }
         }
     }
 
     fn run<'a>(service: &'a str, role: &'a str, version: &'a str) -> Running<'a> {
-        Running { service, role, version }
+        Running {
+            service,
+            role,
+            version,
+        }
     }
 
     #[test]
@@ -198,7 +237,10 @@ mod tests {
         assert_eq!(names, ["rpc-msg", "msgtransfer"]);
         assert!(warnings[0].message.contains("newer than api"));
         assert!(warnings[1].message.contains("more than one minor behind"));
-        assert!(skew(&env, &["worker".into(), "rpc".into()]).is_empty(), "exempt roles are skipped");
+        assert!(
+            skew(&env, &["worker".into(), "rpc".into()]).is_empty(),
+            "exempt roles are skipped"
+        );
     }
 
     #[test]
@@ -214,15 +256,41 @@ mod tests {
         let a = "sha256:aaaa";
         let b = "sha256:bbbb";
         let imgs = [
-            ImageRow { registry: "ghcr.io", arch: "linux/amd64", digest: a },
-            ImageRow { registry: "ghcr.io", arch: "linux/arm64", digest: b },
-            ImageRow { registry: "docker.io", arch: "linux/amd64", digest: "sha256:cccc" },
+            ImageRow {
+                registry: "ghcr.io",
+                arch: "linux/amd64",
+                digest: a,
+            },
+            ImageRow {
+                registry: "ghcr.io",
+                arch: "linux/arm64",
+                digest: b,
+            },
+            ImageRow {
+                registry: "docker.io",
+                arch: "linux/amd64",
+                digest: "sha256:cccc",
+            },
         ];
         let flags = image_flags(&imgs);
-        assert_eq!(flags, ["docker.io has no linux/arm64 image", "linux/amd64 digests disagree between registries"]);
+        assert_eq!(
+            flags,
+            [
+                "docker.io has no linux/arm64 image",
+                "linux/amd64 digests disagree between registries"
+            ]
+        );
         let clean = [
-            ImageRow { registry: "ghcr.io", arch: "linux/amd64", digest: a },
-            ImageRow { registry: "ghcr.io", arch: "linux/arm64", digest: b },
+            ImageRow {
+                registry: "ghcr.io",
+                arch: "linux/amd64",
+                digest: a,
+            },
+            ImageRow {
+                registry: "ghcr.io",
+                arch: "linux/arm64",
+                digest: b,
+            },
         ];
         assert!(image_flags(&clean).is_empty());
     }

@@ -17,14 +17,18 @@ fn slug(raw: &str, what: &str) -> Result<String, String> {
     let ok = !n.is_empty()
         && n.len() <= 64
         && n.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && n.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
     ok.then_some(n)
         .ok_or_else(|| format!("A {what} name has 1–64 letters, digits, “.”, “_” or “-”."))
 }
 
 fn digest_ok(d: &str) -> bool {
-    d.strip_prefix("sha256:")
-        .is_some_and(|h| h.len() == 64 && h.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()))
+    d.strip_prefix("sha256:").is_some_and(|h| {
+        h.len() == 64
+            && h.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+    })
 }
 
 #[derive(Clone, Debug, Default, serde::Deserialize)]
@@ -41,17 +45,42 @@ pub struct ServiceForm {
     pub probe_interval_seconds: String,
 }
 
-pub async fn add_service(state: &AppState, actor: &Actor, f: &ServiceForm) -> AppResult<Result<String, FormErrors>> {
-    let ServiceForm { name, role, image, supervisor, probe_interval_seconds } = f;
+pub async fn add_service(
+    state: &AppState,
+    actor: &Actor,
+    f: &ServiceForm,
+) -> AppResult<Result<String, FormErrors>> {
+    let ServiceForm {
+        name,
+        role,
+        image,
+        supervisor,
+        probe_interval_seconds,
+    } = f;
     let mut errs = FormErrors::default();
     let name = errs.check("name", slug(name, "service"));
     let role = role.trim().to_lowercase();
-    if role.is_empty() || role.len() > 32 || !role.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') {
-        errs.add("role", "A role is a short lowercase word: api, rpc, worker, web, …");
+    if role.is_empty()
+        || role.len() > 32
+        || !role
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    {
+        errs.add(
+            "role",
+            "A role is a short lowercase word: api, rpc, worker, web, …",
+        );
     }
-    let supervisor = if supervisor.is_empty() { "kubernetes" } else { supervisor.as_str() };
+    let supervisor = if supervisor.is_empty() {
+        "kubernetes"
+    } else {
+        supervisor.as_str()
+    };
     if !["systemd", "supervisord", "compose", "kubernetes"].contains(&supervisor) {
-        errs.add("supervisor", "Choose systemd, supervisord, compose or kubernetes.");
+        errs.add(
+            "supervisor",
+            "Choose systemd, supervisord, compose or kubernetes.",
+        );
     }
     let interval: i32 = if probe_interval_seconds.trim().is_empty() {
         30
@@ -64,8 +93,12 @@ pub async fn add_service(state: &AppState, actor: &Actor, f: &ServiceForm) -> Ap
             }
         }
     };
-    let (Some(name), true) = (name, errs.is_empty()) else { return Ok(Err(errs)) };
-    let owner = actor.id.ok_or_else(|| AppError::Forbidden("Log in.".into()))?;
+    let (Some(name), true) = (name, errs.is_empty()) else {
+        return Ok(Err(errs));
+    };
+    let owner = actor
+        .id
+        .ok_or_else(|| AppError::Forbidden("Log in.".into()))?;
     let mut tx = state.pool.begin().await?;
     let new = store::NewService {
         name: &name,
@@ -76,7 +109,10 @@ pub async fn add_service(state: &AppState, actor: &Actor, f: &ServiceForm) -> Ap
         probe_interval_seconds: interval,
     };
     let Some(id) = store::create_service(&mut tx, new).await? else {
-        return Ok(Err(FormErrors::field("name", "A service with that name exists.")));
+        return Ok(Err(FormErrors::field(
+            "name",
+            "A service with that name exists.",
+        )));
     };
     audit::record(&mut tx, actor, Change {
         action: "service.created",
@@ -104,8 +140,17 @@ pub struct EnvForm {
 
 pub const TIERS: [&str; 5] = ["development", "testing", "staging", "production", "offline"];
 
-pub async fn add_environment(state: &AppState, actor: &Actor, f: &EnvForm) -> AppResult<Result<String, FormErrors>> {
-    let EnvForm { name, tier, position, url } = f;
+pub async fn add_environment(
+    state: &AppState,
+    actor: &Actor,
+    f: &EnvForm,
+) -> AppResult<Result<String, FormErrors>> {
+    let EnvForm {
+        name,
+        tier,
+        position,
+        url,
+    } = f;
     let mut errs = FormErrors::default();
     let name = errs.check("name", slug(name, "environment"));
     if !TIERS.contains(&tier.as_str()) {
@@ -118,18 +163,28 @@ pub async fn add_environment(state: &AppState, actor: &Actor, f: &EnvForm) -> Ap
             0
         }),
     };
-    let (Some(name), true) = (name, errs.is_empty()) else { return Ok(Err(errs)) };
-    let mut tx = state.pool.begin().await?;
-    let Some(id) = store::create_environment(&mut tx, &name, tier, position, url.trim()).await? else {
-        return Ok(Err(FormErrors::field("name", "An environment with that name exists.")));
+    let (Some(name), true) = (name, errs.is_empty()) else {
+        return Ok(Err(errs));
     };
-    audit::record(&mut tx, actor, Change {
-        action: "environment.created",
-        target_type: "environment",
-        target_id: id.to_string(),
-        before: None,
-        after: Some(json!({ "name": name, "tier": tier, "position": position })),
-    })
+    let mut tx = state.pool.begin().await?;
+    let Some(id) = store::create_environment(&mut tx, &name, tier, position, url.trim()).await?
+    else {
+        return Ok(Err(FormErrors::field(
+            "name",
+            "An environment with that name exists.",
+        )));
+    };
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "environment.created",
+            target_type: "environment",
+            target_id: id.to_string(),
+            before: None,
+            after: Some(json!({ "name": name, "tier": tier, "position": position })),
+        },
+    )
     .await?;
     tx.commit().await?;
     Ok(Ok(name))
@@ -171,25 +226,50 @@ pub async fn record_deployment(
     source: &str,
     d: &DeploymentInput,
 ) -> AppResult<Result<Recorded, FormErrors>> {
-    let DeploymentInput { service, environment, version, image_ref, digest, status, commit, note, idempotency_key } = d;
+    let DeploymentInput {
+        service,
+        environment,
+        version,
+        image_ref,
+        digest,
+        status,
+        commit,
+        note,
+        idempotency_key,
+    } = d;
     let mut errs = FormErrors::default();
     let version = version.trim();
     if version.is_empty() || version.len() > 100 {
-        errs.add("version", "Give the version that was deployed, e.g. v3.8.1.");
+        errs.add(
+            "version",
+            "Give the version that was deployed, e.g. v3.8.1.",
+        );
     }
     let digest = digest.trim();
     if !(digest.is_empty() || digest_ok(digest)) {
-        errs.add("digest", "A digest looks like sha256: followed by 64 lowercase hex digits.");
+        errs.add(
+            "digest",
+            "A digest looks like sha256: followed by 64 lowercase hex digits.",
+        );
     }
-    let status = match Status::parse(if status.is_empty() { "succeeded" } else { status }) {
+    let status = match Status::parse(if status.is_empty() {
+        "succeeded"
+    } else {
+        status
+    }) {
         Ok(Status::RolledBack) | Err(_) => {
-            errs.add("status", "A new deployment is pending, running, succeeded or failed.");
+            errs.add(
+                "status",
+                "A new deployment is pending, running, succeeded or failed.",
+            );
             Status::Succeeded
         }
         Ok(s) => s,
     };
     let commit = commit.trim();
-    if !(commit.is_empty() || (7..=64).contains(&commit.len()) && commit.chars().all(|c| c.is_ascii_hexdigit())) {
+    if !(commit.is_empty()
+        || (7..=64).contains(&commit.len()) && commit.chars().all(|c| c.is_ascii_hexdigit()))
+    {
         errs.add("commit", "A commit id is 7 to 64 hexadecimal digits.");
     }
     let note = note.trim();
@@ -208,7 +288,9 @@ pub async fn record_deployment(
     if env.is_none() {
         errs.add("environment", "Choose an environment.");
     }
-    let (Some(svc), Some(env), true) = (svc, env, errs.is_empty()) else { return Ok(Err(errs)) };
+    let (Some(svc), Some(env), true) = (svc, env, errs.is_empty()) else {
+        return Ok(Err(errs));
+    };
     let mut tx = state.pool.begin().await?;
     if let Some(k) = key
         && let Some(id) = store::deployment_by_key(&mut tx, k).await?
@@ -239,7 +321,9 @@ pub async fn record_deployment(
         // A concurrent request with the same key won the race.
         drop(tx);
         let mut conn = state.pool.acquire().await?;
-        let id = store::deployment_by_key(&mut conn, key.unwrap_or_default()).await?.ok_or(AppError::NotFound)?;
+        let id = store::deployment_by_key(&mut conn, key.unwrap_or_default())
+            .await?
+            .ok_or(AppError::NotFound)?;
         return Ok(Ok(Recorded::Existing(id)));
     };
     if status == Status::Succeeded {
@@ -250,15 +334,20 @@ pub async fn record_deployment(
         "status": status.as_str(), "source": source,
     });
     if status == Status::Failed {
-        crate::presence::store::notify(&mut tx, "deployment.failed", "team", payload.clone()).await?;
+        crate::presence::store::notify(&mut tx, "deployment.failed", "team", payload.clone())
+            .await?;
     }
-    audit::record(&mut tx, actor, Change {
-        action: "deployment.recorded",
-        target_type: "deployment",
-        target_id: id.to_string(),
-        before: None,
-        after: Some(payload),
-    })
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "deployment.recorded",
+            target_type: "deployment",
+            target_id: id.to_string(),
+            before: None,
+            after: Some(payload),
+        },
+    )
     .await?;
     tx.commit().await?;
     Ok(Ok(Recorded::New(id)))
@@ -268,7 +357,9 @@ pub async fn record_deployment(
 pub async fn transition(state: &AppState, actor: &Actor, id: i64, to: &str) -> AppResult<String> {
     let to = Status::parse(to).map_err(AppError::BadRequest)?;
     let mut tx = state.pool.begin().await?;
-    let d = store::lock_deployment(&mut tx, id).await?.ok_or(AppError::NotFound)?;
+    let d = store::lock_deployment(&mut tx, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let from = Status::parse(&d.status).map_err(AppError::BadRequest)?;
     if !from.can_move_to(to) {
         return Err(AppError::Conflict(format!(
@@ -285,16 +376,26 @@ pub async fn transition(state: &AppState, actor: &Actor, id: i64, to: &str) -> A
         let payload = json!({ "deployment_id": id, "service": d.service, "environment": d.environment, "version": d.version });
         crate::presence::store::notify(&mut tx, "deployment.failed", "team", payload).await?;
     }
-    audit::record(&mut tx, actor, Change {
-        action: "deployment.status_changed",
-        target_type: "deployment",
-        target_id: id.to_string(),
-        before: Some(json!({ "status": from.as_str() })),
-        after: Some(json!({ "status": to.as_str() })),
-    })
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "deployment.status_changed",
+            target_type: "deployment",
+            target_id: id.to_string(),
+            before: Some(json!({ "status": from.as_str() })),
+            after: Some(json!({ "status": to.as_str() })),
+        },
+    )
     .await?;
     tx.commit().await?;
-    Ok(format!("{} {} in {} is now {}.", d.service, d.version, d.environment, to.as_str().replace('_', " ")))
+    Ok(format!(
+        "{} {} in {} is now {}.",
+        d.service,
+        d.version,
+        d.environment,
+        to.as_str().replace('_', " ")
+    ))
 }
 
 #[derive(Clone, Debug, Default, serde::Deserialize)]
@@ -309,8 +410,18 @@ pub struct ImageForm {
     pub digest: String,
 }
 
-pub async fn record_image(state: &AppState, actor: &Actor, service: &store::ServiceRow, f: &ImageForm) -> AppResult<Result<(), FormErrors>> {
-    let ImageForm { version, registry, arch, digest } = f;
+pub async fn record_image(
+    state: &AppState,
+    actor: &Actor,
+    service: &store::ServiceRow,
+    f: &ImageForm,
+) -> AppResult<Result<(), FormErrors>> {
+    let ImageForm {
+        version,
+        registry,
+        arch,
+        digest,
+    } = f;
     let mut errs = FormErrors::default();
     if version.trim().is_empty() {
         errs.add("version", "Give the version.");
@@ -323,13 +434,24 @@ pub async fn record_image(state: &AppState, actor: &Actor, service: &store::Serv
         errs.add("arch", "Choose linux/amd64 or linux/arm64.");
     }
     if !digest_ok(digest.trim()) {
-        errs.add("digest", "A digest looks like sha256: followed by 64 lowercase hex digits.");
+        errs.add(
+            "digest",
+            "A digest looks like sha256: followed by 64 lowercase hex digits.",
+        );
     }
     if !errs.is_empty() {
         return Ok(Err(errs));
     }
     let mut tx = state.pool.begin().await?;
-    store::upsert_image(&mut tx, service.id, version.trim(), &registry, arch, digest.trim()).await?;
+    store::upsert_image(
+        &mut tx,
+        service.id,
+        version.trim(),
+        &registry,
+        arch,
+        digest.trim(),
+    )
+    .await?;
     audit::record(&mut tx, actor, Change {
         action: "image.recorded",
         target_type: "service",
@@ -342,35 +464,62 @@ pub async fn record_image(state: &AppState, actor: &Actor, service: &store::Serv
     Ok(Ok(()))
 }
 
-pub async fn set_health_url(state: &AppState, actor: &Actor, service: &store::ServiceRow, env_id: i64, url: &str) -> AppResult<String> {
+pub async fn set_health_url(
+    state: &AppState,
+    actor: &Actor,
+    service: &store::ServiceRow,
+    env_id: i64,
+    url: &str,
+) -> AppResult<String> {
     let url = url.trim();
     if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
-        return Err(AppError::BadRequest("A health URL starts with http:// or https://.".into()));
+        return Err(AppError::BadRequest(
+            "A health URL starts with http:// or https://.".into(),
+        ));
     }
     let mut tx = state.pool.begin().await?;
     store::set_health_url(&mut tx, service.id, env_id, url).await?;
-    audit::record(&mut tx, actor, Change {
-        action: "health.url_set",
-        target_type: "service",
-        target_id: service.id.to_string(),
-        before: None,
-        after: Some(json!({ "environment_id": env_id, "url": url })),
-    })
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "health.url_set",
+            target_type: "service",
+            target_id: service.id.to_string(),
+            before: None,
+            after: Some(json!({ "environment_id": env_id, "url": url })),
+        },
+    )
     .await?;
     tx.commit().await?;
-    Ok(if url.is_empty() { "Health checks stopped.".into() } else { "Health URL saved; the prober checks it now.".into() })
+    Ok(if url.is_empty() {
+        "Health checks stopped.".into()
+    } else {
+        "Health URL saved; the prober checks it now.".into()
+    })
 }
 
-pub async fn report_health(state: &AppState, actor: &Actor, service: &store::ServiceRow, env_id: i64, ok: bool, note: &str) -> AppResult<()> {
+pub async fn report_health(
+    state: &AppState,
+    actor: &Actor,
+    service: &store::ServiceRow,
+    env_id: i64,
+    ok: bool,
+    note: &str,
+) -> AppResult<()> {
     let mut tx = state.pool.begin().await?;
     store::report_health(&mut tx, service.id, env_id, ok, note.trim()).await?;
-    audit::record(&mut tx, actor, Change {
-        action: "health.reported",
-        target_type: "service",
-        target_id: service.id.to_string(),
-        before: None,
-        after: Some(json!({ "environment_id": env_id, "ok": ok, "note": note.trim() })),
-    })
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "health.reported",
+            target_type: "service",
+            target_id: service.id.to_string(),
+            before: None,
+            after: Some(json!({ "environment_id": env_id, "ok": ok, "note": note.trim() })),
+        },
+    )
     .await?;
     tx.commit().await?;
     Ok(())
@@ -390,7 +539,11 @@ pub struct IncidentForm {
     pub deployment: String,
 }
 
-pub async fn open_incident(state: &AppState, actor: &Actor, f: &IncidentForm) -> AppResult<Result<i64, FormErrors>> {
+pub async fn open_incident(
+    state: &AppState,
+    actor: &Actor,
+    f: &IncidentForm,
+) -> AppResult<Result<i64, FormErrors>> {
     let mut errs = FormErrors::default();
     let services = store::services(&state.pool).await?;
     let envs = store::environments(&state.pool).await?;
@@ -419,15 +572,32 @@ pub async fn open_incident(state: &AppState, actor: &Actor, f: &IncidentForm) ->
             }
         },
     };
-    let (Some(svc), Some(env), true) = (svc, env, errs.is_empty()) else { return Ok(Err(errs)) };
+    let (Some(svc), Some(env), true) = (svc, env, errs.is_empty()) else {
+        return Ok(Err(errs));
+    };
     let mut tx = state.pool.begin().await?;
     if let Some(d) = deployment {
         match store::lock_deployment(&mut tx, d).await? {
             Some(row) if row.service_id == svc.id && row.environment_id == env.id => {}
-            _ => return Ok(Err(FormErrors::field("deployment", "No such deployment of this service in this environment."))),
+            _ => {
+                return Ok(Err(FormErrors::field(
+                    "deployment",
+                    "No such deployment of this service in this environment.",
+                )));
+            }
         }
     }
-    let id = store::open_incident(&mut tx, svc.id, env.id, &f.severity, title, state.clock.now(), deployment, actor.id).await?;
+    let id = store::open_incident(
+        &mut tx,
+        svc.id,
+        env.id,
+        &f.severity,
+        title,
+        state.clock.now(),
+        deployment,
+        actor.id,
+    )
+    .await?;
     audit::record(&mut tx, actor, Change {
         action: "incident.opened",
         target_type: "incident",
@@ -443,15 +613,21 @@ pub async fn open_incident(state: &AppState, actor: &Actor, f: &IncidentForm) ->
 pub async fn resolve_incident(state: &AppState, actor: &Actor, id: i64) -> AppResult<String> {
     let mut tx = state.pool.begin().await?;
     if !store::resolve_incident(&mut tx, id, state.clock.now()).await? {
-        return Err(AppError::Conflict("That incident is already resolved.".into()));
+        return Err(AppError::Conflict(
+            "That incident is already resolved.".into(),
+        ));
     }
-    audit::record(&mut tx, actor, Change {
-        action: "incident.resolved",
-        target_type: "incident",
-        target_id: id.to_string(),
-        before: None,
-        after: None,
-    })
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "incident.resolved",
+            target_type: "incident",
+            target_id: id.to_string(),
+            before: None,
+            after: None,
+        },
+    )
     .await?;
     tx.commit().await?;
     Ok("Incident resolved.".into())

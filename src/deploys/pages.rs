@@ -115,7 +115,10 @@ pub fn matrix(
 }
 
 fn manage_forms(ctx: &PageCtx) -> impl IntoView + use<> {
-    let tiers = TIERS.iter().map(|t| view! { <option value=*t>{*t}</option> }).collect::<Vec<_>>();
+    let tiers = TIERS
+        .iter()
+        .map(|t| view! { <option value=*t>{*t}</option> })
+        .collect::<Vec<_>>();
     let sups = ["kubernetes", "systemd", "supervisord", "compose"]
         .iter()
         .map(|t| view! { <option value=*t>{*t}</option> })
@@ -149,7 +152,12 @@ fn manage_forms(ctx: &PageCtx) -> impl IntoView + use<> {
     }
 }
 
-pub fn diff(services: &[ServiceRow], a: &EnvRow, b: &EnvRow, cells: &Cells) -> impl IntoView + use<> {
+pub fn diff(
+    services: &[ServiceRow],
+    a: &EnvRow,
+    b: &EnvRow,
+    cells: &Cells,
+) -> impl IntoView + use<> {
     let rows = services
         .iter()
         .map(|s| {
@@ -200,9 +208,24 @@ pub fn history(ctx: &PageCtx, h: HistoryView<'_>) -> impl IntoView + use<> {
             })
             .collect::<Vec<_>>()
     };
-    let svc_opts = opts(h.services.iter().map(|s| s.name.clone()).collect(), h.service, "any service");
-    let env_opts = opts(h.envs.iter().map(|e| e.name.clone()).collect(), h.environment, "any environment");
-    let st_opts = opts(model::Status::ALL.iter().map(|s| s.as_str().to_string()).collect(), h.status, "any status");
+    let svc_opts = opts(
+        h.services.iter().map(|s| s.name.clone()).collect(),
+        h.service,
+        "any service",
+    );
+    let env_opts = opts(
+        h.envs.iter().map(|e| e.name.clone()).collect(),
+        h.environment,
+        "any environment",
+    );
+    let st_opts = opts(
+        model::Status::ALL
+            .iter()
+            .map(|s| s.as_str().to_string())
+            .collect(),
+        h.status,
+        "any status",
+    );
     let rows = h
         .rows
         .iter()
@@ -224,7 +247,8 @@ pub fn history(ctx: &PageCtx, h: HistoryView<'_>) -> impl IntoView + use<> {
                 })
                 .collect::<Vec<_>>();
             let class = format!("badge dep-{}", d.status);
-            let note = (!d.note.is_empty()).then(|| view! { <br/><small class="muted">{d.note.clone()}</small> });
+            let note = (!d.note.is_empty())
+                .then(|| view! { <br/><small class="muted">{d.note.clone()}</small> });
             view! {
                 <tr>
                     <td>{format!("#{}", d.id)}</td>
@@ -261,21 +285,44 @@ pub fn history(ctx: &PageCtx, h: HistoryView<'_>) -> impl IntoView + use<> {
     }
 }
 
-fn select(id: &'static str, name: &'static str, label: &'static str, options: Vec<String>, selected: &str, err: Option<&String>) -> impl IntoView + use<> {
+fn select(
+    id: &'static str,
+    name: &'static str,
+    label: &'static str,
+    options: Vec<String>,
+    selected: &str,
+    err: Option<&String>,
+) -> impl IntoView + use<> {
     let opts = std::iter::once(String::new())
         .chain(options)
         .map(|o| {
             let sel = o == selected;
-            let text = if o.is_empty() { "choose…".to_string() } else { o.clone() };
+            let text = if o.is_empty() {
+                "choose…".to_string()
+            } else {
+                o.clone()
+            };
             view! { <option value=o selected=sel>{text}</option> }
         })
         .collect::<Vec<_>>();
-    let err = err.cloned().map(|e| view! { <p class="field-error">{e}</p> });
+    let err = err
+        .cloned()
+        .map(|e| view! { <p class="field-error">{e}</p> });
     view! { <div class="field"><label for=id>{label}</label><select id=id name=name>{opts}</select>{err}</div> }
 }
 
-pub fn new_deployment(ctx: &PageCtx, services: &[ServiceRow], envs: &[EnvRow], f: &DeploymentInput, errs: &FormErrors) -> impl IntoView + use<> {
-    let status = if f.status.is_empty() { "succeeded" } else { f.status.as_str() };
+pub fn new_deployment(
+    ctx: &PageCtx,
+    services: &[ServiceRow],
+    envs: &[EnvRow],
+    f: &DeploymentInput,
+    errs: &FormErrors,
+) -> impl IntoView + use<> {
+    let status = if f.status.is_empty() {
+        "succeeded"
+    } else {
+        f.status.as_str()
+    };
     view! {
         <h1>"Record a deployment"</h1>
         <section class="card">
@@ -298,16 +345,31 @@ pub fn new_deployment(ctx: &PageCtx, services: &[ServiceRow], envs: &[EnvRow], f
 }
 
 /// Uptime % and a latency line per environment over the samples, as inline SVG (no script).
-fn health_chart(samples: &[SampleRow], envs: &[EnvRow], since: DateTime<Utc>, now: DateTime<Utc>) -> impl IntoView + use<> {
+fn health_chart(
+    samples: &[SampleRow],
+    envs: &[EnvRow],
+    since: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> impl IntoView + use<> {
     const W: f64 = 640.0;
     const H: f64 = 160.0;
     let span = (now - since).num_seconds().max(1) as f64;
-    let max_latency = samples.iter().filter_map(|s| s.latency_ms).max().unwrap_or(1).max(1) as f64;
-    let colors = ["#1f5fa8", "#b35c00", "#2e7d32", "#8e24aa", "#c62828", "#00838f"];
+    let max_latency = samples
+        .iter()
+        .filter_map(|s| s.latency_ms)
+        .max()
+        .unwrap_or(1)
+        .max(1) as f64;
+    let colors = [
+        "#1f5fa8", "#b35c00", "#2e7d32", "#8e24aa", "#c62828", "#00838f",
+    ];
     let mut lines = Vec::new();
     let mut legend = Vec::new();
     for (i, e) in envs.iter().enumerate() {
-        let mine: Vec<&SampleRow> = samples.iter().filter(|s| s.environment_id == e.id).collect();
+        let mine: Vec<&SampleRow> = samples
+            .iter()
+            .filter(|s| s.environment_id == e.id)
+            .collect();
         if mine.is_empty() {
             continue;
         }
@@ -317,7 +379,8 @@ fn health_chart(samples: &[SampleRow], envs: &[EnvRow], since: DateTime<Utc>, no
             .iter()
             .filter_map(|s| {
                 let x = (s.at - since).num_seconds() as f64 / span * W;
-                s.latency_ms.map(|l| format!("{x:.1},{:.1} ", H - (l as f64 / max_latency) * (H - 10.0)))
+                s.latency_ms
+                    .map(|l| format!("{x:.1},{:.1} ", H - (l as f64 / max_latency) * (H - 10.0)))
             })
             .collect();
         let color = colors[i % colors.len()];
@@ -409,9 +472,9 @@ pub fn service(ctx: &PageCtx, v: ServiceView<'_>) -> impl IntoView + use<> {
         .collect::<Vec<_>>();
     // Images: versions × (registry, arch) with flags.
     let mut versions: Vec<&str> = v.images.iter().map(|i| i.version.as_str()).collect();
+    versions.sort_unstable();
     versions.dedup();
-    versions.sort_by(|a, b| model::parse_version(b).cmp(&model::parse_version(a)));
-    versions.dedup();
+    versions.sort_by_key(|v| std::cmp::Reverse(model::parse_version(v)));
     let image_rows = versions
         .iter()
         .take(20)
@@ -485,7 +548,11 @@ pub fn service(ctx: &PageCtx, v: ServiceView<'_>) -> impl IntoView + use<> {
 
 pub fn incident_table(ctx: &PageCtx, list: &[IncidentRow]) -> impl IntoView + use<> {
     if list.is_empty() {
-        return ui::empty_state("No incidents", "Incidents opened for this service appear here.").into_any();
+        return ui::empty_state(
+            "No incidents",
+            "Incidents opened for this service appear here.",
+        )
+        .into_any();
     }
     let tz = ctx.tz().to_string();
     let rows = list
@@ -525,7 +592,14 @@ pub fn incident_table(ctx: &PageCtx, list: &[IncidentRow]) -> impl IntoView + us
     .into_any()
 }
 
-pub fn incidents(ctx: &PageCtx, list: &[IncidentRow], services: &[ServiceRow], envs: &[EnvRow], f: &IncidentForm, errs: &FormErrors) -> impl IntoView + use<> {
+pub fn incidents(
+    ctx: &PageCtx,
+    list: &[IncidentRow],
+    services: &[ServiceRow],
+    envs: &[EnvRow],
+    f: &IncidentForm,
+    errs: &FormErrors,
+) -> impl IntoView + use<> {
     view! {
         <h1>"Incidents"</h1>
         {incident_table(ctx, list)}
@@ -546,9 +620,16 @@ pub fn incidents(ctx: &PageCtx, list: &[IncidentRow], services: &[ServiceRow], e
 
 pub fn bundle(env: &EnvRow, entries: &[(String, String)]) -> impl IntoView + use<> {
     let refs: Vec<String> = entries.iter().map(|(_, r)| r.clone()).collect();
-    let pull = refs.iter().map(|r| format!("docker pull {r}")).collect::<Vec<_>>().join("\n");
+    let pull = refs
+        .iter()
+        .map(|r| format!("docker pull {r}"))
+        .collect::<Vec<_>>()
+        .join("\n");
     let save = format!("docker save -o {}-bundle.tar {}", env.name, refs.join(" "));
-    let load = format!("docker load -i {}-bundle.tar\ndocker compose up -d", env.name);
+    let load = format!(
+        "docker load -i {}-bundle.tar\ndocker compose up -d",
+        env.name
+    );
     let items = entries
         .iter()
         .map(|(s, r)| view! { <li><strong>{s.clone()}</strong>" "<code>{r.clone()}</code></li> })

@@ -34,7 +34,11 @@ pub async fn run(state: AppState, instance: String, tick: Duration) {
 }
 
 /// One round: claim, probe, record. Returns how many targets were probed.
-pub async fn round(state: &AppState, client: &reqwest::Client, instance: &str) -> anyhow::Result<usize> {
+pub async fn round(
+    state: &AppState,
+    client: &reqwest::Client,
+    instance: &str,
+) -> anyhow::Result<usize> {
     let due = store::claim_due(&state.pool, instance, 50).await?;
     let n = due.len();
     let probes = due.into_iter().map(|t| {

@@ -54,7 +54,10 @@ pub struct NewService<'a> {
 }
 
 /// `None` when the name is taken.
-pub async fn create_service(conn: &mut PgConnection, s: NewService<'_>) -> sqlx::Result<Option<i64>> {
+pub async fn create_service(
+    conn: &mut PgConnection,
+    s: NewService<'_>,
+) -> sqlx::Result<Option<i64>> {
     match sqlx::query_scalar!(
         "insert into services (name, role, image, supervisor, owner_id, probe_interval_seconds)
          values ($1, $2, $3, $4, $5, $6) returning id",
@@ -163,7 +166,10 @@ pub struct NewDeployment<'a> {
 }
 
 /// Inserts a deployment; `None` if its idempotency key was used before.
-pub async fn insert_deployment(conn: &mut PgConnection, d: NewDeployment<'_>) -> sqlx::Result<Option<i64>> {
+pub async fn insert_deployment(
+    conn: &mut PgConnection,
+    d: NewDeployment<'_>,
+) -> sqlx::Result<Option<i64>> {
     let finished = matches!(d.status, "succeeded" | "failed" | "rolled_back").then_some(d.at);
     match sqlx::query_scalar!(
         "insert into deployments (service_id, environment_id, version, image_ref, digest, status,
@@ -219,7 +225,10 @@ pub struct DeploymentRow {
     pub note: String,
 }
 
-pub async fn lock_deployment(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<DeploymentRow>> {
+pub async fn lock_deployment(
+    conn: &mut PgConnection,
+    id: i64,
+) -> sqlx::Result<Option<DeploymentRow>> {
     sqlx::query_as!(
         DeploymentRow,
         r#"select d.id, s.name as service, e.name as environment, d.service_id, d.environment_id,
@@ -246,7 +255,11 @@ pub struct HistoryFilter {
 }
 
 /// Deployments newest first, keyset-paginated by id.
-pub async fn history(pool: &PgPool, f: &HistoryFilter, limit: i64) -> sqlx::Result<Vec<DeploymentRow>> {
+pub async fn history(
+    pool: &PgPool,
+    f: &HistoryFilter,
+    limit: i64,
+) -> sqlx::Result<Vec<DeploymentRow>> {
     sqlx::query_as!(
         DeploymentRow,
         r#"select d.id, s.name as service, e.name as environment, d.service_id, d.environment_id,
@@ -291,7 +304,11 @@ pub async fn set_status(
 }
 
 /// Re-derives what runs in (service, environment): its latest succeeded deployment.
-pub async fn refresh_current(conn: &mut PgConnection, service: i64, environment: i64) -> sqlx::Result<()> {
+pub async fn refresh_current(
+    conn: &mut PgConnection,
+    service: i64,
+    environment: i64,
+) -> sqlx::Result<()> {
     let latest = sqlx::query_scalar!(
         "select id from deployments
          where service_id = $1 and environment_id = $2 and status = 'succeeded'
@@ -370,11 +387,20 @@ pub async fn upsert_image(
     Ok(())
 }
 
-pub async fn set_health_url(conn: &mut PgConnection, service: i64, environment: i64, url: &str) -> sqlx::Result<()> {
+pub async fn set_health_url(
+    conn: &mut PgConnection,
+    service: i64,
+    environment: i64,
+    url: &str,
+) -> sqlx::Result<()> {
     if url.is_empty() {
-        sqlx::query!("delete from health_targets where service_id = $1 and environment_id = $2", service, environment)
-            .execute(conn)
-            .await?;
+        sqlx::query!(
+            "delete from health_targets where service_id = $1 and environment_id = $2",
+            service,
+            environment
+        )
+        .execute(conn)
+        .await?;
     } else {
         sqlx::query!(
             "insert into health_targets (service_id, environment_id, url) values ($1, $2, $3)
@@ -476,7 +502,13 @@ pub async fn finish_probe(
 }
 
 /// A health report from a site that cannot be probed: one sample; the state follows it at once.
-pub async fn report_health(conn: &mut PgConnection, service: i64, environment: i64, ok: bool, note: &str) -> sqlx::Result<()> {
+pub async fn report_health(
+    conn: &mut PgConnection,
+    service: i64,
+    environment: i64,
+    ok: bool,
+    note: &str,
+) -> sqlx::Result<()> {
     sqlx::query!(
         "insert into health_samples (service_id, environment_id, at, ok, error, source)
          values ($1, $2, now(), $3, $4, 'report')",
@@ -511,7 +543,11 @@ pub struct SampleRow {
 }
 
 /// A service's samples since `since`, oldest first.
-pub async fn samples(pool: &PgPool, service: i64, since: DateTime<Utc>) -> sqlx::Result<Vec<SampleRow>> {
+pub async fn samples(
+    pool: &PgPool,
+    service: i64,
+    since: DateTime<Utc>,
+) -> sqlx::Result<Vec<SampleRow>> {
     sqlx::query_as!(
         SampleRow,
         r#"select environment_id, at as "at: _", ok, latency_ms from health_samples
@@ -558,7 +594,11 @@ pub struct IncidentRow {
     pub deployment_id: Option<i64>,
 }
 
-pub async fn incidents(pool: &PgPool, service: Option<i64>, limit: i64) -> sqlx::Result<Vec<IncidentRow>> {
+pub async fn incidents(
+    pool: &PgPool,
+    service: Option<i64>,
+    limit: i64,
+) -> sqlx::Result<Vec<IncidentRow>> {
     sqlx::query_as!(
         IncidentRow,
         r#"select i.id, s.name as service, e.name as environment, i.severity, i.title,
@@ -603,7 +643,11 @@ pub async fn open_incident(
 }
 
 /// Resolves an open incident; false if it was already resolved or does not exist.
-pub async fn resolve_incident(conn: &mut PgConnection, id: i64, at: DateTime<Utc>) -> sqlx::Result<bool> {
+pub async fn resolve_incident(
+    conn: &mut PgConnection,
+    id: i64,
+    at: DateTime<Utc>,
+) -> sqlx::Result<bool> {
     Ok(sqlx::query!(
         "update incidents set resolved_at = greatest($2, opened_at) where id = $1 and resolved_at is null",
         id,

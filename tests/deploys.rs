@@ -1,0 +1,569 @@
+//! Deployment state through the real router: recording and status transitions, what runs where,
+//! idempotency, skew, image flags, the health prober against a server the test turns up and down,
+//! lease exclusivity between two instances, incidents, the bundle plan, history paging.
+
+mod common;
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
+
+use common::{Client, TestApp};
+use flowdeck::{auth::model::Role, deploys};
+use reqwest::StatusCode;
+
+async fn setup(app: &TestApp) -> Client {
+    let lead = app.logged_in("lee", Role::Lead).await;
+    for (name, role) in [("api", "api"), ("rpc-user", "rpc"), ("push", "worker")] {
+        let r = lead
+            .post(
+                "/services",
+                &[
+                    ("name", name),
+                    ("role", role),
+                    ("image", &format!("ghcr.io/example/{name}")),
+                    ("supervisor", "kubernetes"),
+                    ("probe_interval_seconds", "30"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    }
+    for (name, tier, pos) in [
+        ("staging", "staging", "1"),
+        ("prod", "production", "2"),
+        ("site-a", "offline", "3"),
+    ] {
+        let r = lead
+            .post(
+                "/environments",
+                &[
+                    ("name", name),
+                    ("tier", tier),
+                    ("position", pos),
+                    ("url", ""),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+    }
+    lead
+}
+
+async fn deploy(c: &Client, service: &str, env: &str, version: &str, status: &str) -> common::Page {
+    c.post(
+        "/deployments",
+        &[
+            ("service", service),
+            ("environment", env),
+            ("version", version),
+            ("status", status),
+            ("image_ref", ""),
+            ("digest", ""),
+            ("commit", ""),
+            ("note", ""),
+            ("idempotency_key", ""),
+        ],
+    )
+    .await
+}
+
+async fn last_id(app: &TestApp) -> i64 {
+    sqlx::query_scalar("select max(id) from deployments")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+fn cell<'a>(matrix: &'a str, service: &str) -> &'a str {
+    let start = matrix
+        .find(&format!(">{service}</a>"))
+        .expect("service row");
+    let end = matrix[start..].find("</tr>").unwrap() + start;
+    &matrix[start..end]
+}
+
+#[tokio::test]
+async fn deployments_move_through_their_states_and_the_matrix_shows_what_runs() {
+    let app = TestApp::spawn().await;
+    let lead = setup(&app).await;
+    let member = app.logged_in("mo", Role::Member).await;
+    assert_eq!(
+        deploy(&member, "api", "prod", "v3.8.0", "succeeded")
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        deploy(&member, "api", "prod", "v3.8.1", "pending")
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    let id = last_id(&app).await;
+    assert!(
+        cell(&member.get("/deployments").await.body, "api").contains("v3.8.0"),
+        "pending does not run yet"
+    );
+
+    let bad = member
+        .post(
+            &format!("/deployments/{id}/status"),
+            &[("status", "succeeded")],
+        )
+        .await;
+    assert_eq!(
+        bad.status,
+        StatusCode::CONFLICT,
+        "pending cannot jump to succeeded"
+    );
+    assert_eq!(
+        member
+            .post(
+                &format!("/deployments/{id}/status"),
+                &[("status", "running")]
+            )
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        member
+            .post(
+                &format!("/deployments/{id}/status"),
+                &[("status", "succeeded")]
+            )
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    assert!(cell(&member.get("/deployments").await.body, "api").contains("v3.8.1"));
+
+    assert_eq!(
+        lead.post(
+            &format!("/deployments/{id}/status"),
+            &[("status", "rolled_back")]
+        )
+        .await
+        .status,
+        StatusCode::SEE_OTHER
+    );
+    let row = member.get("/deployments").await.body;
+    assert!(
+        cell(&row, "api").contains("v3.8.0"),
+        "after a rollback the previous version runs again"
+    );
+    assert_eq!(
+        member
+            .post(
+                &format!("/deployments/{id}/status"),
+                &[("status", "running")]
+            )
+            .await
+            .status,
+        StatusCode::CONFLICT
+    );
+
+    deploy(&member, "api", "staging", "v3.9.0", "failed").await;
+    let events: Vec<String> = sqlx::query_scalar("select event from outbox")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(events, ["deployment.failed"]);
+}
+
+#[tokio::test]
+async fn a_resubmitted_form_records_the_deployment_once() {
+    let app = TestApp::spawn().await;
+    let lead = setup(&app).await;
+    let fields = [
+        ("service", "push"),
+        ("environment", "prod"),
+        ("version", "v3.8.0"),
+        ("status", "succeeded"),
+        ("idempotency_key", "form-123"),
+    ];
+    let first = lead.post("/deployments", &fields).await;
+    let second = lead.post("/deployments", &fields).await;
+    assert_eq!(
+        (first.status, second.status),
+        (StatusCode::SEE_OTHER, StatusCode::SEE_OTHER)
+    );
+    assert!(
+        lead.get("/deployments")
+            .await
+            .body
+            .contains("was already recorded")
+    );
+    let n: i64 = sqlx::query_scalar("select count(*) from deployments")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 1);
+}
+
+#[tokio::test]
+async fn bad_deployments_are_refused_with_every_reason_and_the_input_kept() {
+    let app = TestApp::spawn().await;
+    let lead = setup(&app).await;
+    let r = lead
+        .post(
+            "/deployments",
+            &[
+                ("service", "nope"),
+                ("environment", "prod"),
+                ("version", ""),
+                ("status", "rolled_back"),
+                ("digest", "sha256:XYZ"),
+                ("note", "keep me"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    for msg in [
+        "Choose a service.",
+        "Give the version",
+        "A new deployment is pending",
+        "A digest looks like",
+    ] {
+        assert!(r.body.contains(msg), "{msg}");
+    }
+    assert!(r.body.contains("value=\"keep me\""));
+}
+
+#[tokio::test]
+async fn skew_and_image_flags_are_shown() {
+    let app = TestApp::spawn().await;
+    let lead = setup(&app).await;
+    deploy(&lead, "api", "prod", "v3.8.1", "succeeded").await;
+    deploy(&lead, "rpc-user", "prod", "v3.9.0", "succeeded").await;
+    deploy(&lead, "push", "prod", "v3.6.0", "succeeded").await;
+    let m = lead.get("/deployments").await.body;
+    assert!(cell(&m, "rpc-user").contains("newer than api v3.8.1"));
+    assert!(cell(&m, "push").contains("more than one minor behind api v3.8.1"));
+    assert!(!cell(&m, "api").contains("⚠"));
+
+    let d = |c: char| format!("sha256:{}", c.to_string().repeat(64));
+    for (reg, arch, digest) in [
+        ("ghcr.io", "linux/amd64", d('a')),
+        ("ghcr.io", "linux/arm64", d('b')),
+        ("docker.io", "linux/amd64", d('c')),
+    ] {
+        let r = lead
+            .post(
+                "/services/api/images",
+                &[
+                    ("version", "v3.8.1"),
+                    ("registry", reg),
+                    ("arch", arch),
+                    ("digest", &digest),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+    }
+    let page = lead.get("/services/api").await.body;
+    assert!(page.contains("docker.io has no linux/arm64 image"));
+    assert!(page.contains("linux/amd64 digests disagree between registries"));
+}
+
+/// A health endpoint the test turns up and down.
+async fn toggled_server() -> (String, Arc<AtomicBool>) {
+    let up = Arc::new(AtomicBool::new(true));
+    let flag = up.clone();
+    let app = axum::Router::new().route(
+        "/healthz",
+        axum::routing::get(move || {
+            let flag = flag.clone();
+            async move {
+                if flag.load(Ordering::SeqCst) {
+                    (axum::http::StatusCode::OK, "ok")
+                } else {
+                    (axum::http::StatusCode::SERVICE_UNAVAILABLE, "down")
+                }
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/healthz", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    (url, up)
+}
+
+#[tokio::test]
+async fn the_prober_marks_a_service_down_after_consecutive_failures_and_up_again() {
+    let app = TestApp::spawn().await;
+    let lead = setup(&app).await;
+    deploy(&lead, "api", "prod", "v3.8.1", "succeeded").await;
+    let (url, up) = toggled_server().await;
+    let r = lead
+        .post(
+            "/services/api/health-url",
+            &[("environment", "prod"), ("url", &url)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    sqlx::query("update services set probe_failures = 3")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let client = reqwest::Client::new();
+    // Each round probes what is due; the test makes the target due again instead of sleeping.
+    let round = || async {
+        sqlx::query("update health_targets set next_probe_at = now()")
+            .execute(&app.pool)
+            .await
+            .unwrap();
+        deploys::prober::round(&app.state, &client, "test")
+            .await
+            .unwrap()
+    };
+    assert_eq!(round().await, 1);
+    assert!(cell(&lead.get("/deployments").await.body, "api").contains("badge health-up"));
+
+    up.store(false, Ordering::SeqCst);
+    round().await;
+    round().await;
+    assert!(
+        cell(&lead.get("/deployments").await.body, "api").contains("badge health-up"),
+        "two failures are not enough"
+    );
+    round().await;
+    let m = lead.get("/deployments").await.body;
+    assert!(
+        cell(&m, "api").contains("badge health-down"),
+        "the third failure in a row marks it down"
+    );
+    let events: Vec<String> = sqlx::query_scalar("select event from outbox")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(events, ["service.down"]);
+
+    up.store(true, Ordering::SeqCst);
+    round().await;
+    assert!(cell(&lead.get("/deployments").await.body, "api").contains("badge health-up"));
+    let samples: i64 = sqlx::query_scalar("select count(*) from health_samples")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(samples, 5);
+    let page = lead.get("/services/api").await.body;
+    assert!(
+        page.contains("prod: 40.00 % up over 5 checks"),
+        "uptime from the samples"
+    );
+}
+
+#[tokio::test]
+async fn two_instances_never_probe_the_same_target() {
+    let app = TestApp::spawn().await;
+    let lead = setup(&app).await;
+    sqlx::query(
+        "insert into services (name, role, owner_id) select 'svc' || n, 'worker', 1 from generate_series(1, 40) n",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "insert into health_targets (service_id, environment_id, url)
+         select s.id, e.id, 'http://127.0.0.1:1/' from services s cross join environments e",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    drop(lead);
+    let second = flowdeck::db::pool(&app.db_url).await.unwrap();
+    let (a, b) = tokio::join!(
+        deploys::store::claim_due(&app.pool, "instance-a", 100),
+        deploys::store::claim_due(&second, "instance-b", 100),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    let total: i64 = sqlx::query_scalar("select count(*) from health_targets")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        (a.len() + b.len()) as i64,
+        total,
+        "every due target is claimed"
+    );
+    for t in &a {
+        assert!(
+            !b.iter()
+                .any(|u| u.service_id == t.service_id && u.environment_id == t.environment_id),
+            "claimed twice"
+        );
+    }
+    let again = deploys::store::claim_due(&second, "instance-b", 100)
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "leased targets are not claimed again");
+}
+
+#[tokio::test]
+async fn incidents_open_and_resolve_and_offline_sites_get_a_bundle_plan() {
+    let app = TestApp::spawn().await;
+    let lead = setup(&app).await;
+    let digest = format!("sha256:{}", "d".repeat(64));
+    lead.post(
+        "/deployments",
+        &[
+            ("service", "api"),
+            ("environment", "site-a"),
+            ("version", "v3.8.1"),
+            ("status", "succeeded"),
+            ("digest", &digest),
+        ],
+    )
+    .await;
+    lead.post(
+        "/deployments",
+        &[
+            ("service", "push"),
+            ("environment", "site-a"),
+            ("version", "v3.8.0"),
+            ("status", "succeeded"),
+        ],
+    )
+    .await;
+    let plan = lead.get("/deployments/bundle/site-a").await.body;
+    assert!(
+        plan.contains(&format!("docker pull ghcr.io/example/api:v3.8.1@{digest}")),
+        "pinned by digest"
+    );
+    assert!(plan.contains("docker pull ghcr.io/example/push:v3.8.0"));
+    assert!(
+        plan.contains("docker save -o site-a-bundle.tar")
+            && plan.contains("docker load -i site-a-bundle.tar")
+    );
+
+    let dep = last_id(&app).await;
+    let bad = lead
+        .post(
+            "/incidents",
+            &[
+                ("service", "api"),
+                ("environment", "site-a"),
+                ("severity", "sev2"),
+                ("title", "x"),
+                ("deployment", &dep.to_string()),
+            ],
+        )
+        .await;
+    assert!(
+        bad.body
+            .contains("No such deployment of this service in this environment.")
+    );
+    let ok = lead
+        .post(
+            "/incidents",
+            &[
+                ("service", "push"),
+                ("environment", "site-a"),
+                ("severity", "sev2"),
+                ("title", "Push backlog"),
+                ("deployment", &dep.to_string()),
+            ],
+        )
+        .await;
+    assert_eq!(ok.status, StatusCode::SEE_OTHER);
+    let list = lead.get("/incidents").await.body;
+    assert!(
+        list.contains("Push backlog")
+            && list.contains(&format!("deployment #{dep}"))
+            && list.contains(">open<")
+    );
+    let id: i64 = sqlx::query_scalar("select id from incidents")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        lead.post(&format!("/incidents/{id}/resolve"), &[])
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        lead.post(&format!("/incidents/{id}/resolve"), &[])
+            .await
+            .status,
+        StatusCode::CONFLICT
+    );
+    assert!(
+        lead.get("/services/push")
+            .await
+            .body
+            .contains("resolved after")
+    );
+}
+
+#[tokio::test]
+async fn history_filters_and_pages_with_the_filters_in_the_url() {
+    let app = TestApp::spawn().await;
+    let lead = setup(&app).await;
+    sqlx::query(
+        "insert into deployments (service_id, environment_id, version, status, started_at, finished_at, actor, source)
+         select 1, 2, 'v3.8.' || n, 'succeeded', now(), now(), 'ci', 'api' from generate_series(1, 70) n",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    deploy(&lead, "push", "prod", "v9.9.9", "failed").await;
+    let page = lead
+        .get("/deployments/history?service=api&environment=prod&status=")
+        .await
+        .body;
+    assert!(page.contains("v3.8.70") && page.contains("v3.8.21") && !page.contains("v3.8.20<"));
+    assert!(!page.contains("v9.9.9"), "filtered by service");
+    let start = page
+        .find("/deployments/history?service=api&amp;environment=prod&amp;status=&amp;before=")
+        .expect("older link keeps the filters");
+    let href: String = page[start..].chars().take_while(|c| *c != '"').collect();
+    let older = lead.get(&href.replace("&amp;", "&")).await.body;
+    assert!(older.contains("v3.8.20") && older.contains("v3.8.1<") && !older.contains("v3.8.21"));
+    let failed = lead.get("/deployments/history?status=failed").await.body;
+    assert!(failed.contains("v9.9.9") && !failed.contains("v3.8.70"));
+}
+
+#[tokio::test]
+async fn members_record_deployments_but_only_leads_add_services_and_health_urls() {
+    let app = TestApp::spawn().await;
+    let _lead = setup(&app).await;
+    let member = app.logged_in("mo", Role::Member).await;
+    assert_eq!(
+        member
+            .post("/services", &[("name", "x"), ("role", "api")])
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        member
+            .post("/environments", &[("name", "x"), ("tier", "staging")])
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        member
+            .post(
+                "/services/api/health-url",
+                &[("environment", "prod"), ("url", "http://x")]
+            )
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        deploy(&member, "api", "prod", "v1.0.0", "succeeded")
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        member.get("/services/nope").await.status,
+        StatusCode::NOT_FOUND
+    );
+}
