@@ -567,3 +567,33 @@ async fn members_record_deployments_but_only_leads_add_services_and_health_urls(
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn samples_older_than_two_weeks_are_folded_into_daily_rows() {
+    let app = TestApp::spawn().await;
+    let _lead = setup(&app).await;
+    sqlx::query(
+        "insert into health_samples (service_id, environment_id, at, ok, latency_ms)
+         select 1, 2, now() - interval '20 days' + n * interval '1 minute', n % 4 <> 0, 10
+         from generate_series(1, 8) n
+         union all select 1, 2, now() - interval '1 day', true, 12",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let removed = deploys::store::summarise_old_samples(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(removed, 8);
+    let (checks, failures): (i32, i32) =
+        sqlx::query_as("select checks, failures from health_daily")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!((checks, failures), (8, 2));
+    let left: i64 = sqlx::query_scalar("select count(*) from health_samples")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 1, "recent samples stay");
+}

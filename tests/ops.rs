@@ -278,4 +278,44 @@ async fn the_demo_team_comes_with_a_week_of_availability_and_release_history() {
         .unwrap();
     assert!(tags >= 30);
     assert!(server.contains("Fix session fixation on reconnect"));
+
+    let matrix = ada.get("/deployments").await.body;
+    for s in [
+        "api",
+        "rpc-user",
+        "rpc-msg",
+        "msggateway",
+        "msgtransfer",
+        "push",
+        "web",
+    ] {
+        assert!(matrix.contains(&format!(">{s}</a>")), "{s} in the matrix");
+    }
+    assert!(
+        matrix.contains("v3.6.2 is more than one minor behind api v3.8.1"),
+        "a skew warning"
+    );
+    assert!(matrix.contains("Bundle plan for customer-site"));
+    assert!(
+        ada.get("/services/push")
+            .await
+            .body
+            .contains("docker.io has no linux/arm64 image")
+    );
+    assert!(
+        ada.get("/services/rpc-msg")
+            .await
+            .body
+            .contains("digests disagree between registries")
+    );
+    let incidents: i64 = sqlx::query_scalar("select count(*) from incidents")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(incidents, 2);
+    let deployments: i64 = sqlx::query_scalar("select count(*) from deployments")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(deployments > 150, "months of deployments: {deployments}");
 }
