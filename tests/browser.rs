@@ -339,3 +339,105 @@ async fn a_lead_imports_a_repository_and_files_a_security_backport() {
     }
     c.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recorded_deployment_changes_the_matrix_and_a_failing_health_check_turns_it_red() {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    };
+    let app = TestApp::spawn().await;
+    app.account("lee", Role::Lead).await;
+    let lead = app.client();
+    lead.login("lee", PASSWORD).await;
+    lead.post(
+        "/services",
+        &[
+            ("name", "api"),
+            ("role", "api"),
+            ("image", "ghcr.io/example/api"),
+        ],
+    )
+    .await;
+    lead.post(
+        "/environments",
+        &[("name", "prod"), ("tier", "production"), ("position", "1")],
+    )
+    .await;
+    // A health endpoint the test turns down.
+    let up = Arc::new(AtomicBool::new(true));
+    let flag = up.clone();
+    let health = axum::Router::new().route(
+        "/healthz",
+        axum::routing::get(move || {
+            let flag = flag.clone();
+            async move {
+                if flag.load(Ordering::SeqCst) {
+                    axum::http::StatusCode::OK
+                } else {
+                    axum::http::StatusCode::BAD_GATEWAY
+                }
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/healthz", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, health).await.unwrap() });
+    lead.post(
+        "/services/api/health-url",
+        &[("environment", "prod"), ("url", &url)],
+    )
+    .await;
+    sqlx::query("update services set probe_failures = 2")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let probe = reqwest::Client::new();
+    let round = || async {
+        sqlx::query("update health_targets set next_probe_at = now()")
+            .execute(&app.pool)
+            .await
+            .unwrap();
+        flowdeck::deploys::prober::round(&app.state, &probe, "browser-test")
+            .await
+            .unwrap();
+    };
+
+    let driver = start_chromedriver();
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, profile.path()).await;
+    log_in(&c, &app.base, "lee").await;
+    click(&c, ".navlinks a[href='/deployments']").await;
+    wait_text(&c, "h1", "Deployments").await;
+    click(&c, "a[href='/deployments/new']").await;
+    click(&c, "#f-service option[value=api]").await;
+    click(&c, "#f-environment option[value=prod]").await;
+    type_into(&c, "#f-version", "v3.8.1").await;
+    click(&c, "form[action='/deployments'] button").await;
+    wait_text(&c, ".flash-ok", "recorded").await;
+    let row = wait_text(&c, "tbody tr", "v3.8.1").await;
+    assert!(!row.contains("down"), "{row}");
+
+    round().await;
+    c.refresh().await.unwrap();
+    wait_text(&c, "tbody tr", "up").await;
+    up.store(false, Ordering::SeqCst);
+    round().await;
+    round().await;
+    c.refresh().await.unwrap();
+    wait_text(&c, "tbody tr", "down").await;
+    let cell_class = c
+        .find(Locator::Css("td.cell"))
+        .await
+        .unwrap()
+        .attr("class")
+        .await
+        .unwrap();
+    assert_eq!(
+        cell_class.as_deref(),
+        Some("cell down"),
+        "the cell turns red"
+    );
+    screenshot(&c, "matrix-down").await;
+    c.close().await.unwrap();
+}
