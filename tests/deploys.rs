@@ -340,6 +340,11 @@ async fn the_prober_marks_a_service_down_after_consecutive_failures_and_up_again
         .await
         .unwrap();
     assert_eq!(events, ["service.down"]);
+    let home = lead.get("/").await.body;
+    assert!(
+        home.contains("api in prod") && home.contains("v3.8.1 → prod"),
+        "the home page tells"
+    );
 
     up.store(true, Ordering::SeqCst);
     round().await;

@@ -658,3 +658,22 @@ pub async fn resolve_incident(
     .rows_affected()
         == 1)
 }
+
+/// Health targets that are down, as (service, environment) names.
+pub async fn down_targets(pool: &PgPool) -> sqlx::Result<Vec<(String, String)>> {
+    let rows = sqlx::query!(
+        "select s.name as service, e.name as environment
+         from health_targets h
+         join services s on s.id = h.service_id
+         join environments e on e.id = h.environment_id
+         where h.status = 'down'
+         order by s.name, e.position
+         limit 20"
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.service, r.environment))
+        .collect())
+}

@@ -5,6 +5,7 @@ use leptos::prelude::*;
 
 use crate::{
     auth::model::Role,
+    deploys,
     error::AppResult,
     presence::{self, model::Status, pages::status_cell},
     state::AppState,
@@ -53,6 +54,47 @@ async fn home(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<Str
         };
         view! { <p class="flash flash-ok"><a href="/leave#pending">{text}</a></p> }
     });
+    let down = deploys::store::down_targets(&state.pool).await?;
+    let latest =
+        deploys::store::history(&state.pool, &deploys::store::HistoryFilter::default(), 6).await?;
+    let deploy_tile = if latest.is_empty() && down.is_empty() {
+        ui::empty_state(
+            "No deployments recorded",
+            "Record deployments (or let CI post them) to see what runs where.",
+        )
+        .into_any()
+    } else {
+        let down_view = if down.is_empty() {
+            view! { <p><span class="badge health-up">"all checked services up"</span></p> }
+                .into_any()
+        } else {
+            let items = down
+                .into_iter()
+                .map(|(s, e)| view! { <li><span class="badge health-down">"down"</span>" "{format!("{s} in {e}")}</li> })
+                .collect::<Vec<_>>();
+            view! { <ul class="plain">{items}</ul> }.into_any()
+        };
+        let items = latest
+            .into_iter()
+            .map(|d| {
+                let class = format!("badge dep-{}", d.status);
+                view! {
+                    <li>
+                        <span class=class>{d.status.replace('_', " ")}</span>" "
+                        {format!("{} {} → {}", d.service, d.version, d.environment)}" "
+                        <small class="muted">{ui::local_time(d.started_at, &tz)}</small>
+                    </li>
+                }
+            })
+            .collect::<Vec<_>>();
+        view! {
+            {down_view}
+            <h3>"Latest deployments"</h3>
+            <ul class="plain">{items}</ul>
+            <p><a href="/deployments">"Matrix →"</a>" · "<a href="/deployments/history?status=failed">"Failures →"</a></p>
+        }
+        .into_any()
+    };
     let online_tile = view! {
         {decide}
         <p><strong>{counts}</strong></p>
@@ -80,7 +122,7 @@ async fn home(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<Str
             </section>
             <section class="card">
                 <h2>"Environments"</h2>
-                {ui::empty_state("No deployments recorded", "The version matrix of services × environments will show here.")}
+                {deploy_tile}
             </section>
             <section class="card">
                 <h2>"Delivery"</h2>
