@@ -439,5 +439,9 @@ async fn a_recorded_deployment_changes_the_matrix_and_a_failing_health_check_tur
         "the cell turns red"
     );
     screenshot(&c, "matrix-down").await;
+    c.goto(&format!("{}/services/api", app.base)).await.unwrap();
+    let page = wait_text(&c, "main", "prod: 33.33 % up over 3 checks").await;
+    assert!(page.contains("Where it runs"));
+    screenshot(&c, "service").await;
     c.close().await.unwrap();
 }
