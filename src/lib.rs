@@ -10,6 +10,7 @@ pub mod config;
 pub mod db;
 pub mod demo;
 pub mod deploys;
+pub mod docs;
 pub mod error;
 pub mod home;
 pub mod ops;

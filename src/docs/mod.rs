@@ -1,0 +1,2 @@
+//! Design docs and reviews (DESIGN §3.2).
+pub mod model;

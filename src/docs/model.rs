@@ -1,0 +1,767 @@
+//! Design-doc rules: kinds and states, the template's sections, what submitting for review needs,
+//! who may move a doc where, evidence flags, sanitized Markdown, and the Markdown export/import
+//! with MADR-compatible front matter.
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    Proposal,
+    Problem,
+    Decision,
+    Information,
+}
+
+impl Kind {
+    pub const ALL: [Kind; 4] = [
+        Kind::Proposal,
+        Kind::Problem,
+        Kind::Decision,
+        Kind::Information,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Proposal => "proposal",
+            Kind::Problem => "problem",
+            Kind::Decision => "decision",
+            Kind::Information => "information",
+        }
+    }
+    pub fn parse(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s.trim())
+            .ok_or_else(|| "Choose a kind: proposal, problem, decision or information.".into())
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    Draft,
+    InReview,
+    ChangesRequested,
+    Approved,
+    Rejected,
+    Implemented,
+    Withdrawn,
+    Superseded,
+    OnHold,
+}
+
+impl Status {
+    pub const ALL: [Status; 9] = [
+        Status::Draft,
+        Status::InReview,
+        Status::ChangesRequested,
+        Status::Approved,
+        Status::Rejected,
+        Status::Implemented,
+        Status::Withdrawn,
+        Status::Superseded,
+        Status::OnHold,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Draft => "draft",
+            Status::InReview => "in_review",
+            Status::ChangesRequested => "changes_requested",
+            Status::Approved => "approved",
+            Status::Rejected => "rejected",
+            Status::Implemented => "implemented",
+            Status::Withdrawn => "withdrawn",
+            Status::Superseded => "superseded",
+            Status::OnHold => "on_hold",
+        }
+    }
+    pub fn parse(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| format!("“{s}” is not a doc state."))
+    }
+    pub fn label(self) -> String {
+        self.as_str().replace('_', " ")
+    }
+    /// Whether the owner may still edit the text.
+    pub fn editable(self) -> bool {
+        matches!(
+            self,
+            Status::Draft | Status::InReview | Status::ChangesRequested | Status::OnHold
+        )
+    }
+}
+
+/// One considered option.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Alternative {
+    pub title: String,
+    pub description: String,
+    pub pros: String,
+    pub cons: String,
+    pub references: String,
+    pub data: String,
+}
+
+impl Alternative {
+    pub fn is_blank(&self) -> bool {
+        [
+            &self.title,
+            &self.description,
+            &self.pros,
+            &self.cons,
+            &self.references,
+            &self.data,
+        ]
+        .iter()
+        .all(|s| s.trim().is_empty())
+    }
+    /// "no evidence" when it has neither a reference nor data; otherwise what is missing, if any.
+    pub fn evidence_flag(&self) -> Option<&'static str> {
+        match (
+            self.references.trim().is_empty(),
+            self.data.trim().is_empty(),
+        ) {
+            (true, true) => Some("no evidence"),
+            (true, false) => Some("no reference"),
+            (false, true) => Some("no data"),
+            (false, false) => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExtraSection {
+    pub title: String,
+    pub body: String,
+}
+
+/// The text of a doc, as the form edits it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Content {
+    pub title: String,
+    pub kind: String,
+    pub tags: Vec<String>,
+    pub target_line: String,
+    pub background: String,
+    pub objectives: String,
+    pub alternatives: Vec<Alternative>,
+    pub conclusion: String,
+    pub extra: Vec<ExtraSection>,
+}
+
+impl Content {
+    /// The template a new doc starts from.
+    pub fn template() -> Self {
+        Self {
+            kind: "proposal".into(),
+            background: "What is the situation, and why does it need a decision now?".into(),
+            objectives: "Goals:\n- \n\nNon-goals:\n- ".into(),
+            alternatives: vec![Alternative::default(), Alternative::default()],
+            ..Default::default()
+        }
+    }
+
+    /// Problems that keep the doc from being saved at all.
+    pub fn save_problems(&self) -> Vec<(&'static str, String)> {
+        let mut p = Vec::new();
+        let t = self.title.trim();
+        if t.is_empty() || t.chars().count() > 200 {
+            p.push((
+                "title",
+                "Give the doc a title (at most 200 characters).".to_string(),
+            ));
+        }
+        if Kind::parse(&self.kind).is_err() {
+            p.push(("kind", "Choose a kind.".to_string()));
+        }
+        if self
+            .tags
+            .iter()
+            .any(|t| t.len() > 40 || t.contains(char::is_whitespace))
+        {
+            p.push((
+                "tags",
+                "Tags are single words of at most 40 characters, separated by commas.".to_string(),
+            ));
+        }
+        if self.target_line.trim().len() > 64 {
+            p.push((
+                "target_line",
+                "A release line name is short, e.g. release-v3.9.".to_string(),
+            ));
+        }
+        p
+    }
+
+    /// What submitting for review still needs, each part named.
+    pub fn submit_problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        let template = Self::template();
+        let filled = |s: &str, t: &str| !s.trim().is_empty() && s.trim() != t.trim();
+        if !filled(&self.background, &template.background) {
+            p.push("Background".to_string());
+        }
+        if !filled(&self.objectives, &template.objectives) {
+            p.push("Objectives".to_string());
+        }
+        let alts: Vec<&Alternative> = self.alternatives.iter().filter(|a| !a.is_blank()).collect();
+        if alts.len() < 2 {
+            p.push("at least two alternatives".to_string());
+        }
+        for (i, a) in alts.iter().enumerate() {
+            let name = if a.title.trim().is_empty() {
+                format!("alternative {}", i + 1)
+            } else {
+                format!("alternative “{}”", a.title.trim())
+            };
+            if a.title.trim().is_empty() {
+                p.push(format!("a title for {name}"));
+            }
+            if a.pros.trim().is_empty() {
+                p.push(format!("a pro for {name}"));
+            }
+            if a.cons.trim().is_empty() {
+                p.push(format!("a con for {name}"));
+            }
+        }
+        if self.conclusion.trim().is_empty() {
+            p.push("a proposed Conclusion".to_string());
+        }
+        p
+    }
+}
+
+/// What someone wants to do with a doc.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Move {
+    Submit,
+    Withdraw,
+    Approve,
+    Reject,
+    Hold,
+    Resume,
+    Implemented,
+    Supersede,
+}
+
+impl Move {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "submit" => Move::Submit,
+            "withdraw" => Move::Withdraw,
+            "approve" => Move::Approve,
+            "reject" => Move::Reject,
+            "hold" => Move::Hold,
+            "resume" => Move::Resume,
+            "implemented" => Move::Implemented,
+            "supersede" => Move::Supersede,
+            _ => return Err(format!("“{s}” is not something a doc can do.")),
+        })
+    }
+}
+
+/// Who is asking, relative to the doc.
+#[derive(Clone, Copy, Debug)]
+pub struct Asker {
+    pub is_owner: bool,
+    pub is_lead: bool,
+}
+
+/// The review state the approval rule looks at.
+#[derive(Clone, Copy, Debug)]
+pub struct Reviews {
+    pub approvals: usize,
+    pub open_change_requests: usize,
+    pub required: usize,
+}
+
+/// The state `mv` leads to, or why it is refused.
+pub fn transition(from: Status, mv: Move, who: Asker, reviews: Reviews) -> Result<Status, String> {
+    use Status::*;
+    let lead_not_owner = || {
+        if !who.is_lead {
+            Err("Only a lead decides design docs.".to_string())
+        } else if who.is_owner {
+            Err("You cannot decide your own doc; another lead does.".to_string())
+        } else {
+            Ok(())
+        }
+    };
+    let owner = || {
+        if who.is_owner {
+            Ok(())
+        } else {
+            Err("Only the doc's owner can do that.".to_string())
+        }
+    };
+    let refuse = || {
+        Err(format!(
+            "A doc that is {} cannot be moved that way.",
+            from.label()
+        ))
+    };
+    match mv {
+        Move::Submit => {
+            owner()?;
+            match from {
+                Draft | ChangesRequested => Ok(InReview),
+                _ => refuse(),
+            }
+        }
+        Move::Withdraw => {
+            owner()?;
+            match from {
+                Draft | InReview => Ok(Withdrawn),
+                _ => refuse(),
+            }
+        }
+        Move::Approve => {
+            lead_not_owner()?;
+            if from != InReview {
+                return refuse();
+            }
+            if reviews.open_change_requests > 0 {
+                return Err(format!(
+                    "{} change request(s) are still open.",
+                    reviews.open_change_requests
+                ));
+            }
+            if reviews.approvals < reviews.required {
+                return Err(format!(
+                    "It needs {} approvals from reviewers; it has {}.",
+                    reviews.required, reviews.approvals
+                ));
+            }
+            Ok(Approved)
+        }
+        Move::Reject => {
+            lead_not_owner()?;
+            if from == InReview {
+                Ok(Rejected)
+            } else {
+                refuse()
+            }
+        }
+        Move::Hold => {
+            lead_not_owner()?;
+            if matches!(from, InReview | Approved) {
+                Ok(OnHold)
+            } else {
+                refuse()
+            }
+        }
+        Move::Resume => {
+            lead_not_owner()?;
+            if from == OnHold {
+                Ok(InReview)
+            } else {
+                refuse()
+            }
+        }
+        Move::Implemented => {
+            if !(who.is_owner || who.is_lead) {
+                return Err("The owner or a lead marks a doc implemented.".into());
+            }
+            if from == Approved {
+                Ok(Implemented)
+            } else {
+                refuse()
+            }
+        }
+        Move::Supersede => {
+            if !(who.is_owner || who.is_lead) {
+                return Err("The owner or a lead marks a doc superseded.".into());
+            }
+            if matches!(from, Approved | Implemented) {
+                Ok(Superseded)
+            } else {
+                refuse()
+            }
+        }
+    }
+}
+
+/// Markdown rendered on the server and sanitized (no script, event handlers, `javascript:` URLs
+/// or frames survive).
+pub fn render_markdown(md: &str) -> String {
+    let parser = pulldown_cmark::Parser::new_ext(
+        md,
+        pulldown_cmark::Options::ENABLE_TABLES | pulldown_cmark::Options::ENABLE_STRIKETHROUGH,
+    );
+    let mut html = String::new();
+    pulldown_cmark::html::push_html(&mut html, parser);
+    ammonia::Builder::default()
+        .link_rel(Some("noopener noreferrer nofollow"))
+        .clean(&html)
+        .to_string()
+}
+
+/// The MADR status word for a flowdeck state.
+fn madr_status(s: Status, superseded_by: Option<i32>) -> String {
+    match s {
+        Status::Draft | Status::InReview | Status::ChangesRequested | Status::OnHold => {
+            "proposed".into()
+        }
+        Status::Approved | Status::Implemented => "accepted".into(),
+        Status::Rejected => "rejected".into(),
+        Status::Withdrawn => "deprecated".into(),
+        Status::Superseded => match superseded_by {
+            Some(n) => format!("superseded by DD-{n}"),
+            None => "superseded".into(),
+        },
+    }
+}
+
+/// The doc as one Markdown file with MADR-compatible front matter.
+pub fn export(
+    c: &Content,
+    number: i32,
+    status: Status,
+    superseded_by: Option<i32>,
+    date: &str,
+    owner: &str,
+) -> String {
+    let mut out = String::new();
+    out.push_str("---\n");
+    out.push_str(&format!("status: {}\n", madr_status(status, superseded_by)));
+    out.push_str(&format!("date: {date}\n"));
+    out.push_str(&format!("deciders: {owner}\n"));
+    out.push_str(&format!("number: DD-{number}\n"));
+    out.push_str(&format!("kind: {}\n", c.kind));
+    out.push_str(&format!("tags: [{}]\n", c.tags.join(", ")));
+    out.push_str(&format!("target_line: {}\n", c.target_line));
+    out.push_str("---\n\n");
+    out.push_str(&format!("# {}\n\n", c.title.trim()));
+    out.push_str(&format!(
+        "## Context and Problem Statement\n\n{}\n\n",
+        c.background.trim()
+    ));
+    out.push_str(&format!(
+        "## Decision Drivers\n\n{}\n\n",
+        c.objectives.trim()
+    ));
+    out.push_str("## Considered Options\n\n");
+    for a in c.alternatives.iter().filter(|a| !a.is_blank()) {
+        out.push_str(&format!("### {}\n\n", a.title.trim()));
+        out.push_str(&format!("{}\n\n", a.description.trim()));
+        out.push_str(&format!("#### Pros\n\n{}\n\n", a.pros.trim()));
+        out.push_str(&format!("#### Cons\n\n{}\n\n", a.cons.trim()));
+        out.push_str(&format!("#### References\n\n{}\n\n", a.references.trim()));
+        out.push_str(&format!("#### Data\n\n{}\n\n", a.data.trim()));
+    }
+    out.push_str(&format!(
+        "## Decision Outcome\n\n{}\n\n",
+        c.conclusion.trim()
+    ));
+    for e in &c.extra {
+        out.push_str(&format!("## {}\n\n{}\n\n", e.title.trim(), e.body.trim()));
+    }
+    out
+}
+
+/// Reads a file written by `export` (or a MADR file with the same headings) back into content.
+pub fn import(md: &str) -> Result<Content, String> {
+    let md = md.replace("\r\n", "\n");
+    let rest = md
+        .strip_prefix("---\n")
+        .ok_or("The file does not start with front matter (---).")?;
+    let (front, body) = rest
+        .split_once("\n---\n")
+        .ok_or("The front matter is not closed with ---.")?;
+    let mut c = Content::default();
+    for line in front.lines() {
+        let Some((k, v)) = line.split_once(':') else {
+            continue;
+        };
+        let v = v.trim();
+        match k.trim() {
+            "kind" => c.kind = v.to_string(),
+            "tags" => {
+                c.tags = v
+                    .trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .split(',')
+                    .map(|t| t.trim().to_string())
+                    .filter(|t| !t.is_empty())
+                    .collect()
+            }
+            "target_line" => c.target_line = v.to_string(),
+            _ => {}
+        }
+    }
+    if c.kind.is_empty() {
+        c.kind = "decision".into();
+    }
+    enum Part {
+        None,
+        Background,
+        Objectives,
+        Options,
+        Conclusion,
+        Extra,
+    }
+    let mut part = Part::None;
+    let mut alt_field = "";
+    let mut buf = String::new();
+    let flush = |c: &mut Content, part: &Part, field: &str, buf: &mut String| {
+        let text = buf.trim().to_string();
+        buf.clear();
+        match part {
+            Part::Background => c.background = text,
+            Part::Objectives => c.objectives = text,
+            Part::Conclusion => c.conclusion = text,
+            Part::Extra => {
+                if let Some(e) = c.extra.last_mut() {
+                    e.body = text;
+                }
+            }
+            Part::Options => {
+                if let Some(a) = c.alternatives.last_mut() {
+                    match field {
+                        "description" => a.description = text,
+                        "pros" => a.pros = text,
+                        "cons" => a.cons = text,
+                        "references" => a.references = text,
+                        "data" => a.data = text,
+                        _ => {}
+                    }
+                }
+            }
+            Part::None => {}
+        }
+    };
+    for line in body.lines() {
+        if let Some(t) = line.strip_prefix("# ") {
+            flush(&mut c, &part, alt_field, &mut buf);
+            c.title = t.trim().to_string();
+            part = Part::None;
+        } else if let Some(h) = line.strip_prefix("## ") {
+            flush(&mut c, &part, alt_field, &mut buf);
+            part = match h.trim() {
+                "Context and Problem Statement" | "Background" => Part::Background,
+                "Decision Drivers" | "Objectives" => Part::Objectives,
+                "Considered Options" | "Alternatives" => Part::Options,
+                "Decision Outcome" | "Conclusion" => Part::Conclusion,
+                other => {
+                    c.extra.push(ExtraSection {
+                        title: other.to_string(),
+                        body: String::new(),
+                    });
+                    Part::Extra
+                }
+            };
+            alt_field = "";
+        } else if let (Part::Options, Some(h)) = (&part, line.strip_prefix("### ")) {
+            flush(&mut c, &part, alt_field, &mut buf);
+            c.alternatives.push(Alternative {
+                title: h.trim().to_string(),
+                ..Default::default()
+            });
+            alt_field = "description";
+        } else if let (Part::Options, Some(h)) = (&part, line.strip_prefix("#### ")) {
+            flush(&mut c, &part, alt_field, &mut buf);
+            alt_field = match h.trim() {
+                "Pros" => "pros",
+                "Cons" => "cons",
+                "References" => "references",
+                "Data" => "data",
+                _ => "description",
+            };
+        } else {
+            buf.push_str(line);
+            buf.push('\n');
+        }
+    }
+    flush(&mut c, &part, alt_field, &mut buf);
+    if c.title.is_empty() {
+        return Err("The file has no “# Title” line.".into());
+    }
+    Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn complete() -> Content {
+        Content {
+            title: "Use PostgreSQL advisory locks".into(),
+            kind: "proposal".into(),
+            tags: vec!["db".into(), "locking".into()],
+            target_line: "release-v3.9".into(),
+            background: "Two replicas probe the same target.".into(),
+            objectives: "Goals: one prober per target.".into(),
+            alternatives: vec![
+                Alternative {
+                    title: "Advisory locks".into(),
+                    description: "pg_try_advisory_lock".into(),
+                    pros: "simple".into(),
+                    cons: "session bound".into(),
+                    references: "https://www.postgresql.org/docs/".into(),
+                    data: "".into(),
+                },
+                Alternative {
+                    title: "Leases".into(),
+                    description: "a leased_until column".into(),
+                    pros: "survives crashes".into(),
+                    cons: "clock skew".into(),
+                    references: "".into(),
+                    data: "2 ms per claim".into(),
+                },
+            ],
+            conclusion: "Leases.".into(),
+            extra: vec![ExtraSection {
+                title: "Rollout".into(),
+                body: "Behind a flag.".into(),
+            }],
+        }
+    }
+
+    #[test]
+    fn submitting_needs_every_part_and_names_each_missing_one() {
+        assert!(complete().submit_problems().is_empty());
+        let t = Content::template();
+        let p = t.submit_problems();
+        assert_eq!(
+            p,
+            [
+                "Background",
+                "Objectives",
+                "at least two alternatives",
+                "a proposed Conclusion"
+            ]
+        );
+        let mut c = complete();
+        c.alternatives[1].cons.clear();
+        c.alternatives[0].pros.clear();
+        assert_eq!(
+            c.submit_problems(),
+            [
+                "a pro for alternative “Advisory locks”",
+                "a con for alternative “Leases”"
+            ]
+        );
+    }
+
+    #[test]
+    fn alternatives_without_evidence_are_flagged() {
+        let c = complete();
+        assert_eq!(c.alternatives[0].evidence_flag(), Some("no data"));
+        assert_eq!(c.alternatives[1].evidence_flag(), Some("no reference"));
+        assert_eq!(
+            Alternative {
+                title: "x".into(),
+                ..Default::default()
+            }
+            .evidence_flag(),
+            Some("no evidence")
+        );
+    }
+
+    const OWNER: Asker = Asker {
+        is_owner: true,
+        is_lead: false,
+    };
+    const MEMBER: Asker = Asker {
+        is_owner: false,
+        is_lead: false,
+    };
+    const LEAD: Asker = Asker {
+        is_owner: false,
+        is_lead: true,
+    };
+    const LEAD_OWNER: Asker = Asker {
+        is_owner: true,
+        is_lead: true,
+    };
+    const READY: Reviews = Reviews {
+        approvals: 2,
+        open_change_requests: 0,
+        required: 2,
+    };
+
+    #[test]
+    fn every_move_is_allowed_or_refused_with_a_reason() {
+        use Status::*;
+        let ok = |from, mv, who, r| transition(from, mv, who, r).unwrap();
+        assert_eq!(ok(Draft, Move::Submit, OWNER, READY), InReview);
+        assert_eq!(ok(ChangesRequested, Move::Submit, OWNER, READY), InReview);
+        assert_eq!(ok(InReview, Move::Withdraw, OWNER, READY), Withdrawn);
+        assert_eq!(ok(InReview, Move::Approve, LEAD, READY), Approved);
+        assert_eq!(ok(InReview, Move::Reject, LEAD, READY), Rejected);
+        assert_eq!(ok(Approved, Move::Hold, LEAD, READY), OnHold);
+        assert_eq!(ok(OnHold, Move::Resume, LEAD, READY), InReview);
+        assert_eq!(ok(Approved, Move::Implemented, OWNER, READY), Implemented);
+        assert_eq!(ok(Implemented, Move::Supersede, LEAD, READY), Superseded);
+
+        let err = |from, mv, who, r| transition(from, mv, who, r).unwrap_err();
+        assert!(err(Draft, Move::Submit, MEMBER, READY).contains("owner"));
+        assert!(err(InReview, Move::Approve, MEMBER, READY).contains("Only a lead"));
+        assert!(err(InReview, Move::Approve, LEAD_OWNER, READY).contains("your own doc"));
+        assert!(
+            err(
+                InReview,
+                Move::Approve,
+                LEAD,
+                Reviews {
+                    approvals: 1,
+                    ..READY
+                }
+            )
+            .contains("needs 2 approvals")
+        );
+        assert!(
+            err(
+                InReview,
+                Move::Approve,
+                LEAD,
+                Reviews {
+                    open_change_requests: 1,
+                    ..READY
+                }
+            )
+            .contains("change request")
+        );
+        assert!(err(Draft, Move::Approve, LEAD, READY).contains("draft cannot"));
+        assert!(err(Approved, Move::Withdraw, OWNER, READY).contains("approved cannot"));
+        assert!(err(Rejected, Move::Submit, OWNER, READY).contains("rejected cannot"));
+        assert!(err(Draft, Move::Supersede, LEAD, READY).contains("draft cannot"));
+        assert!(err(InReview, Move::Implemented, OWNER, READY).contains("in review cannot"));
+    }
+
+    #[test]
+    fn markdown_is_rendered_and_scripts_never_survive() {
+        let payloads = [
+            "<script>alert(1)</script>",
+            "<img src=x onerror=alert(1)>",
+            "[click](javascript:alert(1))",
+            "<iframe src=\"https://evil.example\"></iframe>",
+            "<a href=\"javascript:alert(1)\">x</a>",
+            "<svg onload=alert(1)>",
+            "<div style=\"background:url(javascript:alert(1))\">x</div>",
+        ];
+        for p in payloads {
+            let html = render_markdown(p).to_lowercase();
+            for bad in [
+                "<script",
+                "onerror",
+                "javascript:",
+                "<iframe",
+                "onload",
+                "style=",
+            ] {
+                assert!(!html.contains(bad), "{p} rendered as {html}");
+            }
+        }
+        assert!(render_markdown("**bold** and `code`").contains("<strong>bold</strong>"));
+    }
+
+    #[test]
+    fn export_then_import_round_trips() {
+        let c = complete();
+        let md = export(&c, 42, Status::Approved, None, "2026-11-26", "ann");
+        assert!(md.starts_with("---\nstatus: accepted\ndate: 2026-11-26\ndeciders: ann\n"));
+        assert_eq!(import(&md).unwrap(), c);
+        assert!(import("# no front matter").is_err());
+    }
+}
