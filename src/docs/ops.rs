@@ -1,0 +1,487 @@
+//! Design-doc operations: create, save (optimistic locking, a revision per save), move between
+//! states, reviewers and verdicts, comment threads, import. Each write is one transaction with
+//! its audit record.
+
+use chrono::{DateTime, Datelike, Duration, Utc, Weekday};
+use serde_json::json;
+
+use super::{
+    model::{self, Asker, Content, Move, Reviews, Status},
+    store,
+};
+use crate::{
+    audit::{self, Actor, Change},
+    auth::{model::Role, session::CurrentUser},
+    error::{AppError, AppResult},
+    state::AppState,
+    ui::form::FormErrors,
+};
+
+/// Approvals a doc needs before a lead can approve it (setting `required_approvals`).
+pub const REQUIRED_APPROVALS: usize = 2;
+
+/// `n` working days (Monday to Friday) after `from`.
+pub fn working_days_after(from: DateTime<Utc>, n: u32) -> DateTime<Utc> {
+    let mut t = from;
+    let mut left = n;
+    while left > 0 {
+        t += Duration::days(1);
+        if !matches!(t.weekday(), Weekday::Sat | Weekday::Sun) {
+            left -= 1;
+        }
+    }
+    t
+}
+
+fn save_errors(c: &Content) -> Result<(), FormErrors> {
+    let p = c.save_problems();
+    if p.is_empty() {
+        return Ok(());
+    }
+    let mut e = FormErrors::default();
+    for (f, m) in p {
+        e.add(f, m);
+    }
+    Err(e)
+}
+
+fn markdown_of(c: &Content, number: i32, status: Status, owner: &str) -> String {
+    model::export(
+        c,
+        number,
+        status,
+        None,
+        &Utc::now().format("%Y-%m-%d").to_string(),
+        owner,
+    )
+}
+
+pub async fn create(
+    state: &AppState,
+    user: &CurrentUser,
+    actor: &Actor,
+    c: &Content,
+) -> AppResult<Result<i32, FormErrors>> {
+    if let Err(e) = save_errors(c) {
+        return Ok(Err(e));
+    }
+    let mut tx = state.pool.begin().await?;
+    let (id, number) = store::create(&mut tx, c, user.id).await?;
+    store::add_revision(
+        &mut tx,
+        id,
+        1,
+        &markdown_of(c, number, Status::Draft, &user.handle),
+        user.id,
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "doc.created",
+            target_type: "doc",
+            target_id: format!("DD-{number}"),
+            before: None,
+            after: Some(json!({ "title": c.title.trim(), "kind": c.kind })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Ok(number))
+}
+
+/// Why a save did not happen.
+pub enum SaveRefusal {
+    Invalid(FormErrors),
+    /// Someone saved since `expected`: their version, so both can be shown.
+    Stale {
+        current: Box<store::DocRow>,
+    },
+}
+
+pub async fn save(
+    state: &AppState,
+    user: &CurrentUser,
+    actor: &Actor,
+    number: i32,
+    expected: i32,
+    c: &Content,
+) -> AppResult<Result<(), SaveRefusal>> {
+    if let Err(e) = save_errors(c) {
+        return Ok(Err(SaveRefusal::Invalid(e)));
+    }
+    let mut tx = state.pool.begin().await?;
+    let doc = store::doc(&mut tx, number, true)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if doc.owner_id != user.id.0 {
+        return Err(AppError::Forbidden(
+            "Only the doc's owner edits it; comment instead.".into(),
+        ));
+    }
+    let status = Status::parse(&doc.status).map_err(AppError::BadRequest)?;
+    if !status.editable() {
+        return Err(AppError::Conflict(format!(
+            "A doc that is {} is no longer edited.",
+            status.label()
+        )));
+    }
+    let Some(version) = store::save(&mut tx, doc.id, expected, c).await? else {
+        return Ok(Err(SaveRefusal::Stale {
+            current: Box::new(doc),
+        }));
+    };
+    let mut new_status = status;
+    if status == Status::ChangesRequested {
+        // The owner answered the change requests: back to review.
+        new_status = Status::InReview;
+        store::set_status(&mut tx, doc.id, new_status.as_str(), None, None, None).await?;
+    }
+    store::add_revision(
+        &mut tx,
+        doc.id,
+        version,
+        &markdown_of(c, number, new_status, &user.handle),
+        user.id,
+    )
+    .await?;
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "doc.saved",
+            target_type: "doc",
+            target_id: format!("DD-{number}"),
+            before: Some(json!({ "version": expected, "status": status.as_str() })),
+            after: Some(json!({ "version": version, "status": new_status.as_str() })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Ok(()))
+}
+
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct MoveForm {
+    #[serde(default)]
+    pub action: String,
+    #[serde(default)]
+    pub rationale: String,
+    #[serde(default)]
+    pub superseded_by: String,
+}
+
+pub async fn move_doc(
+    state: &AppState,
+    user: &CurrentUser,
+    actor: &Actor,
+    number: i32,
+    f: &MoveForm,
+) -> AppResult<String> {
+    let mv = Move::parse(&f.action).map_err(AppError::BadRequest)?;
+    let rationale = f.rationale.trim();
+    let mut tx = state.pool.begin().await?;
+    let doc = store::doc(&mut tx, number, true)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let from = Status::parse(&doc.status).map_err(AppError::BadRequest)?;
+    let reviewers = store::reviewers(&mut tx, doc.id).await?;
+    let reviews = Reviews {
+        approvals: reviewers
+            .iter()
+            .filter(|r| r.verdict.as_deref() == Some("approve"))
+            .count(),
+        open_change_requests: reviewers
+            .iter()
+            .filter(|r| r.verdict.as_deref() == Some("request_changes"))
+            .count(),
+        required: REQUIRED_APPROVALS,
+    };
+    let who = Asker {
+        is_owner: doc.owner_id == user.id.0,
+        is_lead: user.role >= Role::Lead,
+    };
+    let to = model::transition(from, mv, who, reviews).map_err(AppError::Conflict)?;
+    if mv == Move::Submit {
+        let missing = doc.content().submit_problems();
+        if !missing.is_empty() {
+            return Err(AppError::Conflict(format!(
+                "Before review the doc needs: {}.",
+                missing.join(", ")
+            )));
+        }
+    }
+    let decides = matches!(mv, Move::Approve | Move::Reject | Move::Hold);
+    if decides && rationale.is_empty() {
+        return Err(AppError::Conflict(
+            "Say why: the decision record keeps the rationale.".into(),
+        ));
+    }
+    let superseded_by = if mv == Move::Supersede {
+        let n: i32 = f
+            .superseded_by
+            .trim()
+            .trim_start_matches("DD-")
+            .parse()
+            .map_err(|_| {
+                AppError::Conflict("Name the doc that supersedes this one, e.g. DD-12.".into())
+            })?;
+        if n == number || store::doc(&mut tx, n, false).await?.is_none() {
+            return Err(AppError::Conflict(format!(
+                "DD-{n} is not another existing doc."
+            )));
+        }
+        Some(n)
+    } else {
+        None
+    };
+    store::set_status(
+        &mut tx,
+        doc.id,
+        to.as_str(),
+        decides.then_some(user.id),
+        decides.then_some(rationale),
+        superseded_by,
+    )
+    .await?;
+    audit::record(&mut tx, actor, Change {
+        action: "doc.moved",
+        target_type: "doc",
+        target_id: format!("DD-{number}"),
+        before: Some(json!({ "status": from.as_str() })),
+        after: Some(json!({ "status": to.as_str(), "rationale": rationale, "superseded_by": superseded_by })),
+    })
+    .await?;
+    tx.commit().await?;
+    Ok(format!("DD-{number} is now {}.", to.label()))
+}
+
+pub async fn request_review(
+    state: &AppState,
+    user: &CurrentUser,
+    actor: &Actor,
+    number: i32,
+    handle: &str,
+) -> AppResult<String> {
+    let mut tx = state.pool.begin().await?;
+    let doc = store::doc(&mut tx, number, true)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if doc.owner_id != user.id.0 {
+        return Err(AppError::Forbidden(
+            "The doc's owner requests reviewers.".into(),
+        ));
+    }
+    let handle = handle.trim().to_lowercase();
+    let reviewer: Option<i64> =
+        sqlx::query_scalar("select id from accounts where handle = $1 and disabled_at is null")
+            .bind(&handle)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let reviewer = reviewer
+        .ok_or_else(|| AppError::Conflict(format!("There is no active member “{handle}”.")))?;
+    if reviewer == user.id.0 {
+        return Err(AppError::Conflict("You cannot review your own doc.".into()));
+    }
+    let due = working_days_after(state.clock.now(), 3);
+    if !store::add_reviewer(&mut tx, doc.id, reviewer, due).await? {
+        return Err(AppError::Conflict(format!("{handle} was already asked.")));
+    }
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "doc.review_requested",
+            target_type: "doc",
+            target_id: format!("DD-{number}"),
+            before: None,
+            after: Some(json!({ "reviewer": handle, "due": due })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    // Flag a reviewer who is away right now (availability).
+    let now = state.clock.now();
+    let away = crate::presence::store::board(&state.pool, now, Some(&handle))
+        .await?
+        .into_iter()
+        .next()
+        .map(|r| crate::presence::pages::Member::from_row(r, now).status)
+        .filter(|s| {
+            matches!(
+                s,
+                crate::presence::model::Status::OnLeave { .. }
+                    | crate::presence::model::Status::Offline { .. }
+                    | crate::presence::model::Status::Overdue { .. }
+            )
+        });
+    Ok(match away {
+        Some(s) => format!(
+            "Review requested from {handle} — note: {handle} is {} right now.",
+            crate::presence::model::Status::label(s.key())
+        ),
+        None => format!(
+            "Review requested from {handle}, due {}.",
+            due.format("%a %Y-%m-%d")
+        ),
+    })
+}
+
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct VerdictForm {
+    #[serde(default)]
+    pub verdict: String,
+    #[serde(default)]
+    pub note: String,
+}
+
+pub async fn verdict(
+    state: &AppState,
+    user: &CurrentUser,
+    actor: &Actor,
+    number: i32,
+    f: &VerdictForm,
+) -> AppResult<String> {
+    if !["approve", "request_changes", "comment"].contains(&f.verdict.as_str()) {
+        return Err(AppError::BadRequest(
+            "Choose approve, request changes or comment.".into(),
+        ));
+    }
+    let mut tx = state.pool.begin().await?;
+    let doc = store::doc(&mut tx, number, true)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let status = Status::parse(&doc.status).map_err(AppError::BadRequest)?;
+    if !matches!(status, Status::InReview | Status::ChangesRequested) {
+        return Err(AppError::Conflict(format!(
+            "A doc that is {} takes no verdicts.",
+            status.label()
+        )));
+    }
+    if !store::set_verdict(&mut tx, doc.id, user.id, &f.verdict, f.note.trim()).await? {
+        return Err(AppError::Forbidden(
+            "Only the reviewers the owner asked give verdicts; comment instead.".into(),
+        ));
+    }
+    if f.verdict == "request_changes" && status == Status::InReview {
+        store::set_status(
+            &mut tx,
+            doc.id,
+            Status::ChangesRequested.as_str(),
+            None,
+            None,
+            None,
+        )
+        .await?;
+    }
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "doc.verdict",
+            target_type: "doc",
+            target_id: format!("DD-{number}"),
+            before: None,
+            after: Some(json!({ "verdict": f.verdict, "note": f.note.trim() })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(format!(
+        "Your verdict on DD-{number}: {}.",
+        f.verdict.replace('_', " ")
+    ))
+}
+
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct CommentForm {
+    #[serde(default)]
+    pub body: String,
+    #[serde(default)]
+    pub section: String,
+    #[serde(default)]
+    pub parent: String,
+}
+
+pub async fn comment(
+    state: &AppState,
+    user: &CurrentUser,
+    actor: &Actor,
+    number: i32,
+    f: &CommentForm,
+) -> AppResult<String> {
+    let body = f.body.trim();
+    if body.is_empty() || body.chars().count() > 10_000 {
+        return Err(AppError::BadRequest(
+            "Write a comment (at most 10,000 characters).".into(),
+        ));
+    }
+    let parent = match f.parent.trim() {
+        "" => None,
+        p => Some(
+            p.parse::<i64>()
+                .map_err(|_| AppError::BadRequest("Unknown thread.".into()))?,
+        ),
+    };
+    let mut tx = state.pool.begin().await?;
+    let doc = store::doc(&mut tx, number, false)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let id = store::add_comment(&mut tx, doc.id, parent, f.section.trim(), user.id, body)
+        .await?
+        .ok_or_else(|| AppError::BadRequest("Unknown thread.".into()))?;
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "doc.commented",
+            target_type: "doc",
+            target_id: format!("DD-{number}"),
+            before: None,
+            after: Some(json!({ "comment": id, "parent": parent, "section": f.section.trim() })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok("Comment added.".into())
+}
+
+pub async fn resolve_thread(
+    state: &AppState,
+    user: &CurrentUser,
+    actor: &Actor,
+    number: i32,
+    thread: i64,
+    resolved: bool,
+) -> AppResult<String> {
+    let mut tx = state.pool.begin().await?;
+    let doc = store::doc(&mut tx, number, false)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if !store::set_thread_resolved(&mut tx, doc.id, thread, resolved.then_some(user.id)).await? {
+        return Err(AppError::NotFound);
+    }
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: if resolved {
+                "doc.thread_resolved"
+            } else {
+                "doc.thread_reopened"
+            },
+            target_type: "doc",
+            target_id: format!("DD-{number}"),
+            before: None,
+            after: Some(json!({ "thread": thread })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(if resolved {
+        "Thread resolved.".into()
+    } else {
+        "Thread reopened.".into()
+    })
+}
