@@ -22,7 +22,7 @@ use tower_sessions_sqlx_store::PostgresStore;
 use tracing::Level;
 
 use crate::{
-    admin, auth, deploys, error::AppError, home, ops, presence, releases, state::AppState, ui,
+    admin, auth, deploys, docs, error::AppError, home, ops, presence, releases, state::AppState, ui,
 };
 
 /// The whole application: routes, sessions, login gate, CSRF, security headers, request ids.
@@ -49,6 +49,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(presence::router())
         .merge(releases::router())
         .merge(deploys::router())
+        .merge(docs::router())
         .merge(ops::router())
         .route("/style/{file}", get(ui::assets::style))
         .route("/assets/{file}", get(ui::assets::asset))

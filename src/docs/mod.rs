@@ -1,4 +1,528 @@
-//! Design docs and reviews (DESIGN §3.2).
+//! Design docs and reviews (DESIGN §3.2): write from the template, submit for review, reviewers'
+//! verdicts, a lead's decision, threads, revisions with diffs, search, Markdown export/import.
+
 pub mod model;
 pub mod ops;
+pub mod pages;
 pub mod store;
+
+use axum::{
+    Form, Router,
+    extract::{Path, Query, State},
+    http::{StatusCode, header},
+    response::{Html, IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
+use leptos::prelude::*;
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use self::{
+    model::{Alternative, Content, ExtraSection},
+    ops::{CommentForm, MoveForm, SaveRefusal, VerdictForm},
+};
+use crate::{
+    audit::Actor,
+    auth::{
+        model::Role,
+        session::{self, CurrentUser},
+    },
+    error::{AppError, AppResult},
+    state::AppState,
+    ui::{self, PageCtx, form::FormErrors},
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/docs", get(list).post(create))
+        .route("/docs/new", get(new_form))
+        .route("/docs/import", get(import_form).post(import))
+        .route("/docs/{n}", get(show).post(save))
+        .route("/docs/{n}/edit", get(edit_form))
+        .route("/docs/{n}/move", post(move_doc))
+        .route("/docs/{n}/reviewers", post(request_review))
+        .route("/docs/{n}/verdict", post(verdict))
+        .route("/docs/{n}/comments", post(comment))
+        .route("/docs/{n}/threads/{id}/resolve", post(resolve))
+        .route("/docs/{n}/threads/{id}/reopen", post(reopen))
+        .route("/docs/{n}/diff", get(diff))
+        .route("/docs/{n}/export.md", get(export))
+        .route("/reviews", get(queue))
+}
+
+/// The list's URL query; every filter can be linked.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct ListQuery {
+    #[serde(default)]
+    pub q: String,
+    #[serde(default)]
+    pub status: String,
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub owner: String,
+    #[serde(default)]
+    pub reviewer: String,
+    #[serde(default)]
+    pub tag: String,
+    #[serde(default)]
+    pub line: String,
+    /// `rank:number` of the last row shown.
+    #[serde(default)]
+    pub after: String,
+}
+
+const PAGE: i64 = 50;
+
+fn some(s: &str) -> Option<String> {
+    let t = s.trim();
+    (!t.is_empty()).then(|| t.to_string())
+}
+
+async fn list(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Query(q): Query<ListQuery>,
+) -> AppResult<Html<String>> {
+    let after = q
+        .after
+        .split_once(':')
+        .and_then(|(r, n)| Some((r.parse().ok()?, n.parse().ok()?)));
+    let filter = store::ListFilter {
+        q: some(&q.q),
+        status: some(&q.status),
+        kind: some(&q.kind),
+        owner: some(&q.owner.to_lowercase()),
+        reviewer: some(&q.reviewer.to_lowercase()),
+        tag: some(&q.tag),
+        line: some(&q.line),
+        after,
+    };
+    let mut rows = store::list(&state.pool, &filter, PAGE + 1).await?;
+    let next = (rows.len() as i64 > PAGE)
+        .then(|| rows.get(PAGE as usize - 1).map(|r| (r.rank, r.number)))
+        .flatten()
+        .map(|(rank, number)| {
+            let mut next_q = q.clone();
+            next_q.after = format!("{rank}:{number}");
+            format!(
+                "/docs?{}",
+                serde_urlencoded::to_string(&[
+                    ("q", next_q.q),
+                    ("status", next_q.status),
+                    ("kind", next_q.kind),
+                    ("owner", next_q.owner),
+                    ("reviewer", next_q.reviewer),
+                    ("tag", next_q.tag),
+                    ("line", next_q.line),
+                    ("after", next_q.after),
+                ])
+                .unwrap_or_default()
+            )
+        });
+    rows.truncate(PAGE as usize);
+    Ok(ui::page(
+        &ctx,
+        "Design docs",
+        pages::list(
+            &ctx,
+            pages::ListView {
+                rows: &rows,
+                q: &q,
+                next,
+            },
+        ),
+    ))
+}
+
+/// Reads the editor's fields (alternatives and extra sections are numbered).
+fn parse_content(pairs: &[(String, String)]) -> (Content, Option<i32>) {
+    let mut c = Content::default();
+    let mut version = None;
+    let mut alts: std::collections::BTreeMap<usize, Alternative> = Default::default();
+    let mut extra: std::collections::BTreeMap<usize, ExtraSection> = Default::default();
+    for (k, v) in pairs {
+        match k.as_str() {
+            "title" => c.title = v.clone(),
+            "kind" => c.kind = v.clone(),
+            "tags" => {
+                c.tags = v
+                    .split(',')
+                    .map(|t| t.trim().to_lowercase())
+                    .filter(|t| !t.is_empty())
+                    .collect()
+            }
+            "target_line" => c.target_line = v.trim().to_string(),
+            "background" => c.background = v.clone(),
+            "objectives" => c.objectives = v.clone(),
+            "conclusion" => c.conclusion = v.clone(),
+            "version" => version = v.parse().ok(),
+            other => {
+                if let Some(rest) = other.strip_prefix("alt_")
+                    && let Some((field, i)) = rest.rsplit_once('_')
+                    && let Ok(i) = i.parse::<usize>()
+                    && i < 20
+                {
+                    let a = alts.entry(i).or_default();
+                    match field {
+                        "title" => a.title = v.clone(),
+                        "description" => a.description = v.clone(),
+                        "pros" => a.pros = v.clone(),
+                        "cons" => a.cons = v.clone(),
+                        "references" => a.references = v.clone(),
+                        "data" => a.data = v.clone(),
+                        _ => {}
+                    }
+                } else if let Some(rest) = other.strip_prefix("extra_")
+                    && let Some((field, i)) = rest.rsplit_once('_')
+                    && let Ok(i) = i.parse::<usize>()
+                    && i < 20
+                {
+                    let e = extra.entry(i).or_default();
+                    match field {
+                        "title" => e.title = v.clone(),
+                        "body" => e.body = v.clone(),
+                        _ => {}
+                    }
+                }
+            }
+        }
+    }
+    c.alternatives = alts.into_values().filter(|a| !a.is_blank()).collect();
+    c.extra = extra
+        .into_values()
+        .filter(|e| !(e.title.trim().is_empty() && e.body.trim().is_empty()))
+        .collect();
+    (c, version)
+}
+
+async fn new_form(ctx: PageCtx) -> Html<String> {
+    let body = pages::editor(
+        &ctx,
+        "/docs".into(),
+        &Content::template(),
+        None,
+        &FormErrors::default(),
+    );
+    ui::page(
+        &ctx,
+        "New design doc",
+        view! { <h1>"New design doc"</h1>{body} },
+    )
+}
+
+async fn create(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    actor: Actor,
+    session: Session,
+    ctx: PageCtx,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let (c, _) = parse_content(&pairs);
+    match ops::create(&state, &user, &actor, &c).await? {
+        Ok(n) => Ok(session::done(
+            &session,
+            format!("DD-{n} created as a draft."),
+            &format!("/docs/{n}"),
+        )
+        .await?
+        .into_response()),
+        Err(errs) => {
+            let body = pages::editor(&ctx, "/docs".into(), &c, None, &errs);
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ui::page(
+                    &ctx,
+                    "New design doc",
+                    view! { <h1>"New design doc"</h1>{body} },
+                ),
+            )
+                .into_response())
+        }
+    }
+}
+
+async fn show(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    user: CurrentUser,
+    Path(n): Path<i32>,
+) -> AppResult<Html<String>> {
+    let mut conn = state.pool.acquire().await?;
+    let doc = store::doc(&mut conn, n, false)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let reviewers = store::reviewers(&mut conn, doc.id).await?;
+    drop(conn);
+    let comments = store::comments(&state.pool, doc.id).await?;
+    let revisions = store::revisions(&state.pool, doc.id).await?;
+    let view = pages::DocView {
+        doc: &doc,
+        reviewers: &reviewers,
+        comments: &comments,
+        revisions: &revisions,
+        now: state.clock.now(),
+        is_owner: doc.owner_id == user.id.0,
+        is_lead: user.role >= Role::Lead,
+        is_reviewer: reviewers.iter().any(|r| r.reviewer_id == user.id.0),
+    };
+    Ok(ui::page(
+        &ctx,
+        &format!("DD-{n} {}", doc.title),
+        pages::doc(&ctx, view),
+    ))
+}
+
+async fn edit_form(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    user: CurrentUser,
+    Path(n): Path<i32>,
+) -> AppResult<Html<String>> {
+    let mut conn = state.pool.acquire().await?;
+    let doc = store::doc(&mut conn, n, false)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    if doc.owner_id != user.id.0 {
+        return Err(AppError::Forbidden(
+            "Only the doc's owner edits it; comment instead.".into(),
+        ));
+    }
+    let body = pages::editor(
+        &ctx,
+        format!("/docs/{n}"),
+        &doc.content(),
+        Some(doc.version),
+        &FormErrors::default(),
+    );
+    Ok(ui::page(
+        &ctx,
+        "Edit",
+        view! { <h1>{format!("Edit DD-{n}")}</h1>{body} },
+    ))
+}
+
+async fn save(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    actor: Actor,
+    session: Session,
+    ctx: PageCtx,
+    Path(n): Path<i32>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    let (c, version) = parse_content(&pairs);
+    let version =
+        version.ok_or_else(|| AppError::BadRequest("The form lacks its version.".into()))?;
+    match ops::save(&state, &user, &actor, n, version, &c).await? {
+        Ok(()) => Ok(
+            session::done(&session, format!("DD-{n} saved."), &format!("/docs/{n}"))
+                .await?
+                .into_response(),
+        ),
+        Err(SaveRefusal::Invalid(errs)) => {
+            let body = pages::editor(&ctx, format!("/docs/{n}"), &c, Some(version), &errs);
+            Ok((
+                StatusCode::UNPROCESSABLE_ENTITY,
+                ui::page(
+                    &ctx,
+                    "Edit",
+                    view! { <h1>{format!("Edit DD-{n}")}</h1>{body} },
+                ),
+            )
+                .into_response())
+        }
+        Err(SaveRefusal::Stale { current }) => Ok((
+            StatusCode::CONFLICT,
+            ui::page(&ctx, "Conflict", pages::conflict(&ctx, n, &current, &c)),
+        )
+            .into_response()),
+    }
+}
+
+async fn move_doc(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    actor: Actor,
+    session: Session,
+    Path(n): Path<i32>,
+    Form(f): Form<MoveForm>,
+) -> AppResult<Redirect> {
+    let msg = ops::move_doc(&state, &user, &actor, n, &f).await?;
+    session::done(&session, msg, &format!("/docs/{n}")).await
+}
+
+#[derive(Deserialize)]
+struct HandleForm {
+    #[serde(default)]
+    handle: String,
+}
+
+async fn request_review(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    actor: Actor,
+    session: Session,
+    Path(n): Path<i32>,
+    Form(f): Form<HandleForm>,
+) -> AppResult<Redirect> {
+    let msg = ops::request_review(&state, &user, &actor, n, &f.handle).await?;
+    session::done(&session, msg, &format!("/docs/{n}")).await
+}
+
+async fn verdict(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    actor: Actor,
+    session: Session,
+    Path(n): Path<i32>,
+    Form(f): Form<VerdictForm>,
+) -> AppResult<Redirect> {
+    let msg = ops::verdict(&state, &user, &actor, n, &f).await?;
+    session::done(&session, msg, &format!("/docs/{n}")).await
+}
+
+async fn comment(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    actor: Actor,
+    session: Session,
+    Path(n): Path<i32>,
+    Form(f): Form<CommentForm>,
+) -> AppResult<Redirect> {
+    let msg = ops::comment(&state, &user, &actor, n, &f).await?;
+    session::done(&session, msg, &format!("/docs/{n}#discussion")).await
+}
+
+async fn resolve(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    actor: Actor,
+    session: Session,
+    Path((n, id)): Path<(i32, i64)>,
+) -> AppResult<Redirect> {
+    let msg = ops::resolve_thread(&state, &user, &actor, n, id, true).await?;
+    session::done(&session, msg, &format!("/docs/{n}#discussion")).await
+}
+
+async fn reopen(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    actor: Actor,
+    session: Session,
+    Path((n, id)): Path<(i32, i64)>,
+) -> AppResult<Redirect> {
+    let msg = ops::resolve_thread(&state, &user, &actor, n, id, false).await?;
+    session::done(&session, msg, &format!("/docs/{n}#discussion")).await
+}
+
+#[derive(Deserialize)]
+struct DiffQuery {
+    from: Option<i32>,
+    to: Option<i32>,
+}
+
+async fn diff(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Path(n): Path<i32>,
+    Query(q): Query<DiffQuery>,
+) -> AppResult<Html<String>> {
+    let mut conn = state.pool.acquire().await?;
+    let doc = store::doc(&mut conn, n, false)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let (from, to) = (q.from.unwrap_or(1), q.to.unwrap_or(doc.version));
+    let old = store::revision_text(&state.pool, doc.id, from)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let new = store::revision_text(&state.pool, doc.id, to)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    Ok(ui::page(&ctx, "Diff", pages::diff(n, from, to, &old, &new)))
+}
+
+async fn export(State(state): State<AppState>, Path(n): Path<i32>) -> AppResult<Response> {
+    let mut conn = state.pool.acquire().await?;
+    let doc = store::doc(&mut conn, n, false)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let status = model::Status::parse(&doc.status).map_err(AppError::BadRequest)?;
+    let text = model::export(
+        &doc.content(),
+        n,
+        status,
+        doc.superseded_by,
+        &doc.updated_at.format("%Y-%m-%d").to_string(),
+        &doc.owner,
+    );
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "text/markdown; charset=utf-8".to_string(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"DD-{n}.md\""),
+            ),
+        ],
+        text,
+    )
+        .into_response())
+}
+
+async fn import_form(ctx: PageCtx) -> Html<String> {
+    ui::page(&ctx, "Import", pages::import(&ctx, "", None))
+}
+
+#[derive(Deserialize)]
+struct ImportForm {
+    #[serde(default)]
+    markdown: String,
+}
+
+async fn import(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    actor: Actor,
+    session: Session,
+    ctx: PageCtx,
+    Form(f): Form<ImportForm>,
+) -> AppResult<Response> {
+    let refuse = |msg: String| {
+        Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ui::page(&ctx, "Import", pages::import(&ctx, &f.markdown, Some(msg))),
+        )
+            .into_response())
+    };
+    let c = match model::import(&f.markdown) {
+        Ok(c) => c,
+        Err(e) => return refuse(e),
+    };
+    match ops::create(&state, &user, &actor, &c).await? {
+        Ok(n) => Ok(session::done(
+            &session,
+            format!("Imported as DD-{n}, a draft."),
+            &format!("/docs/{n}"),
+        )
+        .await?
+        .into_response()),
+        Err(errs) => refuse(errs.fields.values().cloned().collect::<Vec<_>>().join(" ")),
+    }
+}
+
+async fn queue(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    user: CurrentUser,
+) -> AppResult<Html<String>> {
+    let rows = store::queue(&state.pool, user.id).await?;
+    Ok(ui::page(
+        &ctx,
+        "My reviews",
+        pages::queue(&ctx, &rows, state.clock.now()),
+    ))
+}

@@ -15,7 +15,6 @@ use crate::{
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/", get(home))
-        .route("/docs", get(docs))
         .route("/insight", get(insight))
 }
 
@@ -139,14 +138,6 @@ fn not_built(ctx: &PageCtx, title: &'static str, what: &'static str) -> Html<Str
         {ui::empty_state("Not built yet", what)}
     };
     ui::page(ctx, title, body)
-}
-
-async fn docs(ctx: PageCtx) -> Html<String> {
-    not_built(
-        &ctx,
-        "Design docs",
-        "Design docs and reviews — background, objectives, alternatives with evidence, and the team's decision — will live here.",
-    )
 }
 
 async fn insight(ctx: PageCtx) -> Html<String> {

@@ -1,0 +1,569 @@
+//! Views of design docs: the list with search, a doc (rendered sections, alternatives side by
+//! side, reviewers, decision, threads, history), the editor, the stale-save conflict, diffs,
+//! import, and my review queue.
+
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+
+use super::{
+    model::{self, Content, Status},
+    store::{CommentRow, DocRow, ListRow, QueueRow, ReviewerRow, RevisionRow},
+};
+use crate::ui::{self, PageCtx, form::FormErrors};
+
+fn status_badge(s: &str) -> impl IntoView + use<> {
+    let class = format!("badge doc-{s}");
+    let label = s.replace('_', " ");
+    view! { <span class=class>{label}</span> }
+}
+
+fn md(text: &str) -> impl IntoView + use<> {
+    let html = model::render_markdown(text);
+    view! { <div class="prose" inner_html=html></div> }
+}
+
+pub struct ListView<'a> {
+    pub rows: &'a [ListRow],
+    pub q: &'a super::ListQuery,
+    pub next: Option<String>,
+}
+
+pub fn list(ctx: &PageCtx, v: ListView<'_>) -> impl IntoView + use<> {
+    let tz = ctx.tz().to_string();
+    let q = v.q.clone();
+    let opts = |values: Vec<&'static str>, selected: &str, any: &'static str| {
+        std::iter::once("")
+            .chain(values)
+            .map(|o| {
+                let sel = o == selected;
+                let label = if o.is_empty() {
+                    any.to_string()
+                } else {
+                    o.replace('_', " ")
+                };
+                view! { <option value=o selected=sel>{label}</option> }
+            })
+            .collect::<Vec<_>>()
+    };
+    let statuses = opts(
+        Status::ALL.iter().map(|s| s.as_str()).collect(),
+        &q.status,
+        "any state",
+    );
+    let kinds = opts(
+        model::Kind::ALL.iter().map(|k| k.as_str()).collect(),
+        &q.kind,
+        "any kind",
+    );
+    let rows = v
+        .rows
+        .iter()
+        .map(|r| {
+            let href = format!("/docs/{}", r.number);
+            let tags = r.tags.join(", ");
+            view! {
+                <tr>
+                    <td><a href=href.clone()>{format!("DD-{}", r.number)}</a></td>
+                    <td><a href=href>{r.title.clone()}</a><br/><small class="muted">{tags}</small></td>
+                    <td>{r.kind.clone()}</td>
+                    <td>{status_badge(&r.status)}</td>
+                    <td>{r.owner.clone()}</td>
+                    <td>{r.target_line.clone()}</td>
+                    <td>{ui::local_time(r.updated_at, &tz)}</td>
+                </tr>
+            }
+        })
+        .collect::<Vec<_>>();
+    let empty = rows.is_empty();
+    let pager = v.next.map(|href| view! { <nav class="pager" aria-label="Pages"><a href="/docs">"Newest"</a><a href=href>"More →"</a></nav> });
+    view! {
+        <h1>"Design docs"</h1>
+        <p><a href="/docs/new">"Write a doc →"</a>" · "<a href="/reviews">"My review queue →"</a>" · "<a href="/docs/import">"Import a Markdown file →"</a></p>
+        <form method="get" action="/docs" class="filters" role="search">
+            <label for="s-q" class="sr-only">"Search"</label>
+            <input id="s-q" name="q" type="search" value=q.q.clone() placeholder="search title, text, comments"/>
+            <label for="s-status" class="sr-only">"State"</label><select id="s-status" name="status">{statuses}</select>
+            <label for="s-kind" class="sr-only">"Kind"</label><select id="s-kind" name="kind">{kinds}</select>
+            <label for="s-owner" class="sr-only">"Owner"</label><input id="s-owner" name="owner" value=q.owner.clone() placeholder="owner"/>
+            <label for="s-reviewer" class="sr-only">"Reviewer"</label><input id="s-reviewer" name="reviewer" value=q.reviewer.clone() placeholder="reviewer"/>
+            <label for="s-tag" class="sr-only">"Tag"</label><input id="s-tag" name="tag" value=q.tag.clone() placeholder="tag"/>
+            <label for="s-line" class="sr-only">"Release line"</label><input id="s-line" name="line" value=q.line.clone() placeholder="release line"/>
+            <button type="submit" class="secondary">"Search"</button>
+        </form>
+        {if empty {
+            ui::empty_state("No docs match", "Write the first one, or change the search.").into_any()
+        } else {
+            view! { <div class="table-wrap"><table>
+                <thead><tr><th>"#"</th><th>"Title"</th><th>"Kind"</th><th>"State"</th><th>"Owner"</th><th>"Line"</th><th>"Updated"</th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table></div> }.into_any()
+        }}
+        {pager}
+    }
+}
+
+/// The editor: every section of the template, the alternatives with one blank slot to add.
+pub fn editor(
+    ctx: &PageCtx,
+    action: String,
+    c: &Content,
+    version: Option<i32>,
+    errs: &FormErrors,
+) -> impl IntoView + use<> {
+    let kinds = model::Kind::ALL
+        .iter()
+        .map(|k| {
+            let sel = k.as_str() == c.kind;
+            view! { <option value=k.as_str() selected=sel>{k.as_str()}</option> }
+        })
+        .collect::<Vec<_>>();
+    let mut alts = c.alternatives.clone();
+    while alts.len() < 2 || alts.last().is_some_and(|a| !a.is_blank()) {
+        alts.push(model::Alternative::default());
+    }
+    let alt_views = alts
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let f = |name: &str| format!("alt_{name}_{i}");
+            let area = |label: &'static str, name: String, value: String| {
+                let id = format!("f-{name}");
+                view! { <div class="field"><label for=id.clone()>{label}</label><textarea id=id name=name rows="2">{value}</textarea></div> }
+            };
+            let legend = format!("Alternative {}", i + 1);
+            let title_id = format!("f-{}", f("title"));
+            view! {
+                <fieldset class="field alternative">
+                    <legend>{legend}</legend>
+                    <div class="field"><label for=title_id.clone()>"Title"</label><input id=title_id name=f("title") value=a.title/></div>
+                    {area("Description", f("description"), a.description)}
+                    {area("Pros", f("pros"), a.pros)}
+                    {area("Cons", f("cons"), a.cons)}
+                    {area("References", f("references"), a.references)}
+                    {area("Data", f("data"), a.data)}
+                </fieldset>
+            }
+        })
+        .collect::<Vec<_>>();
+    let mut extra = c.extra.clone();
+    extra.push(model::ExtraSection::default());
+    let extra_views = extra
+        .into_iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let tid = format!("f-extra_title_{i}");
+            let bid = format!("f-extra_body_{i}");
+            view! {
+                <fieldset class="field">
+                    <legend>"Extra section (impact, rollout, open questions…)"</legend>
+                    <div class="field"><label for=tid.clone()>"Heading"</label><input id=tid name=format!("extra_title_{i}") value=e.title/></div>
+                    <div class="field"><label for=bid.clone()>"Text"</label><textarea id=bid name=format!("extra_body_{i}") rows="3">{e.body}</textarea></div>
+                </fieldset>
+            }
+        })
+        .collect::<Vec<_>>();
+    let area = |label: &'static str, name: &'static str, value: &str, rows: &'static str| {
+        let id = format!("f-{name}");
+        let value = value.to_string();
+        view! { <div class="field"><label for=id.clone()>{label}</label><textarea id=id name=name rows=rows>{value}</textarea></div> }
+    };
+    let version =
+        version.map(|v| view! { <input type="hidden" name="version" value=v.to_string()/> });
+    let general = (!errs.is_empty()).then(|| {
+        let text = errs
+            .general
+            .clone()
+            .unwrap_or_else(|| "Please correct the marked fields.".into());
+        view! { <div class="form-error" role="alert">{text}</div> }
+    });
+    let kind_err = errs
+        .get("kind")
+        .cloned()
+        .map(|e| view! { <p class="field-error">{e}</p> });
+    view! {
+        {general}
+        <form method="post" action=action class="doc-form">
+            {ui::csrf_field(ctx)}
+            {version}
+            {ui::field("Title", "title", "text", &c.title, errs.get("title"), None)}
+            <div class="field"><label for="f-kind">"Kind"</label><select id="f-kind" name="kind">{kinds}</select>{kind_err}</div>
+            {ui::field("Tags", "tags", "text", &c.tags.join(", "), errs.get("tags"), Some("comma-separated, e.g. db, locking"))}
+            {ui::field("Target release line (optional)", "target_line", "text", &c.target_line, errs.get("target_line"), Some("e.g. release-v3.9"))}
+            {area("Background", "background", &c.background, "5")}
+            {area("Objectives (goals / non-goals)", "objectives", &c.objectives, "5")}
+            <h2>"Alternatives"</h2>
+            <p class="hint">"Each with pros and cons, and the references and data they rest on. Save to get another empty slot."</p>
+            {alt_views}
+            {area("Conclusion (proposed)", "conclusion", &c.conclusion, "4")}
+            {extra_views}
+            <button type="submit">"Save"</button>
+        </form>
+    }
+}
+
+pub fn conflict(
+    ctx: &PageCtx,
+    number: i32,
+    theirs: &DocRow,
+    mine: &Content,
+) -> impl IntoView + use<> {
+    let their = theirs.content();
+    let text = model::export(&their, number, Status::Draft, None, "", &theirs.owner);
+    let action = format!("/docs/{number}");
+    view! {
+        <h1>{format!("DD-{number}: someone saved first")}</h1>
+        <div class="form-error" role="alert">"This doc changed since you opened it, so your save was not applied. Their version is on the left; your text is kept in the form — merge what you need and save again."</div>
+        <div class="grid">
+            <section class="card"><h2>"Their version (saved)"</h2><pre class="doc-text">{text}</pre></section>
+            <section class="card"><h2>"Your version (not saved)"</h2>{editor(ctx, action, mine, Some(theirs.version), &FormErrors::default())}</section>
+        </div>
+    }
+}
+
+pub struct DocView<'a> {
+    pub doc: &'a DocRow,
+    pub reviewers: &'a [ReviewerRow],
+    pub comments: &'a [CommentRow],
+    pub revisions: &'a [RevisionRow],
+    pub now: DateTime<Utc>,
+    pub is_owner: bool,
+    pub is_lead: bool,
+    pub is_reviewer: bool,
+}
+
+pub fn doc(ctx: &PageCtx, v: DocView<'_>) -> impl IntoView + use<> {
+    let d = v.doc;
+    let c = d.content();
+    let n = d.number;
+    let tz = ctx.tz().to_string();
+    let status = Status::parse(&d.status).unwrap_or(Status::Draft);
+    let tags = c.tags.join(", ");
+    let line = (!c.target_line.is_empty())
+        .then(|| view! { " · target "<code>{c.target_line.clone()}</code> });
+    let decision = d.decided_by.clone().map(|by| {
+        let when = d
+            .decided_at
+            .map(|t| ui::local_time(t, &tz))
+            .unwrap_or_default();
+        view! {
+            <section class="card decision">
+                <h2>"Decision"</h2>
+                <p>{format!("{} by {by}, {when}", status.label())}</p>
+                {md(&d.decision)}
+            </section>
+        }
+    });
+    let superseded = d.superseded_by.map(|s| {
+        let href = format!("/docs/{s}");
+        view! { <p class="form-error">"Superseded by "<a href=href>{format!("DD-{s}")}</a></p> }
+    });
+    // Alternatives side by side.
+    let alts: Vec<model::Alternative> = c
+        .alternatives
+        .iter()
+        .filter(|a| !a.is_blank())
+        .cloned()
+        .collect();
+    let head = alts
+        .iter()
+        .map(|a| {
+            let flag = a
+                .evidence_flag()
+                .map(|f| view! { <br/><span class="badge evidence">{f}</span> });
+            view! { <th scope="col">{a.title.clone()}{flag}</th> }
+        })
+        .collect::<Vec<_>>();
+    let row = |label: &'static str, pick: fn(&model::Alternative) -> &String| {
+        let cells = alts
+            .iter()
+            .map(|a| view! { <td>{md(pick(a))}</td> })
+            .collect::<Vec<_>>();
+        view! { <tr><th scope="row">{label}</th>{cells}</tr> }
+    };
+    let comparison = if alts.is_empty() {
+        ui::empty_state(
+            "No alternatives yet",
+            "A design doc weighs at least two alternatives.",
+        )
+        .into_any()
+    } else {
+        view! {
+            <div class="table-wrap"><table class="compare">
+                <thead><tr><th></th>{head}</tr></thead>
+                <tbody>
+                    {row("Description", |a| &a.description)}
+                    {row("Pros", |a| &a.pros)}
+                    {row("Cons", |a| &a.cons)}
+                    {row("References", |a| &a.references)}
+                    {row("Data", |a| &a.data)}
+                </tbody>
+            </table></div>
+        }
+        .into_any()
+    };
+    let extra = c
+        .extra
+        .iter()
+        .map(|e| view! { <section><h2>{e.title.clone()}</h2>{md(&e.body)}</section> })
+        .collect::<Vec<_>>();
+    // Reviewers.
+    let approvals = v
+        .reviewers
+        .iter()
+        .filter(|r| r.verdict.as_deref() == Some("approve"))
+        .count();
+    let reviewer_rows = v
+        .reviewers
+        .iter()
+        .map(|r| {
+            let overdue = r.verdict.is_none()
+                && r.due_at < v.now
+                && matches!(status, Status::InReview | Status::ChangesRequested);
+            let due = format!("due {}", ui::local_time(r.due_at, &tz));
+            let verdict = r
+                .verdict
+                .clone()
+                .unwrap_or_else(|| "waiting".into())
+                .replace('_', " ");
+            let class = format!(
+                "badge verdict-{}",
+                r.verdict.clone().unwrap_or_else(|| "none".into())
+            );
+            let note = (!r.note.is_empty()).then(|| view! { <br/><small>{r.note.clone()}</small> });
+            view! {
+                <li>
+                    <strong>{r.display_name.clone()}</strong>" "<span class=class>{verdict}</span>
+                    {overdue.then(|| view! { " "<span class="badge health-down">"overdue"</span> })}
+                    <br/><small class="muted">{due}</small>{note}
+                </li>
+            }
+        })
+        .collect::<Vec<_>>();
+    let request_form = v.is_owner.then(|| {
+        let action = format!("/docs/{n}/reviewers");
+        view! {
+            <form method="post" action=action class="inline-form">
+                {ui::csrf_field(ctx)}
+                <label for="f-reviewer">"Ask a reviewer"</label>
+                <input id="f-reviewer" name="handle" placeholder="handle"/>
+                <button type="submit" class="secondary small">"Request review"</button>
+            </form>
+        }
+    });
+    let verdict_form = (v.is_reviewer && matches!(status, Status::InReview | Status::ChangesRequested)).then(|| {
+        let action = format!("/docs/{n}/verdict");
+        view! {
+            <form method="post" action=action>
+                {ui::csrf_field(ctx)}
+                <div class="field"><label for="f-vnote">"Your verdict (note optional)"</label><textarea id="f-vnote" name="note" rows="2"></textarea></div>
+                <div class="row-actions">
+                    <button type="submit" name="verdict" value="approve">"Approve"</button>
+                    <button type="submit" name="verdict" value="request_changes" class="danger">"Request changes"</button>
+                    <button type="submit" name="verdict" value="comment" class="secondary">"Comment only"</button>
+                </div>
+            </form>
+        }
+    });
+    // Moves available to this viewer.
+    let who = model::Asker {
+        is_owner: v.is_owner,
+        is_lead: v.is_lead,
+    };
+    let reviews = model::Reviews {
+        approvals,
+        open_change_requests: 0,
+        required: super::ops::REQUIRED_APPROVALS,
+    };
+    let moves = [
+        ("submit", "Submit for review", model::Move::Submit),
+        ("withdraw", "Withdraw", model::Move::Withdraw),
+        ("approve", "Approve", model::Move::Approve),
+        ("reject", "Reject", model::Move::Reject),
+        ("hold", "Put on hold", model::Move::Hold),
+        ("resume", "Resume review", model::Move::Resume),
+        ("implemented", "Mark implemented", model::Move::Implemented),
+        ("supersede", "Mark superseded", model::Move::Supersede),
+    ]
+    .into_iter()
+    .filter(|(_, _, m)| model::transition(status, *m, who, model::Reviews { approvals: usize::MAX, ..reviews }).is_ok())
+    .map(|(action, label, m)| {
+        let post = format!("/docs/{n}/move");
+        let needs_why = matches!(m, model::Move::Approve | model::Move::Reject | model::Move::Hold);
+        let id = format!("why-{action}");
+        let why = needs_why.then(|| view! { <label for=id.clone() class="sr-only">"Rationale"</label><input id=id name="rationale" placeholder="rationale (required)"/> });
+        let sup = (m == model::Move::Supersede).then(|| view! { <label for="f-sup" class="sr-only">"Superseded by"</label><input id="f-sup" name="superseded_by" placeholder="DD-…"/> });
+        view! {
+            <form method="post" action=post class="inline-form">
+                {ui::csrf_field(ctx)}
+                <input type="hidden" name="action" value=action/>
+                {why}{sup}
+                <button type="submit" class="secondary small">{label}</button>
+            </form>
+        }
+    })
+    .collect::<Vec<_>>();
+    let edit = (v.is_owner && status.editable()).then(|| {
+        let href = format!("/docs/{n}/edit");
+        view! { <a class="button" href=href>"Edit"</a> }
+    });
+    // Threads.
+    let threads = v
+        .comments
+        .iter()
+        .filter(|t| t.parent_id.is_none())
+        .map(|t| {
+            let replies = v
+                .comments
+                .iter()
+                .filter(|r| r.parent_id == Some(t.id))
+                .map(|r| view! { <li><strong>{r.author.clone()}</strong>" "<small class="muted">{ui::local_time(r.created_at, &tz)}</small>{md(&r.body)}</li> })
+                .collect::<Vec<_>>();
+            let resolved = t.resolved_at.is_some();
+            let toggle = format!("/docs/{n}/threads/{}/{}", t.id, if resolved { "reopen" } else { "resolve" });
+            let reply = format!("/docs/{n}/comments");
+            let on = (!t.section.is_empty()).then(|| view! { " on "<em>{t.section.clone()}</em> });
+            let class = if resolved { "thread resolved" } else { "thread" };
+            let rid = format!("reply-{}", t.id);
+            view! {
+                <li class=class>
+                    <p><strong>{t.author.clone()}</strong>{on}" "<small class="muted">{ui::local_time(t.created_at, &tz)}</small>
+                        {resolved.then(|| view! { " "<span class="badge">"resolved"</span> })}</p>
+                    {md(&t.body)}
+                    <ul class="replies">{replies}</ul>
+                    <form method="post" action=reply class="inline-form">
+                        {ui::csrf_field(ctx)}
+                        <input type="hidden" name="parent" value=t.id.to_string()/>
+                        <label for=rid.clone() class="sr-only">"Reply"</label>
+                        <input id=rid name="body" placeholder="reply"/>
+                        <button type="submit" class="secondary small">"Reply"</button>
+                    </form>
+                    <form method="post" action=toggle class="inline-form">
+                        {ui::csrf_field(ctx)}
+                        <button type="submit" class="secondary small">{if resolved { "Reopen" } else { "Resolve" }}</button>
+                    </form>
+                </li>
+            }
+        })
+        .collect::<Vec<_>>();
+    let sections = ["", "Background", "Objectives", "Alternatives", "Conclusion"]
+        .iter()
+        .map(|s| view! { <option value=*s>{if s.is_empty() { "the whole doc" } else { s }}</option> })
+        .collect::<Vec<_>>();
+    let comment_action = format!("/docs/{n}/comments");
+    let history = v
+        .revisions
+        .iter()
+        .map(|r| view! { <li>{format!("v{} by {} — {}", r.version, r.author, ui::local_time(r.at, &tz))}</li> })
+        .collect::<Vec<_>>();
+    let latest = v.revisions.first().map(|r| r.version).unwrap_or(1);
+    let diff_action = format!("/docs/{n}/diff");
+    let export = format!("/docs/{n}/export.md");
+    view! {
+        <p class="muted"><a href="/docs">"← Design docs"</a></p>
+        <h1>{format!("DD-{n} {}", c.title)}</h1>
+        <p>{status_badge(&d.status)}" "{c.kind.clone()}" · owner "{d.owner.clone()}" · tags "{tags}{line}" · "<a href=export>"Export Markdown"</a></p>
+        {superseded}
+        <div class="row-actions">{edit}{moves}</div>
+        {decision}
+        <div class="doc-layout">
+            <article class="doc-body">
+                <section><h2>"Background"</h2>{md(&c.background)}</section>
+                <section><h2>"Objectives"</h2>{md(&c.objectives)}</section>
+                <section><h2>"Alternatives"</h2>{comparison}</section>
+                <section><h2>"Conclusion"</h2>{md(&c.conclusion)}</section>
+                {extra}
+            </article>
+            <aside class="card reviewers">
+                <h2>"Reviewers"</h2>
+                <p class="muted">{format!("{approvals} of {} approvals needed", super::ops::REQUIRED_APPROVALS)}</p>
+                <ul class="plain">{reviewer_rows}</ul>
+                {request_form}
+                {verdict_form}
+            </aside>
+        </div>
+        <h2 id="discussion">"Discussion"</h2>
+        <ul class="plain threads">{threads}</ul>
+        <form method="post" action=comment_action class="card">
+            {ui::csrf_field(ctx)}
+            <div class="field"><label for="f-section">"On"</label><select id="f-section" name="section">{sections}</select></div>
+            <div class="field"><label for="f-body">"Comment (Markdown)"</label><textarea id="f-body" name="body" rows="3"></textarea></div>
+            <button type="submit">"Comment"</button>
+        </form>
+        <h2>"History"</h2>
+        <ul class="plain">{history}</ul>
+        <form method="get" action=diff_action class="filters">
+            <label for="f-from">"Compare v"</label><input id="f-from" name="from" value="1" size="3"/>
+            <label for="f-to">"with v"</label><input id="f-to" name="to" value=latest.to_string() size="3"/>
+            <button type="submit" class="secondary">"Diff"</button>
+        </form>
+    }
+}
+
+pub fn diff(number: i32, from: i32, to: i32, old: &str, new: &str) -> impl IntoView + use<> {
+    let diff = similar::TextDiff::from_lines(old, new);
+    let lines = diff
+        .iter_all_changes()
+        .map(|ch| {
+            let (class, sign) = match ch.tag() {
+                similar::ChangeTag::Delete => ("del", "-"),
+                similar::ChangeTag::Insert => ("ins", "+"),
+                similar::ChangeTag::Equal => ("eq", " "),
+            };
+            let text = format!("{sign} {}", ch.value().trim_end_matches('\n'));
+            view! { <span class=class>{text}</span> }
+        })
+        .collect::<Vec<_>>();
+    let back = format!("/docs/{number}");
+    view! {
+        <h1>{format!("DD-{number}: v{from} → v{to}")}</h1>
+        <p><a href=back>"← Back to the doc"</a></p>
+        <pre class="diff">{lines}</pre>
+    }
+}
+
+pub fn queue(ctx: &PageCtx, rows: &[QueueRow], now: DateTime<Utc>) -> impl IntoView + use<> {
+    let tz = ctx.tz().to_string();
+    let items = rows
+        .iter()
+        .map(|r| {
+            let overdue = r.verdict.is_none() && r.due_at < now;
+            let href = format!("/docs/{}", r.number);
+            let verdict = r.verdict.clone().map(|v| v.replace('_', " ")).unwrap_or_else(|| "waiting for you".into());
+            view! {
+                <tr>
+                    <td><a href=href>{format!("DD-{} {}", r.number, r.title)}</a></td>
+                    <td>{r.owner.clone()}</td>
+                    <td>{status_badge(&r.status)}</td>
+                    <td>{ui::local_time(r.due_at, &tz)}{overdue.then(|| view! { " "<span class="badge health-down">"overdue"</span> })}</td>
+                    <td>{verdict}</td>
+                </tr>
+            }
+        })
+        .collect::<Vec<_>>();
+    view! {
+        <h1>"My review queue"</h1>
+        {if items.is_empty() {
+            ui::empty_state("Nothing to review", "Docs whose owners ask you for a review appear here, overdue first.").into_any()
+        } else {
+            view! { <div class="table-wrap"><table>
+                <thead><tr><th>"Doc"</th><th>"Owner"</th><th>"State"</th><th>"Due"</th><th>"Your verdict"</th></tr></thead>
+                <tbody>{items}</tbody>
+            </table></div> }.into_any()
+        }}
+    }
+}
+
+pub fn import(ctx: &PageCtx, text: &str, error: Option<String>) -> impl IntoView + use<> {
+    let err = error.map(|e| view! { <div class="form-error" role="alert">{e}</div> });
+    let text = text.to_string();
+    view! {
+        <h1>"Import a design doc"</h1>
+        <p class="muted">"Paste a Markdown file exported from flowdeck, or a MADR file with the same headings. It becomes a new draft that you own."</p>
+        {err}
+        <form method="post" action="/docs/import">
+            {ui::csrf_field(ctx)}
+            <div class="field"><label for="f-markdown">"Markdown"</label><textarea id="f-markdown" name="markdown" rows="18">{text}</textarea></div>
+            <button type="submit">"Import"</button>
+        </form>
+    }
+}
