@@ -257,6 +257,18 @@ async fn show(
     drop(conn);
     let comments = store::comments(&state.pool, doc.id).await?;
     let revisions = store::revisions(&state.pool, doc.id).await?;
+    let away = crate::presence::team_now(&state)
+        .await?
+        .into_iter()
+        .filter(|m| reviewers.iter().any(|r| r.reviewer_id == m.row.id))
+        .filter(|m| matches!(m.status.key(), "offline" | "overdue" | "on_leave"))
+        .map(|m| {
+            (
+                m.row.id,
+                crate::presence::model::Status::label(m.status.key()).to_string(),
+            )
+        })
+        .collect();
     let view = pages::DocView {
         doc: &doc,
         reviewers: &reviewers,
@@ -266,6 +278,7 @@ async fn show(
         is_owner: doc.owner_id == user.id.0,
         is_lead: user.role >= Role::Lead,
         is_reviewer: reviewers.iter().any(|r| r.reviewer_id == user.id.0),
+        away,
     };
     Ok(ui::page(
         &ctx,

@@ -5,7 +5,7 @@ use leptos::prelude::*;
 
 use crate::{
     auth::model::Role,
-    deploys,
+    deploys, docs,
     error::AppResult,
     presence::{self, model::Status, pages::status_cell},
     state::AppState,
@@ -94,6 +94,53 @@ async fn home(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<Str
         }
         .into_any()
     };
+    let me = ctx.user.as_ref().map(|u| u.id);
+    let queue = match me {
+        Some(id) => docs::store::queue(&state.pool, id).await?,
+        None => Vec::new(),
+    };
+    let mine = match ctx.user.as_ref() {
+        Some(u) => {
+            let f = docs::store::ListFilter {
+                owner: Some(u.handle.clone()),
+                ..Default::default()
+            };
+            docs::store::list(&state.pool, &f, 5).await?
+        }
+        None => Vec::new(),
+    };
+    let waiting = queue
+        .iter()
+        .filter(|q| q.verdict.is_none())
+        .take(5)
+        .map(|q| {
+            let href = format!("/docs/{}", q.number);
+            let overdue = q.due_at < now;
+            view! { <li><a href=href>{format!("DD-{} {}", q.number, q.title)}</a>{overdue.then(|| view! { " "<span class="badge health-down">"overdue"</span> })}</li> }
+        })
+        .collect::<Vec<_>>();
+    let my_docs = mine
+        .iter()
+        .map(|d| {
+            let href = format!("/docs/{}", d.number);
+            let class = format!("badge doc-{}", d.status);
+            view! { <li><a href=href>{format!("DD-{} {}", d.number, d.title)}</a>" "<span class=class>{d.status.replace('_', " ")}</span></li> }
+        })
+        .collect::<Vec<_>>();
+    let review_tile = view! {
+        {if waiting.is_empty() {
+            view! { <p class="muted">"No reviews are waiting for you."</p> }.into_any()
+        } else {
+            view! { <ul class="plain">{waiting}</ul> }.into_any()
+        }}
+        <h3>"Your docs"</h3>
+        {if my_docs.is_empty() {
+            view! { <p class="muted">"You have not written a design doc yet. "<a href="/docs/new">"Write one →"</a></p> }.into_any()
+        } else {
+            view! { <ul class="plain">{my_docs}</ul> }.into_any()
+        }}
+        <p><a href="/reviews">"My review queue →"</a>" · "<a href="/docs">"All docs →"</a></p>
+    };
     let online_tile = view! {
         {decide}
         <p><strong>{counts}</strong></p>
@@ -117,7 +164,7 @@ async fn home(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<Str
             </section>
             <section class="card">
                 <h2>"Reviews waiting for you"</h2>
-                {ui::empty_state("No design docs yet", "Design docs and the reviews requested of you will show here.")}
+                {review_tile}
             </section>
             <section class="card">
                 <h2>"Environments"</h2>
