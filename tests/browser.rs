@@ -445,3 +445,85 @@ async fn a_recorded_deployment_changes_the_matrix_and_a_failing_health_check_tur
     screenshot(&c, "service").await;
     c.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_writes_a_doc_two_reviewers_approve_and_a_lead_approves_it() {
+    let app = TestApp::spawn().await;
+    for (h, r) in [
+        ("ann", Role::Member),
+        ("bob", Role::Member),
+        ("cy", Role::Member),
+        ("lea", Role::Lead),
+    ] {
+        app.account(h, r).await;
+    }
+    let driver = start_chromedriver();
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, profile.path()).await;
+    log_in(&c, &app.base, "ann").await;
+    click(&c, ".navlinks a[href='/docs']").await;
+    click(&c, "a[href='/docs/new']").await;
+    let background = wait_text(&c, "#f-background", "What is the situation").await;
+    assert!(!background.is_empty(), "the template is prefilled");
+    type_into(&c, "#f-title", "Lease health probes").await;
+    for (id, text) in [
+        ("#f-background", "Two replicas probe one target."),
+        ("#f-objectives", "One prober per target."),
+    ] {
+        c.find(Locator::Css(id))
+            .await
+            .unwrap()
+            .clear()
+            .await
+            .unwrap();
+        type_into(&c, id, text).await;
+    }
+    for (i, (title, pro, con)) in [
+        ("Advisory locks", "simple", "session bound"),
+        ("Leases", "survive crashes", "need a clock"),
+    ]
+    .iter()
+    .enumerate()
+    {
+        type_into(&c, &format!("#f-alt_title_{i}"), title).await;
+        type_into(&c, &format!("#f-alt_pros_{i}"), pro).await;
+        type_into(&c, &format!("#f-alt_cons_{i}"), con).await;
+    }
+    type_into(&c, "#f-conclusion", "Leases.").await;
+    click(&c, "form.doc-form button[type=submit]").await;
+    wait_text(&c, ".flash-ok", "DD-1 created").await;
+    wait_text(&c, "table.compare", "Leases").await;
+    click(&c, "form[action='/docs/1/move'] button").await;
+    wait_text(&c, ".flash-ok", "in review").await;
+    for who in ["bob", "cy", "lea"] {
+        type_into(&c, "#f-reviewer", who).await;
+        click(&c, "form[action='/docs/1/reviewers'] button").await;
+        wait_text(&c, ".flash-ok", &format!("Review requested from {who}")).await;
+    }
+    screenshot(&c, "doc-in-review").await;
+
+    for who in ["bob", "cy"] {
+        click(&c, ".me button").await;
+        wait_text(&c, "h1", "Log in").await;
+        log_in(&c, &app.base, who).await;
+        c.goto(&format!("{}/reviews", app.base)).await.unwrap();
+        click(&c, "a[href='/docs/1']").await;
+        click(&c, "form[action='/docs/1/verdict'] button[value=approve]").await;
+        wait_text(&c, ".flash-ok", "approve").await;
+    }
+    click(&c, ".me button").await;
+    wait_text(&c, "h1", "Log in").await;
+    log_in(&c, &app.base, "lea").await;
+    c.goto(&format!("{}/docs/1", app.base)).await.unwrap();
+    type_into(&c, "#why-approve", "Leases survive a crashed replica.").await;
+    click(&c, "form[action='/docs/1/move'] button").await;
+    wait_text(&c, ".flash-ok", "approved").await;
+    let decision = wait_text(&c, ".decision", "approved by lea").await;
+    assert!(
+        decision.contains("Leases survive a crashed replica."),
+        "{decision}"
+    );
+    wait_text(&c, "main", "approved").await;
+    screenshot(&c, "doc-approved").await;
+    c.close().await.unwrap();
+}

@@ -326,9 +326,10 @@ async fn the_demo_team_comes_with_a_week_of_availability_and_release_history() {
     assert_eq!(states.len(), 9, "docs in every state: {states:?}");
     let docs = ada.get("/docs").await.body;
     assert!(docs.contains("Lease health probes through PostgreSQL"));
-    let verdicts: i64 = sqlx::query_scalar("select count(*) from doc_reviewers where verdict is not null")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let verdicts: i64 =
+        sqlx::query_scalar("select count(*) from doc_reviewers where verdict is not null")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
     assert!(verdicts >= 20);
 }
