@@ -83,6 +83,10 @@ pub struct ServeOpts {
     )]
     pub prerelease_modifiers: String,
 
+    /// Reviewer approvals a design doc needs before a lead can approve it.
+    #[arg(long, env = "FLOWDECK_REQUIRED_APPROVALS", default_value_t = 2)]
+    pub required_approvals: usize,
+
     /// Service roles the version-skew rules ignore, comma-separated (e.g. `web`).
     #[arg(long, env = "FLOWDECK_SKEW_EXEMPT_ROLES", default_value = "")]
     pub skew_exempt_roles: String,
@@ -111,6 +115,7 @@ pub struct Config {
     pub maintained_minor_lines: usize,
     pub prerelease_modifiers: Vec<String>,
     pub skew_exempt_roles: Vec<String>,
+    pub required_approvals: usize,
     pub trust_proxy: bool,
     pub shutdown_grace_seconds: u64,
 }
@@ -164,6 +169,7 @@ impl Config {
             leave_notice_hours: opts.leave_notice_hours,
             maintained_minor_lines: opts.maintained_minor_lines,
             prerelease_modifiers: modifiers,
+            required_approvals: opts.required_approvals,
             skew_exempt_roles: opts
                 .skew_exempt_roles
                 .split(',')
@@ -266,6 +272,7 @@ mod tests {
                 maintained_minor_lines: 3,
                 prerelease_modifiers: "alpha,beta,rc".into(),
                 skew_exempt_roles: String::new(),
+                required_approvals: 2,
                 trust_proxy: false,
                 shutdown_grace_seconds: 1,
             }

@@ -502,3 +502,41 @@ async fn my_review_queue_lists_overdue_reviews_first() {
     assert!(newer < older, "the overdue one comes first");
     assert!(queue.contains("overdue"));
 }
+
+#[tokio::test]
+async fn reviewers_on_leave_are_flagged_and_docs_show_on_their_release_line() {
+    let app = TestApp::spawn_at("2026-03-10T09:00:00Z").await;
+    let ann = app.logged_in("ann", Role::Member).await;
+    let bob = app.logged_in("bob", Role::Member).await;
+    bob.post(
+        "/me/leave",
+        &[
+            ("starts_on", "2026-03-10"),
+            ("ends_on", "2026-03-12"),
+            ("kind", "sick"),
+            ("note", ""),
+            ("emergency", "on"),
+        ],
+    )
+    .await;
+    post_doc(&ann, "/docs", &full_doc("Leases for probes")).await;
+    ann.post("/docs/1/move", &[("action", "submit")]).await;
+    ann.post("/docs/1/reviewers", &[("handle", "bob")]).await;
+    assert!(
+        ann.get("/docs/1")
+            .await
+            .body
+            .contains("bob is on leave right now")
+    );
+    assert!(ann.get("/docs/1").await.body.contains(">on leave<"));
+
+    let lead = app.logged_in("lea", Role::Lead).await;
+    lead.post("/releases", &[("name", "server")]).await;
+    lead.post("/releases/server/tags", &[("tag", "v3.9.0")])
+        .await;
+    let line = lead.get("/releases/server/release-v3.9").await.body;
+    assert!(
+        line.contains("DD-1 Leases for probes"),
+        "the line lists the docs that target it"
+    );
+}

@@ -279,6 +279,7 @@ async fn show(
         is_lead: user.role >= Role::Lead,
         is_reviewer: reviewers.iter().any(|r| r.reviewer_id == user.id.0),
         away,
+        required_approvals: state.config.required_approvals,
     };
     Ok(ui::page(
         &ctx,

@@ -17,9 +17,6 @@ use crate::{
     ui::form::FormErrors,
 };
 
-/// Approvals a doc needs before a lead can approve it (setting `required_approvals`).
-pub const REQUIRED_APPROVALS: usize = 2;
-
 /// `n` working days (Monday to Friday) after `from`.
 pub fn working_days_after(from: DateTime<Utc>, n: u32) -> DateTime<Utc> {
     let mut t = from;
@@ -196,7 +193,7 @@ pub async fn move_doc(
             .iter()
             .filter(|r| r.verdict.as_deref() == Some("request_changes"))
             .count(),
-        required: REQUIRED_APPROVALS,
+        required: state.config.required_approvals,
     };
     let who = Asker {
         is_owner: doc.owner_id == user.id.0,

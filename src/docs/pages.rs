@@ -231,6 +231,7 @@ pub struct DocView<'a> {
     pub is_reviewer: bool,
     /// Reviewers who are away right now (offline, overdue, on leave), by account id.
     pub away: std::collections::HashMap<i64, String>,
+    pub required_approvals: usize,
 }
 
 pub fn doc(ctx: &PageCtx, v: DocView<'_>) -> impl IntoView + use<> {
@@ -375,7 +376,7 @@ pub fn doc(ctx: &PageCtx, v: DocView<'_>) -> impl IntoView + use<> {
     let reviews = model::Reviews {
         approvals,
         open_change_requests: 0,
-        required: super::ops::REQUIRED_APPROVALS,
+        required: v.required_approvals,
     };
     let moves = [
         ("submit", "Submit for review", model::Move::Submit),
@@ -478,7 +479,7 @@ pub fn doc(ctx: &PageCtx, v: DocView<'_>) -> impl IntoView + use<> {
             </article>
             <aside class="card reviewers">
                 <h2>"Reviewers"</h2>
-                <p class="muted">{format!("{approvals} of {} approvals needed", super::ops::REQUIRED_APPROVALS)}</p>
+                <p class="muted">{format!("{approvals} of {} approvals needed", v.required_approvals)}</p>
                 <ul class="plain">{reviewer_rows}</ul>
                 {request_form}
                 {verdict_form}

@@ -327,7 +327,25 @@ pub fn line(
     line: &Line,
     tags: &[TagRow],
     backports: (&[BackportRow], &[TargetRow]),
+    docs: &[crate::docs::store::ListRow],
 ) -> impl IntoView + use<> {
+    let doc_items = docs
+        .iter()
+        .map(|d| {
+            let href = format!("/docs/{}", d.number);
+            let class = format!("badge doc-{}", d.status);
+            view! { <li><a href=href>{format!("DD-{} {}", d.number, d.title)}</a>" "<span class=class>{d.status.replace('_', " ")}</span></li> }
+        })
+        .collect::<Vec<_>>();
+    let docs_view = if doc_items.is_empty() {
+        ui::empty_state(
+            "No design docs target this line",
+            "A doc names its target release line in its header.",
+        )
+        .into_any()
+    } else {
+        view! { <ul class="plain">{doc_items}</ul> }.into_any()
+    };
     let tz = ctx.tz().to_string();
     let title = format!("{} · {}", repo.name, line.row.name);
     let repo_href = format!("/releases/{}", repo.name);
@@ -339,7 +357,7 @@ pub fn line(
         <h2>"Backports"</h2>
         {backports_table(ctx, &repo.name, backports.0, backports.1, false)}
         <h2>"Design docs targeting this line"</h2>
-        {ui::empty_state("Design docs are not built yet", "Docs that target this line will be listed here.")}
+        {docs_view}
     }
 }
 
