@@ -85,26 +85,26 @@ pub async fn create(
     c: &Content,
     owner: AccountId,
 ) -> sqlx::Result<(i64, i32)> {
-    let number: i32 =
-        sqlx::query_scalar("update doc_counter set last = last + 1 where id = 1 returning last")
+    let number =
+        sqlx::query_scalar!("update doc_counter set last = last + 1 where id = 1 returning last")
             .fetch_one(&mut *conn)
             .await?;
-    let id: i64 = sqlx::query_scalar(
+    let id = sqlx::query_scalar!(
         "insert into docs (number, title, kind, owner_id, tags, target_line, background, objectives,
                            alternatives, conclusion, extra)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) returning id",
+        number,
+        c.title.trim(),
+        c.kind,
+        owner.0,
+        &c.tags,
+        c.target_line.trim(),
+        c.background,
+        c.objectives,
+        serde_json::to_value(&c.alternatives).unwrap_or_default(),
+        c.conclusion,
+        serde_json::to_value(&c.extra).unwrap_or_default()
     )
-    .bind(number)
-    .bind(c.title.trim())
-    .bind(&c.kind)
-    .bind(owner.0)
-    .bind(&c.tags)
-    .bind(c.target_line.trim())
-    .bind(&c.background)
-    .bind(&c.objectives)
-    .bind(serde_json::to_value(&c.alternatives).unwrap_or_default())
-    .bind(&c.conclusion)
-    .bind(serde_json::to_value(&c.extra).unwrap_or_default())
     .fetch_one(conn)
     .await?;
     Ok((id, number))
@@ -118,23 +118,23 @@ pub async fn save(
     expected: i32,
     c: &Content,
 ) -> sqlx::Result<Option<i32>> {
-    sqlx::query_scalar(
+    sqlx::query_scalar!(
         "update docs set title = $3, kind = $4, tags = $5, target_line = $6, background = $7,
                 objectives = $8, alternatives = $9, conclusion = $10, extra = $11,
                 version = version + 1, updated_at = now()
          where id = $1 and version = $2 returning version",
+        id,
+        expected,
+        c.title.trim(),
+        c.kind,
+        &c.tags,
+        c.target_line.trim(),
+        c.background,
+        c.objectives,
+        serde_json::to_value(&c.alternatives).unwrap_or_default(),
+        c.conclusion,
+        serde_json::to_value(&c.extra).unwrap_or_default()
     )
-    .bind(id)
-    .bind(expected)
-    .bind(c.title.trim())
-    .bind(&c.kind)
-    .bind(&c.tags)
-    .bind(c.target_line.trim())
-    .bind(&c.background)
-    .bind(&c.objectives)
-    .bind(serde_json::to_value(&c.alternatives).unwrap_or_default())
-    .bind(&c.conclusion)
-    .bind(serde_json::to_value(&c.extra).unwrap_or_default())
     .fetch_optional(conn)
     .await
 }
@@ -146,13 +146,13 @@ pub async fn add_revision(
     markdown: &str,
     author: AccountId,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "insert into doc_revisions (doc_id, version, markdown, author_id) values ($1, $2, $3, $4)",
+        doc,
+        version,
+        markdown,
+        author.0
     )
-    .bind(doc)
-    .bind(version)
-    .bind(markdown)
-    .bind(author.0)
     .execute(conn)
     .await?;
     Ok(())
@@ -166,21 +166,25 @@ pub struct RevisionRow {
 }
 
 pub async fn revisions(pool: &PgPool, doc: i64) -> sqlx::Result<Vec<RevisionRow>> {
-    sqlx::query_as(
-        "select r.version, a.handle as author, r.at from doc_revisions r join accounts a on a.id = r.author_id
-         where r.doc_id = $1 order by r.version desc limit 200",
+    sqlx::query_as!(
+        RevisionRow,
+        r#"select r.version, a.handle as author, r.at as "at: _" from doc_revisions r
+           join accounts a on a.id = r.author_id
+           where r.doc_id = $1 order by r.version desc limit 200"#,
+        doc
     )
-    .bind(doc)
     .fetch_all(pool)
     .await
 }
 
 pub async fn revision_text(pool: &PgPool, doc: i64, version: i32) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar("select markdown from doc_revisions where doc_id = $1 and version = $2")
-        .bind(doc)
-        .bind(version)
-        .fetch_optional(pool)
-        .await
+    sqlx::query_scalar!(
+        "select markdown from doc_revisions where doc_id = $1 and version = $2",
+        doc,
+        version
+    )
+    .fetch_optional(pool)
+    .await
 }
 
 pub async fn set_status(
@@ -191,7 +195,7 @@ pub async fn set_status(
     decision: Option<&str>,
     superseded_by: Option<i32>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
+    sqlx::query!(
         "update docs set status = $2,
                 decided_by = coalesce($3, decided_by),
                 decided_at = case when $3::bigint is null then decided_at else now() end,
@@ -199,12 +203,12 @@ pub async fn set_status(
                 superseded_by = coalesce($5, superseded_by),
                 updated_at = now()
          where id = $1",
+        id,
+        status,
+        decided_by.map(|a| a.0),
+        decision,
+        superseded_by
     )
-    .bind(id)
-    .bind(status)
-    .bind(decided_by.map(|a| a.0))
-    .bind(decision)
-    .bind(superseded_by)
     .execute(conn)
     .await?;
     Ok(())
@@ -223,12 +227,14 @@ pub struct ReviewerRow {
 }
 
 pub async fn reviewers(conn: &mut PgConnection, doc: i64) -> sqlx::Result<Vec<ReviewerRow>> {
-    sqlx::query_as(
-        "select r.reviewer_id, a.handle, a.display_name, r.requested_at, r.due_at, r.verdict, r.verdict_at, r.note
-         from doc_reviewers r join accounts a on a.id = r.reviewer_id
-         where r.doc_id = $1 order by r.requested_at, a.handle",
+    sqlx::query_as!(
+        ReviewerRow,
+        r#"select r.reviewer_id, a.handle, a.display_name, r.requested_at as "requested_at: _",
+                  r.due_at as "due_at: _", r.verdict, r.verdict_at as "verdict_at: _", r.note
+           from doc_reviewers r join accounts a on a.id = r.reviewer_id
+           where r.doc_id = $1 order by r.requested_at, a.handle"#,
+        doc
     )
-    .bind(doc)
     .fetch_all(conn)
     .await
 }
@@ -240,12 +246,12 @@ pub async fn add_reviewer(
     reviewer: i64,
     due: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
-    Ok(sqlx::query(
+    Ok(sqlx::query!(
         "insert into doc_reviewers (doc_id, reviewer_id, due_at) values ($1, $2, $3) on conflict do nothing",
+        doc,
+        reviewer,
+        due as _
     )
-    .bind(doc)
-    .bind(reviewer)
-    .bind(due)
     .execute(conn)
     .await?
     .rows_affected()
@@ -260,13 +266,13 @@ pub async fn set_verdict(
     verdict: &str,
     note: &str,
 ) -> sqlx::Result<bool> {
-    Ok(sqlx::query(
+    Ok(sqlx::query!(
         "update doc_reviewers set verdict = $3, verdict_at = now(), note = $4 where doc_id = $1 and reviewer_id = $2",
+        doc,
+        reviewer.0,
+        verdict,
+        note
     )
-    .bind(doc)
-    .bind(reviewer.0)
-    .bind(verdict)
-    .bind(note)
     .execute(conn)
     .await?
     .rows_affected()
@@ -285,12 +291,14 @@ pub struct CommentRow {
 }
 
 pub async fn comments(pool: &PgPool, doc: i64) -> sqlx::Result<Vec<CommentRow>> {
-    sqlx::query_as(
-        "select c.id, c.parent_id, c.section, a.handle as author, c.body, c.created_at, c.resolved_at
-         from doc_comments c join accounts a on a.id = c.author_id
-         where c.doc_id = $1 order by c.id limit 2000",
+    sqlx::query_as!(
+        CommentRow,
+        r#"select c.id, c.parent_id, c.section, a.handle as author, c.body,
+                  c.created_at as "created_at: _", c.resolved_at as "resolved_at: _"
+           from doc_comments c join accounts a on a.id = c.author_id
+           where c.doc_id = $1 order by c.id limit 2000"#,
+        doc
     )
-    .bind(doc)
     .fetch_all(pool)
     .await
 }
@@ -304,32 +312,32 @@ pub async fn add_comment(
     body: &str,
 ) -> sqlx::Result<Option<i64>> {
     if let Some(p) = parent {
-        let ok: Option<i64> = sqlx::query_scalar(
+        let ok = sqlx::query_scalar!(
             "select id from doc_comments where id = $1 and doc_id = $2 and parent_id is null",
+            p,
+            doc
         )
-        .bind(p)
-        .bind(doc)
         .fetch_optional(&mut *conn)
         .await?;
         if ok.is_none() {
             return Ok(None);
         }
     }
-    let id = sqlx::query_scalar(
+    let id = sqlx::query_scalar!(
         "insert into doc_comments (doc_id, parent_id, section, author_id, body) values ($1, $2, $3, $4, $5) returning id",
+        doc,
+        parent,
+        section,
+        author.0,
+        body
     )
-    .bind(doc)
-    .bind(parent)
-    .bind(section)
-    .bind(author.0)
-    .bind(body)
     .fetch_one(&mut *conn)
     .await?;
     // Comments are searchable (weight C).
-    sqlx::query(
-        "update docs set comments_text = (select string_agg(body, ' ') from doc_comments where doc_id = $1) where id = $1",
+    sqlx::query!(
+        "update docs set comments_text = coalesce((select string_agg(body, ' ') from doc_comments where doc_id = $1), '') where id = $1",
+        doc
     )
-    .bind(doc)
     .execute(conn)
     .await?;
     Ok(Some(id))
@@ -342,13 +350,13 @@ pub async fn set_thread_resolved(
     thread: i64,
     by: Option<AccountId>,
 ) -> sqlx::Result<bool> {
-    Ok(sqlx::query(
+    Ok(sqlx::query!(
         "update doc_comments set resolved_at = case when $3::bigint is null then null else now() end, resolved_by = $3
          where id = $2 and doc_id = $1 and parent_id is null",
+        doc,
+        thread,
+        by.map(|b| b.0)
     )
-    .bind(doc)
-    .bind(thread)
-    .bind(by.map(|b| b.0))
     .execute(conn)
     .await?
     .rows_affected()
@@ -464,13 +472,14 @@ pub struct QueueRow {
 
 /// Reviews requested of `reviewer` on docs still in review: overdue first, then by due date.
 pub async fn queue(pool: &PgPool, reviewer: AccountId) -> sqlx::Result<Vec<QueueRow>> {
-    sqlx::query_as(
-        "select d.number, d.title, a.handle as owner, d.status, r.due_at, r.verdict
-         from doc_reviewers r join docs d on d.id = r.doc_id join accounts a on a.id = d.owner_id
-         where r.reviewer_id = $1 and d.status in ('in_review', 'changes_requested')
-         order by r.verdict is not null, r.due_at limit 200",
+    sqlx::query_as!(
+        QueueRow,
+        r#"select d.number, d.title, a.handle as owner, d.status, r.due_at as "due_at: _", r.verdict
+           from doc_reviewers r join docs d on d.id = r.doc_id join accounts a on a.id = d.owner_id
+           where r.reviewer_id = $1 and d.status in ('in_review', 'changes_requested')
+           order by r.verdict is not null, r.due_at limit 200"#,
+        reviewer.0
     )
-    .bind(reviewer.0)
     .fetch_all(pool)
     .await
 }
