@@ -6,7 +6,7 @@ use leptos::prelude::*;
 use crate::{
     auth::model::Role,
     deploys, docs,
-    error::AppResult,
+    error::{AppError, AppResult},
     presence::{self, model::Status, pages::status_cell},
     state::AppState,
     ui::{self, PageCtx},
@@ -20,7 +20,43 @@ pub fn router() -> Router<AppState> {
 
 async fn home(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<String>> {
     let now = state.clock.now();
-    let team = presence::team_now(&state).await?;
+    // The tiles' queries are independent: run them at once.
+    let pool = &state.pool;
+    let user = ctx.user.clone();
+    let (team, to_decide, down, latest, queue, mine) = tokio::try_join!(
+        presence::team_now(&state),
+        async {
+            Ok::<_, AppError>(match &user {
+                Some(u) if u.role >= Role::Lead => {
+                    presence::store::count_pending_for(pool, u.id).await?
+                }
+                _ => 0,
+            })
+        },
+        async { Ok::<_, AppError>(deploys::store::down_targets(pool).await?) },
+        async {
+            let f = deploys::store::HistoryFilter::default();
+            Ok::<_, AppError>(deploys::store::history(pool, &f, 6).await?)
+        },
+        async {
+            Ok::<_, AppError>(match &user {
+                Some(u) => docs::store::queue(pool, u.id).await?,
+                None => Vec::new(),
+            })
+        },
+        async {
+            Ok::<_, AppError>(match &user {
+                Some(u) => {
+                    let f = docs::store::ListFilter {
+                        owner: Some(u.handle.clone()),
+                        ..Default::default()
+                    };
+                    docs::store::list(pool, &f, 5).await?
+                }
+                None => Vec::new(),
+            })
+        },
+    )?;
     let tz = ctx.tz().to_string();
     let counts = Status::KEYS
         .iter()
@@ -39,12 +75,6 @@ async fn home(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<Str
             view! { <li><a href=href>{m.row.display_name.clone()}</a>" "{status_cell(m, now, &tz)}</li> }
         })
         .collect::<Vec<_>>();
-    let to_decide = match ctx.user.as_ref() {
-        Some(u) if u.role >= Role::Lead => {
-            presence::store::count_pending_for(&state.pool, u.id).await?
-        }
-        _ => 0,
-    };
     let decide = (to_decide > 0).then(|| {
         let text = if to_decide == 1 {
             "1 leave request to acknowledge →".to_string()
@@ -53,9 +83,6 @@ async fn home(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<Str
         };
         view! { <p class="flash flash-ok"><a href="/leave#pending">{text}</a></p> }
     });
-    let down = deploys::store::down_targets(&state.pool).await?;
-    let latest =
-        deploys::store::history(&state.pool, &deploys::store::HistoryFilter::default(), 6).await?;
     let deploy_tile = if latest.is_empty() && down.is_empty() {
         ui::empty_state(
             "No deployments recorded",
@@ -93,21 +120,6 @@ async fn home(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<Str
             <p><a href="/deployments">"Matrix →"</a>" · "<a href="/deployments/history?status=failed">"Failures →"</a></p>
         }
         .into_any()
-    };
-    let me = ctx.user.as_ref().map(|u| u.id);
-    let queue = match me {
-        Some(id) => docs::store::queue(&state.pool, id).await?,
-        None => Vec::new(),
-    };
-    let mine = match ctx.user.as_ref() {
-        Some(u) => {
-            let f = docs::store::ListFilter {
-                owner: Some(u.handle.clone()),
-                ..Default::default()
-            };
-            docs::store::list(&state.pool, &f, 5).await?
-        }
-        None => Vec::new(),
     };
     let waiting = queue
         .iter()
