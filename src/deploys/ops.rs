@@ -12,17 +12,6 @@ use crate::{
     ui::form::FormErrors,
 };
 
-fn slug(raw: &str, what: &str) -> Result<String, String> {
-    let n = raw.trim().to_lowercase();
-    let ok = !n.is_empty()
-        && n.len() <= 64
-        && n.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && n.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    ok.then_some(n)
-        .ok_or_else(|| format!("A {what} name has 1–64 letters, digits, “.”, “_” or “-”."))
-}
-
 fn digest_ok(d: &str) -> bool {
     d.strip_prefix("sha256:").is_some_and(|h| {
         h.len() == 64
@@ -58,7 +47,7 @@ pub async fn add_service(
         probe_interval_seconds,
     } = f;
     let mut errs = FormErrors::default();
-    let name = errs.check("name", slug(name, "service"));
+    let name = errs.check("name", crate::ui::form::slug(name, "service"));
     let role = role.trim().to_lowercase();
     if role.is_empty()
         || role.len() > 32
@@ -152,7 +141,7 @@ pub async fn add_environment(
         url,
     } = f;
     let mut errs = FormErrors::default();
-    let name = errs.check("name", slug(name, "environment"));
+    let name = errs.check("name", crate::ui::form::slug(name, "environment"));
     if !TIERS.contains(&tier.as_str()) {
         errs.add("tier", "Choose a tier.");
     }

@@ -29,20 +29,6 @@ pub struct RepoForm {
     pub default_branch: String,
 }
 
-fn repo_name(raw: &str) -> Result<String, String> {
-    let n = raw.trim().to_lowercase();
-    let ok = !n.is_empty()
-        && n.len() <= 64
-        && n.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
-        && n.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
-    if ok {
-        Ok(n)
-    } else {
-        Err("A repository name has 1–64 letters, digits, “.”, “_” or “-”, e.g. server.".into())
-    }
-}
-
 pub async fn add_repository(
     state: &AppState,
     actor: &Actor,
@@ -55,7 +41,7 @@ pub async fn add_repository(
         default_branch,
     } = f;
     let mut errs = FormErrors::default();
-    let name = errs.check("name", repo_name(name));
+    let name = errs.check("name", crate::ui::form::slug(name, "repository"));
     let url = url.trim();
     if !(url.is_empty()
         || url.starts_with("https://")

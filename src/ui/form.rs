@@ -40,3 +40,30 @@ impl FormErrors {
         }
     }
 }
+
+/// A short machine name (repository, service, environment): 1–64 lowercase letters, digits,
+/// `.`, `_` or `-`, starting with a letter or digit. `what` names it in the message.
+pub fn slug(raw: &str, what: &str) -> Result<String, String> {
+    let n = raw.trim().to_lowercase();
+    let ok = !n.is_empty()
+        && n.len() <= 64
+        && n.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && n.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    ok.then_some(n).ok_or_else(|| {
+        format!("A {what} name has 1–64 letters, digits, “.”, “_” or “-”, e.g. server.")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::slug;
+
+    #[test]
+    fn slugs_are_lowercased_and_limited_to_safe_characters() {
+        assert_eq!(slug(" Server ", "repository").unwrap(), "server");
+        for bad in ["", "-x", "a b", "a/b", &"x".repeat(65)] {
+            assert!(slug(bad, "service").is_err(), "{bad:?}");
+        }
+    }
+}
