@@ -525,5 +525,11 @@ async fn a_member_writes_a_doc_two_reviewers_approve_and_a_lead_approves_it() {
     );
     wait_text(&c, "main", "approved").await;
     screenshot(&c, "doc-approved").await;
+    c.goto(&format!("{}/docs?q=lease", app.base)).await.unwrap();
+    wait_text(&c, "tbody", "DD-1").await;
+    screenshot(&c, "docs-list").await;
+    c.goto(&format!("{}/", app.base)).await.unwrap();
+    wait_text(&c, "main", "Your docs").await;
+    screenshot(&c, "home-lead").await;
     c.close().await.unwrap();
 }
