@@ -82,3 +82,13 @@ pub fn violated_constraint(e: &sqlx::Error) -> Option<&str> {
         _ => None,
     }
 }
+
+/// `Ok(None)` when `r` failed only because it violated `constraint` (e.g. a name already taken);
+/// the one place an insert's "already exists" becomes an ordinary answer.
+pub fn none_if_violates<T>(r: sqlx::Result<T>, constraint: &str) -> sqlx::Result<Option<T>> {
+    match r {
+        Ok(v) => Ok(Some(v)),
+        Err(e) if violated_constraint(&e) == Some(constraint) => Ok(None),
+        Err(e) => Err(e),
+    }
+}

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 
-use crate::{auth::model::AccountId, error::violated_constraint};
+use crate::{auth::model::AccountId, error::none_if_violates};
 
 #[derive(Clone, Debug)]
 pub struct ServiceRow {
@@ -58,23 +58,21 @@ pub async fn create_service(
     conn: &mut PgConnection,
     s: NewService<'_>,
 ) -> sqlx::Result<Option<i64>> {
-    match sqlx::query_scalar!(
-        "insert into services (name, role, image, supervisor, owner_id, probe_interval_seconds)
+    none_if_violates(
+        sqlx::query_scalar!(
+            "insert into services (name, role, image, supervisor, owner_id, probe_interval_seconds)
          values ($1, $2, $3, $4, $5, $6) returning id",
-        s.name,
-        s.role,
-        s.image,
-        s.supervisor,
-        s.owner.0,
-        s.probe_interval_seconds
+            s.name,
+            s.role,
+            s.image,
+            s.supervisor,
+            s.owner.0,
+            s.probe_interval_seconds
+        )
+        .fetch_one(conn)
+        .await,
+        "services_name_key",
     )
-    .fetch_one(conn)
-    .await
-    {
-        Ok(id) => Ok(Some(id)),
-        Err(e) if violated_constraint(&e) == Some("services_name_key") => Ok(None),
-        Err(e) => Err(e),
-    }
 }
 
 #[derive(Clone, Debug)]
@@ -102,7 +100,8 @@ pub async fn create_environment(
     position: i32,
     url: &str,
 ) -> sqlx::Result<Option<i64>> {
-    match sqlx::query_scalar!(
+    none_if_violates(
+        sqlx::query_scalar!(
         "insert into environments (name, tier, position, url) values ($1, $2, $3, $4) returning id",
         name,
         tier,
@@ -110,12 +109,9 @@ pub async fn create_environment(
         url
     )
     .fetch_one(conn)
-    .await
-    {
-        Ok(id) => Ok(Some(id)),
-        Err(e) if violated_constraint(&e) == Some("environments_name_key") => Ok(None),
-        Err(e) => Err(e),
-    }
+    .await,
+        "environments_name_key",
+    )
 }
 
 /// A cell of the matrix: what runs, since when, its health.
@@ -171,7 +167,8 @@ pub async fn insert_deployment(
     d: NewDeployment<'_>,
 ) -> sqlx::Result<Option<i64>> {
     let finished = matches!(d.status, "succeeded" | "failed" | "rolled_back").then_some(d.at);
-    match sqlx::query_scalar!(
+    none_if_violates(
+        sqlx::query_scalar!(
         "insert into deployments (service_id, environment_id, version, image_ref, digest, status,
                                   started_at, finished_at, actor_id, actor, source, commit_sha, note,
                                   idempotency_key)
@@ -192,12 +189,9 @@ pub async fn insert_deployment(
         d.idempotency_key
     )
     .fetch_one(conn)
-    .await
-    {
-        Ok(id) => Ok(Some(id)),
-        Err(e) if violated_constraint(&e) == Some("deployments_idempotency_key_key") => Ok(None),
-        Err(e) => Err(e),
-    }
+    .await,
+        "deployments_idempotency_key_key",
+    )
 }
 
 pub async fn deployment_by_key(conn: &mut PgConnection, key: &str) -> sqlx::Result<Option<i64>> {

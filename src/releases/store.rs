@@ -4,7 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 
 use super::model::{LineName, Version};
-use crate::{auth::model::AccountId, error::violated_constraint};
+use crate::{auth::model::AccountId, error::none_if_violates};
 
 #[derive(Clone, Debug)]
 pub struct RepoRow {
@@ -48,21 +48,19 @@ pub async fn create_repository(
     default_branch: &str,
     owner: AccountId,
 ) -> sqlx::Result<Option<i64>> {
-    match sqlx::query_scalar!(
-        "insert into repositories (name, url, default_branch, owner_id) values ($1, $2, $3, $4)
+    none_if_violates(
+        sqlx::query_scalar!(
+            "insert into repositories (name, url, default_branch, owner_id) values ($1, $2, $3, $4)
          returning id",
-        name,
-        url,
-        default_branch,
-        owner.0
+            name,
+            url,
+            default_branch,
+            owner.0
+        )
+        .fetch_one(conn)
+        .await,
+        "repositories_name_key",
     )
-    .fetch_one(conn)
-    .await
-    {
-        Ok(id) => Ok(Some(id)),
-        Err(e) if violated_constraint(&e) == Some("repositories_name_key") => Ok(None),
-        Err(e) => Err(e),
-    }
 }
 
 #[derive(Clone, Debug)]
@@ -234,30 +232,28 @@ pub async fn insert_tag(conn: &mut PgConnection, t: NewTag<'_>) -> sqlx::Result<
         Some((k, n)) => (k.as_str(), Some(*n as i32)),
         None => ("", None),
     };
-    match sqlx::query_scalar!(
-        "insert into release_tags (repository_id, line_id, name, major, minor, patch, pre_kind,
+    none_if_violates(
+        sqlx::query_scalar!(
+            "insert into release_tags (repository_id, line_id, name, major, minor, patch, pre_kind,
                                    pre_number, commit_sha, tagged_at, source, recorded_by)
          values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) returning id",
-        t.repo,
-        t.line,
-        t.version.to_string(),
-        t.version.major as i32,
-        t.version.minor as i32,
-        t.version.patch as i32,
-        kind,
-        number,
-        t.commit,
-        t.tagged_at as _,
-        t.source,
-        t.recorded_by.map(|a| a.0)
+            t.repo,
+            t.line,
+            t.version.to_string(),
+            t.version.major as i32,
+            t.version.minor as i32,
+            t.version.patch as i32,
+            kind,
+            number,
+            t.commit,
+            t.tagged_at as _,
+            t.source,
+            t.recorded_by.map(|a| a.0)
+        )
+        .fetch_one(conn)
+        .await,
+        "release_tags_repo_name_key",
     )
-    .fetch_one(conn)
-    .await
-    {
-        Ok(id) => Ok(Some(id)),
-        Err(e) if violated_constraint(&e) == Some("release_tags_repo_name_key") => Ok(None),
-        Err(e) => Err(e),
-    }
 }
 
 /// Marks a tag retracted (once); false if it already was.
