@@ -33,6 +33,19 @@ pub async fn current_user(pool: &PgPool, id: AccountId) -> sqlx::Result<Option<C
     }))
 }
 
+/// The id of the enabled account with `handle`.
+pub async fn active_id_by_handle(
+    conn: &mut PgConnection,
+    handle: &str,
+) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar!(
+        "select id from accounts where handle = $1 and disabled_at is null",
+        handle
+    )
+    .fetch_optional(conn)
+    .await
+}
+
 pub struct LoginCandidate {
     pub id: AccountId,
     pub password_hash: PasswordHash,

@@ -344,14 +344,10 @@ async fn render_service(
         .await?
         .ok_or(AppError::NotFound)?;
     let (_, envs, cells, _) = state_now(state).await?;
-    let targets: HashMap<i64, String> = sqlx::query_as::<_, (i64, String)>(
-        "select environment_id, url from health_targets where service_id = $1",
-    )
-    .bind(s.id)
-    .fetch_all(&state.pool)
-    .await?
-    .into_iter()
-    .collect();
+    let targets: HashMap<i64, String> = store::health_urls(&state.pool, s.id)
+        .await?
+        .into_iter()
+        .collect();
     let now = state.clock.now();
     let since = now - Duration::hours(24);
     let images = store::images(&state.pool, s.id).await?;
@@ -399,10 +395,8 @@ struct UrlForm {
 }
 
 async fn env_id(state: &AppState, name: &str) -> AppResult<i64> {
-    store::environments(&state.pool)
+    store::environment(&state.pool, name)
         .await?
-        .into_iter()
-        .find(|e| e.name == name)
         .map(|e| e.id)
         .ok_or(AppError::NotFound)
 }

@@ -267,10 +267,8 @@ pub async fn record_deployment(
     }
     let key = idempotency_key.trim();
     let key = (!key.is_empty()).then_some(key);
-    let services = store::services(&state.pool).await?;
-    let envs = store::environments(&state.pool).await?;
-    let svc = services.iter().find(|s| s.name == service.trim());
-    let env = envs.iter().find(|e| e.name == environment.trim());
+    let svc = store::service(&state.pool, service.trim()).await?;
+    let env = store::environment(&state.pool, environment.trim()).await?;
     if svc.is_none() {
         errs.add("service", "Choose a service.");
     }
@@ -534,10 +532,8 @@ pub async fn open_incident(
     f: &IncidentForm,
 ) -> AppResult<Result<i64, FormErrors>> {
     let mut errs = FormErrors::default();
-    let services = store::services(&state.pool).await?;
-    let envs = store::environments(&state.pool).await?;
-    let svc = services.iter().find(|s| s.name == f.service);
-    let env = envs.iter().find(|e| e.name == f.environment);
+    let svc = store::service(&state.pool, &f.service).await?;
+    let env = store::environment(&state.pool, &f.environment).await?;
     if svc.is_none() {
         errs.add("service", "Choose a service.");
     }

@@ -93,6 +93,30 @@ pub async fn environments(pool: &PgPool) -> sqlx::Result<Vec<EnvRow>> {
     .await
 }
 
+pub async fn environment(pool: &PgPool, name: &str) -> sqlx::Result<Option<EnvRow>> {
+    sqlx::query_as!(
+        EnvRow,
+        "select id, name, tier, position, url from environments where name = $1",
+        name
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+/// A service's health URL per environment id.
+pub async fn health_urls(pool: &PgPool, service: i64) -> sqlx::Result<Vec<(i64, String)>> {
+    let rows = sqlx::query!(
+        "select environment_id, url from health_targets where service_id = $1",
+        service
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.environment_id, r.url))
+        .collect())
+}
+
 pub async fn create_environment(
     conn: &mut PgConnection,
     name: &str,

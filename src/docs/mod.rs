@@ -43,8 +43,7 @@ pub fn router() -> Router<AppState> {
         .route("/docs/{n}/reviewers", post(request_review))
         .route("/docs/{n}/verdict", post(verdict))
         .route("/docs/{n}/comments", post(comment))
-        .route("/docs/{n}/threads/{id}/resolve", post(resolve))
-        .route("/docs/{n}/threads/{id}/reopen", post(reopen))
+        .route("/docs/{n}/threads/{id}/{action}", post(thread))
         .route("/docs/{n}/diff", get(diff))
         .route("/docs/{n}/export.md", get(export))
         .route("/reviews", get(queue))
@@ -409,25 +408,20 @@ async fn comment(
     session::done(&session, msg, &format!("/docs/{n}#discussion")).await
 }
 
-async fn resolve(
+/// `resolve` or `reopen` a thread.
+async fn thread(
     State(state): State<AppState>,
     user: CurrentUser,
     actor: Actor,
     session: Session,
-    Path((n, id)): Path<(i32, i64)>,
+    Path((n, id, action)): Path<(i32, i64, String)>,
 ) -> AppResult<Redirect> {
-    let msg = ops::resolve_thread(&state, &user, &actor, n, id, true).await?;
-    session::done(&session, msg, &format!("/docs/{n}#discussion")).await
-}
-
-async fn reopen(
-    State(state): State<AppState>,
-    user: CurrentUser,
-    actor: Actor,
-    session: Session,
-    Path((n, id)): Path<(i32, i64)>,
-) -> AppResult<Redirect> {
-    let msg = ops::resolve_thread(&state, &user, &actor, n, id, false).await?;
+    let resolved = match action.as_str() {
+        "resolve" => true,
+        "reopen" => false,
+        _ => return Err(AppError::NotFound),
+    };
+    let msg = ops::resolve_thread(&state, &user, &actor, n, id, resolved).await?;
     session::done(&session, msg, &format!("/docs/{n}#discussion")).await
 }
 

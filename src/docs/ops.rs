@@ -271,11 +271,7 @@ pub async fn request_review(
         ));
     }
     let handle = handle.trim().to_lowercase();
-    let reviewer: Option<i64> =
-        sqlx::query_scalar("select id from accounts where handle = $1 and disabled_at is null")
-            .bind(&handle)
-            .fetch_optional(&mut *tx)
-            .await?;
+    let reviewer = crate::auth::store::active_id_by_handle(&mut tx, &handle).await?;
     let reviewer = reviewer
         .ok_or_else(|| AppError::Conflict(format!("There is no active member “{handle}”.")))?;
     if reviewer == user.id.0 {
