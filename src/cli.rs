@@ -239,17 +239,12 @@ async fn releases_import(
             .map(|n| n.trim_end_matches(".git").to_lowercase())
             .ok_or_else(|| anyhow::anyhow!("name the repository with --repo"))?,
     };
-    let owner_id: Option<i64> = match &owner {
-        Some(h) => sqlx::query_scalar("select id from accounts where handle = $1")
-            .bind(h)
-            .fetch_optional(pool)
-            .await?,
-        None => sqlx::query_scalar(
-            "select id from accounts where role = 'admin' and disabled_at is null order by id limit 1",
-        )
-        .fetch_optional(pool)
-        .await?,
+    let mut conn = pool.acquire().await?;
+    let owner_id = match &owner {
+        Some(h) => store::active_id_by_handle(&mut conn, &h.to_lowercase()).await?,
+        None => store::first_admin_id(&mut conn).await?,
     };
+    drop(conn);
     let owner_id = owner_id.ok_or_else(|| {
         anyhow::anyhow!("no owner: create an admin first (flowdeck admin create) or pass --owner")
     })?;

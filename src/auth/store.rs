@@ -46,6 +46,15 @@ pub async fn active_id_by_handle(
     .await
 }
 
+/// The oldest enabled admin, the default owner of things created from the shell.
+pub async fn first_admin_id(conn: &mut PgConnection) -> sqlx::Result<Option<i64>> {
+    sqlx::query_scalar!(
+        "select id from accounts where role = 'admin' and disabled_at is null order by id limit 1"
+    )
+    .fetch_optional(conn)
+    .await
+}
+
 pub struct LoginCandidate {
     pub id: AccountId,
     pub password_hash: PasswordHash,
