@@ -63,6 +63,35 @@ pub struct ServeOpts {
     #[arg(long, env = "FLOWDECK_LOGIN_FAILURES_PER_IP", default_value_t = 300)]
     pub login_failures_per_ip: i64,
 
+    /// Failed logins per account per hour before each further attempt from an unknown device
+    /// must wait (1 s, then doubling).
+    #[arg(long, env = "FLOWDECK_LOGIN_FREE_FAILURES", default_value_t = 5)]
+    pub login_free_failures: i64,
+
+    /// The longest wait between login attempts for one account from an unknown device.
+    #[arg(long, env = "FLOWDECK_LOGIN_MAX_DELAY_SECONDS", default_value_t = 60)]
+    pub login_max_delay_seconds: u64,
+
+    /// Milliseconds a login waits for a free password-hashing slot before it is answered 503.
+    #[arg(long, env = "FLOWDECK_LOGIN_QUEUE_MS", default_value_t = 2000)]
+    pub login_queue_ms: u64,
+
+    /// Seconds a new connection has to send a complete request head.
+    #[arg(long, env = "FLOWDECK_HEADER_TIMEOUT_SECONDS", default_value_t = 10)]
+    pub header_timeout_seconds: u64,
+
+    /// Seconds an idle keep-alive connection is kept open between requests.
+    #[arg(long, env = "FLOWDECK_KEEPALIVE_SECONDS", default_value_t = 20)]
+    pub keepalive_seconds: u64,
+
+    /// Seconds a request (reading its body included) may take before it is answered 503.
+    #[arg(long, env = "FLOWDECK_REQUEST_TIMEOUT_SECONDS", default_value_t = 30)]
+    pub request_timeout_seconds: u64,
+
+    /// Open connections at most; when full, the longest-idle connection makes room.
+    #[arg(long, env = "FLOWDECK_MAX_CONNECTIONS", default_value_t = 1024)]
+    pub max_connections: usize,
+
     /// Hours an invite link stays valid.
     #[arg(long, env = "FLOWDECK_INVITE_TTL_HOURS", default_value_t = 72)]
     pub invite_ttl_hours: i64,
@@ -110,6 +139,13 @@ pub struct Config {
     pub session_idle_minutes: i64,
     pub login_failures_per_account: i64,
     pub login_failures_per_ip: i64,
+    pub login_free_failures: i64,
+    pub login_max_delay_seconds: u64,
+    pub login_queue_ms: u64,
+    pub header_timeout_seconds: u64,
+    pub keepalive_seconds: u64,
+    pub request_timeout_seconds: u64,
+    pub max_connections: usize,
     pub invite_ttl_hours: i64,
     pub leave_notice_hours: i64,
     pub maintained_minor_lines: usize,
@@ -153,6 +189,21 @@ impl Config {
             "FLOWDECK_LEAVE_NOTICE_HOURS must be between 0 and 1440"
         );
         anyhow::ensure!(
+            opts.login_free_failures >= 1 && opts.login_failures_per_account >= 1,
+            "FLOWDECK_LOGIN_FREE_FAILURES and FLOWDECK_LOGIN_FAILURES_PER_ACCOUNT must be at least 1"
+        );
+        anyhow::ensure!(
+            opts.header_timeout_seconds >= 1
+                && opts.keepalive_seconds >= 1
+                && opts.request_timeout_seconds >= 1,
+            "FLOWDECK_HEADER_TIMEOUT_SECONDS, FLOWDECK_KEEPALIVE_SECONDS and \
+             FLOWDECK_REQUEST_TIMEOUT_SECONDS must be at least 1"
+        );
+        anyhow::ensure!(
+            opts.max_connections >= 16,
+            "FLOWDECK_MAX_CONNECTIONS must be at least 16"
+        );
+        anyhow::ensure!(
             opts.invite_ttl_hours > 0,
             "FLOWDECK_INVITE_TTL_HOURS must be positive"
         );
@@ -165,6 +216,13 @@ impl Config {
             session_idle_minutes: opts.session_idle_minutes,
             login_failures_per_account: opts.login_failures_per_account,
             login_failures_per_ip: opts.login_failures_per_ip,
+            login_free_failures: opts.login_free_failures,
+            login_max_delay_seconds: opts.login_max_delay_seconds,
+            login_queue_ms: opts.login_queue_ms,
+            header_timeout_seconds: opts.header_timeout_seconds,
+            keepalive_seconds: opts.keepalive_seconds,
+            request_timeout_seconds: opts.request_timeout_seconds,
+            max_connections: opts.max_connections,
             invite_ttl_hours: opts.invite_ttl_hours,
             leave_notice_hours: opts.leave_notice_hours,
             maintained_minor_lines: opts.maintained_minor_lines,
@@ -267,6 +325,13 @@ mod tests {
                 session_idle_minutes: 1,
                 login_failures_per_account: 1,
                 login_failures_per_ip: 1,
+                login_free_failures: 5,
+                login_max_delay_seconds: 60,
+                login_queue_ms: 2000,
+                header_timeout_seconds: 10,
+                keepalive_seconds: 20,
+                request_timeout_seconds: 30,
+                max_connections: 1024,
                 invite_ttl_hours: 1,
                 leave_notice_hours: 24,
                 maintained_minor_lines: 3,

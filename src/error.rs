@@ -22,6 +22,10 @@ pub enum AppError {
     /// 409: the action conflicts with the current state. The text says how.
     #[error("conflict: {0}")]
     Conflict(String),
+    /// 503 with `Retry-After`: the database cannot be reached, or every password-hashing slot is
+    /// busy. Nothing was changed; the text says when to try again.
+    #[error("unavailable: {why}")]
+    Unavailable { why: String, retry_after: u64 },
     /// 500: anything unexpected. Logged with its cause chain; the user sees an opaque page.
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
@@ -33,15 +37,69 @@ impl AppError {
     }
 }
 
+/// What a page says while PostgreSQL cannot be reached.
+const DB_DOWN: &str = "flowdeck cannot reach its database just now. Nothing was changed. \
+    Please try again in a few seconds.";
+
+impl AppError {
+    /// 503: the database is unreachable.
+    pub fn database_down() -> Self {
+        Self::Unavailable {
+            why: DB_DOWN.into(),
+            retry_after: 5,
+        }
+    }
+}
+
+/// True when `e` means PostgreSQL could not be reached (as opposed to a failing query).
+pub fn is_unreachable(e: &sqlx::Error) -> bool {
+    matches!(
+        e,
+        sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+    )
+}
+
 impl From<sqlx::Error> for AppError {
     fn from(e: sqlx::Error) -> Self {
+        if is_unreachable(&e) {
+            tracing::warn!(error = %e, "database unreachable");
+            return Self::database_down();
+        }
         Self::Internal(e.into())
     }
 }
 
 impl From<tower_sessions::session::Error> for AppError {
     fn from(e: tower_sessions::session::Error) -> Self {
+        // The sqlx store reports backend errors as text; these are sqlx's words for
+        // "could not reach the database" (see `is_unreachable`).
+        let text = e.to_string();
+        if [
+            "pool timed out",
+            "closed pool",
+            "error communicating with database",
+        ]
+        .iter()
+        .any(|m| text.contains(m))
+        {
+            tracing::warn!(error = %text, "session store unreachable");
+            return Self::database_down();
+        }
         Self::Internal(e.into())
+    }
+}
+
+impl From<crate::auth::password::Busy> for AppError {
+    fn from(_: crate::auth::password::Busy) -> Self {
+        Self::Unavailable {
+            why: "flowdeck is checking many passwords at once just now. Nothing was changed; \
+                  please try again in a moment."
+                .into(),
+            retry_after: 2,
+        }
     }
 }
 
@@ -57,6 +115,19 @@ impl IntoResponse for AppError {
             AppError::Forbidden(why) => (StatusCode::FORBIDDEN, "Not allowed", why.clone()),
             AppError::BadRequest(why) => (StatusCode::BAD_REQUEST, "Bad request", why.clone()),
             AppError::Conflict(why) => (StatusCode::CONFLICT, "Conflict", why.clone()),
+            AppError::Unavailable { why, retry_after } => {
+                let page = crate::ui::error_page(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "Try again shortly",
+                    why,
+                );
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    [(axum::http::header::RETRY_AFTER, retry_after.to_string())],
+                    page,
+                )
+                    .into_response();
+            }
             AppError::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "internal error");
                 (

@@ -3,14 +3,17 @@
 use std::sync::Arc;
 
 use sqlx::PgPool;
+use tokio::sync::OnceCell;
 
-use crate::{clock::Clock, config::Config};
+use crate::{auth::cookies::Keys, clock::Clock, config::Config, error::AppError};
 
 #[derive(Clone)]
 pub struct AppState {
     pub pool: PgPool,
     pub config: Arc<Config>,
     pub clock: Clock,
+    /// The cookie-signing key, read from the database on first use and then kept.
+    keys: Arc<OnceCell<Arc<Keys>>>,
 }
 
 impl AppState {
@@ -19,6 +22,16 @@ impl AppState {
             pool,
             config: Arc::new(config),
             clock: Clock::system(),
+            keys: Arc::new(OnceCell::new()),
         }
+    }
+
+    /// The cookie-signing key shared by every replica.
+    pub async fn keys(&self) -> Result<Arc<Keys>, AppError> {
+        self.keys
+            .get_or_try_init(|| async { Keys::load(&self.pool).await.map(Arc::new) })
+            .await
+            .cloned()
+            .map_err(AppError::from)
     }
 }

@@ -10,14 +10,14 @@ use axum::{
     routing::{get, post},
 };
 use serde::Deserialize;
-use tower_sessions::Session;
 
 use crate::{
     audit::{self, Actor},
+    auth::cookies::Cookies,
     auth::{
         model::{AccountId, Role},
         policy::{Action, require},
-        session::{self, CurrentUser},
+        session::CurrentUser,
         store,
     },
     error::AppResult,
@@ -125,7 +125,7 @@ async fn change_role(
     State(state): State<AppState>,
     user: CurrentUser,
     actor: Actor,
-    session: Session,
+    cookies: Cookies,
     Path(id): Path<i64>,
     Form(f): Form<RoleForm>,
 ) -> AppResult<Redirect> {
@@ -136,34 +136,34 @@ async fn change_role(
         },
     )?;
     let msg = ops::change_role(&state, &actor, id, &f.role).await?;
-    session::done(&session, msg, "/admin").await
+    Ok(cookies.done(msg, "/admin"))
 }
 
 async fn disable(
     State(state): State<AppState>,
     user: CurrentUser,
     actor: Actor,
-    session: Session,
+    cookies: Cookies,
     Path(id): Path<i64>,
 ) -> AppResult<Redirect> {
-    set_disabled(state, user, actor, session, id, true).await
+    set_disabled(state, user, actor, cookies, id, true).await
 }
 
 async fn enable(
     State(state): State<AppState>,
     user: CurrentUser,
     actor: Actor,
-    session: Session,
+    cookies: Cookies,
     Path(id): Path<i64>,
 ) -> AppResult<Redirect> {
-    set_disabled(state, user, actor, session, id, false).await
+    set_disabled(state, user, actor, cookies, id, false).await
 }
 
 async fn set_disabled(
     state: AppState,
     user: CurrentUser,
     actor: Actor,
-    session: Session,
+    cookies: Cookies,
     id: i64,
     disabled: bool,
 ) -> AppResult<Redirect> {
@@ -174,26 +174,22 @@ async fn set_disabled(
         },
     )?;
     let msg = ops::set_disabled(&state, &actor, id, disabled).await?;
-    session::done(&session, msg, "/admin").await
+    Ok(cookies.done(msg, "/admin"))
 }
 
 async fn create_invite(
     State(state): State<AppState>,
     actor: Actor,
-    session: Session,
+    cookies: Cookies,
     ctx: PageCtx,
     Form(f): Form<ops::InviteForm>,
 ) -> AppResult<Response> {
     require(ctx.user.as_ref(), Action::ManageInvites)?;
     match ops::create_invite(&state, &actor, &f).await? {
         Ok(link) => {
-            session::flash(
-                &session,
-                Flash::ok(format!(
-                    "Invite created. Send this link to the person (it is shown only now): {link}"
-                )),
-            )
-            .await?;
+            cookies.flash(Flash::ok(format!(
+                "Invite created. Send this link to the person (it is shown only now): {link}"
+            )));
             Ok(Redirect::to("/admin").into_response())
         }
         Err(errs) => Ok((
@@ -208,10 +204,10 @@ async fn revoke_invite(
     State(state): State<AppState>,
     user: CurrentUser,
     actor: Actor,
-    session: Session,
+    cookies: Cookies,
     Path(id): Path<i64>,
 ) -> AppResult<Redirect> {
     require(Some(&user), Action::ManageInvites)?;
     let msg = ops::revoke_invite(&state, &actor, id).await?;
-    session::done(&session, msg, "/admin").await
+    Ok(cookies.done(msg, "/admin"))
 }

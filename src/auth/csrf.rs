@@ -1,6 +1,8 @@
 //! CSRF protection for every state-changing request: an Origin / Sec-Fetch-Site check, then the
-//! per-session token from the form field `csrf` (or the `X-CSRF-Token` header). One layer in front
-//! of every route, so no handler can forget it. Bearer-token API and signed webhooks are exempt.
+//! token from the form field `csrf` (or the `X-CSRF-Token` header): the per-session token, or —
+//! for forms shown before a session exists (login, setup, invite) — the signed double-submit token
+//! derived from the browser's pre-session nonce cookie (`cookies`). One layer in front of every
+//! route, so no handler can forget it. Bearer-token API and signed webhooks are exempt.
 
 use axum::{
     body::{Body, to_bytes},
@@ -11,7 +13,7 @@ use axum::{
 };
 use tower_sessions::Session;
 
-use super::{session::CSRF_KEY, token::constant_time_eq};
+use super::{cookies::Cookies, session::CSRF_KEY, token::constant_time_eq};
 use crate::{state::AppState, ui};
 
 /// Largest form body accepted (a design doc with all sections fits easily).
@@ -34,13 +36,15 @@ pub async fn protect(
         tracing::warn!(reason = why, "CSRF: request refused");
         return reject();
     }
-    let expected = match session.get::<String>(CSRF_KEY).await {
-        Ok(Some(t)) => t,
-        _ => {
-            tracing::warn!("CSRF: no token in session");
-            return reject();
-        }
-    };
+    let in_session = session.get::<String>(CSRF_KEY).await.ok().flatten();
+    let pre_session = req
+        .extensions()
+        .get::<Cookies>()
+        .and_then(Cookies::expected_pre_session_token);
+    if in_session.is_none() && pre_session.is_none() {
+        tracing::warn!("CSRF: no session token and no pre-session nonce");
+        return reject();
+    }
     let (parts, body) = req.into_parts();
     let header_token = parts
         .headers
@@ -71,7 +75,12 @@ pub async fn protect(
         })
         .flatten();
     let given = form_token.or(header_token).unwrap_or_default();
-    if !constant_time_eq(given.as_bytes(), expected.as_bytes()) {
+    let matches = |expected: &Option<String>| {
+        expected
+            .as_deref()
+            .is_some_and(|e| constant_time_eq(given.as_bytes(), e.as_bytes()))
+    };
+    if !(matches(&in_session) || matches(&pre_session)) {
         tracing::warn!("CSRF: token missing or wrong");
         return reject();
     }

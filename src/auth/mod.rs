@@ -1,5 +1,6 @@
 //! Accounts, sessions, CSRF and roles: login/logout, first-run setup, invites, the profile.
 
+pub mod cookies;
 pub mod csrf;
 pub mod model;
 pub mod ops;
@@ -23,6 +24,7 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use self::{
+    cookies::Cookies,
     ops::{AccountForm, LoginOutcome, ProfileForm},
     session::CurrentUser,
 };
@@ -72,10 +74,20 @@ impl FromRequestParts<AppState> for ClientIp {
     }
 }
 
-/// Only same-site paths are followed after login.
-fn safe_next(next: Option<&str>) -> String {
+/// Only a same-origin path is followed after login: one leading `/` not followed by `/` or `\`,
+/// no `\` anywhere, no control characters or whitespace anywhere (browsers drop a tab or newline
+/// and would read `/\t/evil.example` as `//evil.example`), at most 2 KiB. Anything else goes to `/`.
+pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') => n.to_string(),
+        Some(n)
+            if n.starts_with('/')
+                && !n[1..].starts_with('/')
+                && !n.contains('\\')
+                && n.len() <= 2048
+                && !n.chars().any(|c| c.is_control() || c.is_whitespace()) =>
+        {
+            n.to_string()
+        }
         _ => "/".to_string(),
     }
 }
@@ -110,6 +122,7 @@ struct LoginForm {
 async fn login(
     State(state): State<AppState>,
     session: Session,
+    cookies: Cookies,
     ClientIp(ip): ClientIp,
     ctx: PageCtx,
     Form(f): Form<LoginForm>,
@@ -128,9 +141,15 @@ async fn login(
         );
         Ok((status, html).into_response())
     };
-    match ops::attempt_login(&state, &handle, &password, &ip).await? {
+    let outcome =
+        ops::attempt_login(&state, &handle, &password, &ip, cookies.known_device()).await?;
+    match outcome {
         LoginOutcome::LoggedIn { id, epoch } => {
             session::log_in(&session, id, epoch).await?;
+            // Stored here, not after the handler: if it fails the user is told they are not
+            // logged in (a page, not tower-sessions' empty 500).
+            session.save().await?;
+            cookies.remember_device(id);
             tracing::info!(account.id = %id, "logged in");
             Ok(Redirect::to(&next).into_response())
         }
@@ -138,11 +157,28 @@ async fn login(
             StatusCode::UNPROCESSABLE_ENTITY,
             "Wrong handle or password. Check both and try again.",
         ),
-        LoginOutcome::Throttled => refuse(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Too many failed logins for this account or from your network. Wait a while (at \
-             most an hour) and try again, or ask an admin to help.",
-        ),
+        LoginOutcome::Throttled { wait_secs } => {
+            let msg = format!(
+                "Too many failed logins for this account or from your network. Try again in \
+                 {}. A browser you have logged in with before is not held back.",
+                wait_words(wait_secs)
+            );
+            let mut resp = refuse(StatusCode::TOO_MANY_REQUESTS, &msg)?;
+            if let Ok(v) = axum::http::HeaderValue::from_str(&wait_secs.to_string()) {
+                resp.headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, v);
+            }
+            Ok(resp)
+        }
+    }
+}
+
+/// "1 second", "45 seconds", "3 minutes".
+fn wait_words(secs: i64) -> String {
+    match secs {
+        ..=1 => "1 second".into(),
+        2..=90 => format!("{secs} seconds"),
+        _ => format!("{} minutes", (secs + 59) / 60),
     }
 }
 
@@ -181,6 +217,7 @@ async fn setup_form(
 async fn setup(
     State(state): State<AppState>,
     session: Session,
+    cookies: Cookies,
     ctx: PageCtx,
     Query(q): Query<TokenQuery>,
     Form(f): Form<AccountForm>,
@@ -208,11 +245,9 @@ async fn setup(
     store::delete_setup_token(&mut tx).await?;
     tx.commit().await?;
     session::log_in(&session, id, 0).await?;
-    session::flash(
-        &session,
-        Flash::ok("Welcome! You are the first admin. Invite your team from Admin."),
-    )
-    .await?;
+    cookies.flash(Flash::ok(
+        "Welcome! You are the first admin. Invite your team from Admin.",
+    ));
     Ok(Redirect::to("/").into_response())
 }
 
@@ -249,6 +284,7 @@ async fn invite_form(
 async fn accept_invite(
     State(state): State<AppState>,
     session: Session,
+    cookies: Cookies,
     ctx: PageCtx,
     Path(token): Path<String>,
     Form(f): Form<AccountForm>,
@@ -288,7 +324,7 @@ async fn accept_invite(
     .await?;
     tx.commit().await?;
     session::log_in(&session, id, 0).await?;
-    session::flash(&session, Flash::ok("Welcome to flowdeck!")).await?;
+    cookies.flash(Flash::ok("Welcome to flowdeck!"));
     Ok(Redirect::to("/").into_response())
 }
 
@@ -343,14 +379,14 @@ async fn update_profile(
     State(state): State<AppState>,
     user: CurrentUser,
     actor: Actor,
-    session: Session,
+    cookies: Cookies,
     ctx: PageCtx,
     Form(f): Form<ProfileForm>,
 ) -> AppResult<Response> {
     policy::require(Some(&user), policy::Action::EditProfile { owner: user.id })?;
     match ops::update_profile(&state, &actor, user.id, &f).await? {
         Ok(()) => {
-            session::flash(&session, Flash::ok("Profile saved.")).await?;
+            cookies.flash(Flash::ok("Profile saved."));
             Ok(Redirect::to("/profile").into_response())
         }
         Err(errs) => Ok(unprocessable(
@@ -374,6 +410,7 @@ async fn change_password(
     user: CurrentUser,
     actor: Actor,
     session: Session,
+    cookies: Cookies,
     ctx: PageCtx,
     Form(f): Form<PasswordForm>,
 ) -> AppResult<Response> {
@@ -395,11 +432,9 @@ async fn change_password(
     {
         Ok(epoch) => {
             session::refresh_epoch(&session, user.id, epoch).await?;
-            session::flash(
-                &session,
-                Flash::ok("Password changed. Other sessions were logged out."),
-            )
-            .await?;
+            cookies.flash(Flash::ok(
+                "Password changed. Other sessions were logged out.",
+            ));
             Ok(Redirect::to("/profile").into_response())
         }
         Err(errs) => Ok(unprocessable(

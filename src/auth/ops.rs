@@ -143,44 +143,84 @@ pub enum LoginOutcome {
     },
     /// Unknown account, wrong password or disabled account: the same answer for each.
     Refused,
-    /// Too many failures for this account or from this address in the last hour.
-    Throttled,
+    /// Too many attempts for this account (from an unknown device) or from this address: the
+    /// password was not checked. Try again after `wait_secs`.
+    Throttled {
+        wait_secs: i64,
+    },
 }
 
-/// Checks a login attempt, counting failures per account key and per IP in PostgreSQL (so the
-/// limit holds across replicas).
+/// Checks a login attempt. The attempt is charged to the client's address and, unless this
+/// browser logged in to the account before (`known_device`), to the account — counted and
+/// decided in PostgreSQL in one transaction before the password is checked, so the limits hold
+/// under concurrency and across replicas. A success forgets the account's failures.
 pub async fn attempt_login(
     state: &AppState,
     login: &str,
     password_given: &str,
     ip: &str,
+    known_device: Option<AccountId>,
 ) -> AppResult<LoginOutcome> {
+    let cfg = &state.config;
     let key = login.trim().to_lowercase();
-    let (by_account, by_ip) = store::recent_login_failures(&state.pool, &key, ip).await?;
-    if by_account >= state.config.login_failures_per_account
-        || by_ip >= state.config.login_failures_per_ip
-    {
-        tracing::warn!(account = %key, ip, "login throttled");
-        return Ok(LoginOutcome::Throttled);
-    }
     let candidate = if key.is_empty() || password_given.is_empty() {
         None
     } else {
         store::find_for_login(&state.pool, &key).await?
     };
+    let trusted = matches!((&candidate, known_device), (Some(c), Some(d)) if c.id == d);
+    let account_key = format!("a:{key}");
+    let ip_key = format!("ip:{ip}");
+    let per_ip = i32::try_from(cfg.login_failures_per_ip).unwrap_or(i32::MAX);
+    let per_account = i32::try_from(cfg.login_failures_per_account).unwrap_or(i32::MAX);
+    let free = i32::try_from(cfg.login_free_failures).unwrap_or(i32::MAX);
+
+    let mut tx = state.pool.begin().await?;
+    // The address has a plain hourly limit (no delays: people share addresses).
+    if store::charge_login_attempt(&mut tx, &ip_key, per_ip, NO_DELAY, 0.0)
+        .await?
+        .is_none()
+    {
+        drop(tx);
+        tracing::warn!(ip, "login throttled (address)");
+        let wait_secs = store::login_wait_seconds(&state.pool, &ip_key, per_ip).await?;
+        return Ok(LoginOutcome::Throttled { wait_secs });
+    }
+    if !trusted
+        && store::charge_login_attempt(
+            &mut tx,
+            &account_key,
+            per_account,
+            free,
+            cfg.login_max_delay_seconds as f64,
+        )
+        .await?
+        .is_none()
+    {
+        drop(tx);
+        tracing::warn!(account = %key, ip, "login throttled (account)");
+        let wait_secs = store::login_wait_seconds(&state.pool, &account_key, per_account).await?;
+        return Ok(LoginOutcome::Throttled { wait_secs });
+    }
+    tx.commit().await?;
+
     let (stored, id, epoch, disabled) = match candidate {
         Some(c) => (Some(c.password_hash), Some(c.id), c.auth_epoch, c.disabled),
         None => (None, None, 0, false),
     };
-    let ok = password::verify(password_given.to_string(), stored).await;
+    let wait = std::time::Duration::from_millis(cfg.login_queue_ms);
+    let ok = password::verify(password_given.to_string(), stored, wait).await?;
     match id {
-        Some(id) if ok && !disabled => Ok(LoginOutcome::LoggedIn { id, epoch }),
-        _ => {
-            store::record_login_failure(&state.pool, &key, ip).await?;
-            Ok(LoginOutcome::Refused)
+        Some(id) if ok && !disabled => {
+            store::login_succeeded(&state.pool, &account_key, &ip_key).await?;
+            Ok(LoginOutcome::LoggedIn { id, epoch })
         }
+        _ => Ok(LoginOutcome::Refused),
     }
 }
+
+/// A number of free failures so large that no delay ever applies.
+const NO_DELAY: i32 = 1_000_000_000;
 
 /// What the profile form sends.
 #[derive(Clone, Debug, Default, serde::Deserialize)]
@@ -258,7 +298,8 @@ pub async fn change_password(
     confirm: &str,
 ) -> AppResult<Result<i32, FormErrors>> {
     let stored = store::password_hash(&state.pool, id).await?;
-    if !password::verify(current.to_string(), Some(stored)).await {
+    let wait = std::time::Duration::from_millis(state.config.login_queue_ms);
+    if !password::verify(current.to_string(), Some(stored), wait).await? {
         return Ok(Err(FormErrors::field(
             "current_password",
             "That is not your current password.",

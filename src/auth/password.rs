@@ -1,6 +1,10 @@
-//! Password hashing with argon2id (m = 19456 KiB, t = 2, p = 1), off the async threads.
+//! Password hashing with argon2id (m = 19456 KiB, t = 2, p = 1) on the blocking pool, at most one
+//! hash per core at a time: each hash holds 19 MiB, so a login flood must queue, not multiply
+//! memory. A caller that waits too long for a slot gets `Busy` (503 with `Retry-After`).
 
-use std::fmt;
+use std::{fmt, sync::LazyLock, time::Duration};
+
+use tokio::sync::{Semaphore, SemaphorePermit};
 
 use argon2::{
     Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version,
@@ -34,9 +38,35 @@ fn argon2() -> Argon2<'static> {
     )
 }
 
+/// How many hashes may run at once: one per core.
+static SLOTS: LazyLock<Semaphore> = LazyLock::new(|| Semaphore::new(hash_slots()));
+
+/// The number of concurrent hashes allowed (the number of cores).
+pub fn hash_slots() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// Every hashing slot stayed busy for as long as the caller would wait.
+#[derive(Debug, thiserror::Error)]
+#[error("every password-hashing slot is busy")]
+pub struct Busy;
+
+/// How long account creation and password changes (not floodable anonymously) wait for a slot.
+const ACCOUNT_WAIT: Duration = Duration::from_secs(30);
+
+async fn slot(wait: Duration) -> Result<SemaphorePermit<'static>, Busy> {
+    match tokio::time::timeout(wait, SLOTS.acquire()).await {
+        Ok(Ok(permit)) => Ok(permit),
+        _ => Err(Busy),
+    }
+}
+
 /// Hashes `password` with a fresh salt.
 pub async fn hash(password: String) -> anyhow::Result<PasswordHash> {
+    let permit = slot(ACCOUNT_WAIT).await?;
     tokio::task::spawn_blocking(move || {
+        // The slot is held by the hashing thread, so a cancelled request cannot free it early.
+        let _permit = permit;
         let salt = SaltString::generate(&mut OsRng);
         argon2()
             .hash_password(password.as_bytes(), &salt)
@@ -47,9 +77,15 @@ pub async fn hash(password: String) -> anyhow::Result<PasswordHash> {
 }
 
 /// Checks `password` against `stored`; with no stored hash (unknown account) it does the same
-/// work against a dummy hash, so both cases take as long.
-pub async fn verify(password: String, stored: Option<PasswordHash>) -> bool {
-    tokio::task::spawn_blocking(move || {
+/// work against a dummy hash, so both cases take as long. Waits at most `wait` for a slot.
+pub async fn verify(
+    password: String,
+    stored: Option<PasswordHash>,
+    wait: Duration,
+) -> Result<bool, Busy> {
+    let permit = slot(wait).await?;
+    Ok(tokio::task::spawn_blocking(move || {
+        let _permit = permit;
         let stored = stored.map(|s| s.0).unwrap_or_else(|| DUMMY.clone());
         let parsed = match argon2::PasswordHash::new(&stored) {
             Ok(p) => p,
@@ -61,7 +97,7 @@ pub async fn verify(password: String, stored: Option<PasswordHash>) -> bool {
             && stored != *DUMMY
     })
     .await
-    .unwrap_or(false)
+    .unwrap_or(false))
 }
 
 static DUMMY: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
@@ -80,13 +116,42 @@ mod tests {
     async fn the_right_password_verifies_and_a_wrong_one_does_not() {
         let h = hash("correct horse battery".into()).await.unwrap();
         assert!(h.as_str().starts_with("$argon2id$v=19$m=19456,t=2,p=1$"));
-        assert!(verify("correct horse battery".into(), Some(h.clone())).await);
-        assert!(!verify("wrong horse battery".into(), Some(h)).await);
+        let w = Duration::from_secs(30);
+        assert!(
+            verify("correct horse battery".into(), Some(h.clone()), w)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !verify("wrong horse battery".into(), Some(h), w)
+                .await
+                .unwrap()
+        );
     }
 
     #[tokio::test]
     async fn an_unknown_account_never_verifies() {
-        assert!(!verify("anything".into(), None).await);
+        assert!(
+            !verify("anything".into(), None, Duration::from_secs(30))
+                .await
+                .unwrap()
+        );
+    }
+
+    #[tokio::test]
+    async fn a_caller_that_finds_every_slot_busy_is_told_so_after_its_wait() {
+        let mut held = Vec::new();
+        for _ in 0..hash_slots() {
+            held.push(SLOTS.acquire().await.unwrap());
+        }
+        let r = verify("x".into(), None, Duration::from_millis(50)).await;
+        assert!(r.is_err(), "no slot was free, so the check must be refused");
+        drop(held);
+        assert!(
+            verify("x".into(), None, Duration::from_secs(30))
+                .await
+                .is_ok()
+        );
     }
 
     #[test]

@@ -1,22 +1,28 @@
 //! Sessions: who is logged in (loaded on every request, so a disabled account or a changed
-//! password ends older sessions at once), the login gate for every non-public path, the CSRF
-//! token kept in the session, and flash messages.
+//! password ends older sessions at once), the login gate for every non-public path, and the CSRF
+//! token kept in the session. A session is stored only at login: anonymous visitors store nothing
+//! (their forms use the signed pre-session token of `cookies`), and flash messages live in a
+//! signed cookie, so a committed write never waits on a session write.
+
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
 
 use axum::{
     extract::{FromRequestParts, Request, State},
-    http::{Method, request::Parts},
+    http::{Method, StatusCode, request::Parts},
     middleware::Next,
     response::{IntoResponse, Redirect, Response},
 };
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
-use super::{model::AccountId, model::Role, store, token};
+use super::{cookies::Cookies, model::AccountId, model::Role, store, token};
 use crate::{error::AppError, state::AppState, ui::Flash};
 
 pub const USER_KEY: &str = "user";
 pub const CSRF_KEY: &str = "csrf";
-pub const FLASH_KEY: &str = "flash";
 /// When this session was last written (unix minutes): refreshed now and then so an active
 /// session's idle expiry moves forward without a store write on every request.
 pub const TOUCHED_KEY: &str = "touched";
@@ -59,7 +65,7 @@ pub async fn refresh_epoch(session: &Session, id: AccountId, epoch: i32) -> Resu
     Ok(())
 }
 
-/// The session's CSRF token, created on first use.
+/// The CSRF token of a logged-in session (created if an older session lacks one).
 pub async fn csrf_token(session: &Session) -> Result<String, AppError> {
     if let Some(t) = session.get::<String>(CSRF_KEY).await? {
         return Ok(t);
@@ -67,22 +73,6 @@ pub async fn csrf_token(session: &Session) -> Result<String, AppError> {
     let t = token::random_token();
     session.insert(CSRF_KEY, &t).await?;
     Ok(t)
-}
-
-/// Shows `flash` on the next page this session sees.
-pub async fn flash(session: &Session, flash: Flash) -> Result<(), AppError> {
-    session.insert(FLASH_KEY, flash).await?;
-    Ok(())
-}
-
-/// Post/redirect/get: shows `msg` on the page at `to`, then redirects there.
-pub async fn done(
-    session: &Session,
-    msg: impl Into<String>,
-    to: &str,
-) -> Result<axum::response::Redirect, AppError> {
-    flash(session, Flash::ok(msg)).await?;
-    Ok(Redirect::to(to))
 }
 
 /// Paths anyone may open without logging in.
@@ -107,7 +97,8 @@ pub async fn load_user(
     if path.starts_with("/style/") || path.starts_with("/assets/") {
         return next.run(req).await;
     }
-    let user = match current_user(&state, &session).await {
+    let is_read = matches!(*req.method(), Method::GET | Method::HEAD);
+    let user = match current_user(&state, &session, is_read).await {
         Ok(u) => u,
         Err(e) => return e.into_response(),
     };
@@ -133,32 +124,74 @@ pub async fn load_user(
                     )
                 }
             } else {
-                let _ = flash(
-                    &session,
-                    Flash::error(
+                if let Some(c) = req.extensions().get::<Cookies>() {
+                    c.flash(Flash::error(
                         "Your session has ended. Log in again, then repeat what you were doing.",
-                    ),
-                )
-                .await;
+                    ));
+                }
                 "/login".to_string()
             };
             return Redirect::to(&target).into_response();
         }
         None => {}
     }
-    next.run(req).await
+    let write_done = req.extensions().get::<WriteDone>().cloned();
+    let resp = next.run(req).await;
+    if let Some(w) = write_done
+        && (resp.status().is_success() || resp.status().is_redirection())
+    {
+        w.0.store(true, Ordering::Relaxed);
+    }
+    resp
 }
 
+/// Set when a write's handler answered with success (inside the session layer), so the layer
+/// outside it knows the change was made even if saving the session then failed.
+#[derive(Clone, Default)]
+pub struct WriteDone(Arc<AtomicBool>);
+
+/// Middleware outside the session layer. tower-sessions answers an empty 500 when it cannot save
+/// the session after the handler ran; after a committed write that would make the user send the
+/// form again and write twice. Say instead that the change was saved.
+pub async fn saved_despite_session(mut req: Request, next: Next) -> Response {
+    let is_write = !matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let done = WriteDone::default();
+    req.extensions_mut().insert(done.clone());
+    let resp = next.run(req).await;
+    if is_write
+        && resp.status() == StatusCode::INTERNAL_SERVER_ERROR
+        && done.0.load(Ordering::Relaxed)
+    {
+        tracing::error!("a write succeeded but its session could not be saved");
+        return (
+            StatusCode::OK,
+            crate::ui::notice_page(
+                "Saved",
+                "Your change was saved, but flowdeck could not update your login session \
+                 afterwards. Do not send the form again: open the page to see your change. If \
+                 you find yourself logged out, log in again.",
+            ),
+        )
+            .into_response();
+    }
+    resp
+}
+
+/// The session's account, if it is still enabled and its password unchanged. Only reads
+/// (`is_read`) extend the idle expiry, so a write's response never waits on a session write.
 async fn current_user(
     state: &AppState,
     session: &Session,
+    is_read: bool,
 ) -> Result<Option<CurrentUser>, AppError> {
     let Some(su) = session.get::<SessionUser>(USER_KEY).await? else {
         return Ok(None);
     };
     match store::current_user(&state.pool, AccountId(su.id)).await? {
         Some(u) if u.auth_epoch == su.epoch => {
-            touch(session, state.config.session_idle_minutes).await?;
+            if is_read {
+                touch(session, state.config.session_idle_minutes).await?;
+            }
             Ok(Some(u))
         }
         _ => {

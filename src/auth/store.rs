@@ -81,41 +81,82 @@ pub async fn find_for_login(pool: &PgPool, key: &str) -> sqlx::Result<Option<Log
     }))
 }
 
-/// Failed logins in the last hour: (for this account key, from this IP).
-pub async fn recent_login_failures(pool: &PgPool, key: &str, ip: &str) -> sqlx::Result<(i64, i64)> {
-    let r = sqlx::query!(
-        r#"select
-             (select count(*) from login_failures
-               where account_key = $1 and at > now() - interval '1 hour') as "account!",
-             (select count(*) from login_failures
-               where ip = $2 and at > now() - interval '1 hour') as "ip!""#,
+/// Charges one login attempt to `key` (`a:<login>` or `ip:<address>`) if its limits allow it:
+/// at most `limit` attempts in the current hour, and none before the delay the last failure set
+/// (after `free` failures each one doubles it, up to `max_delay_secs`). Counting and deciding is
+/// one locked upsert, so concurrent attempts (on any replica) cannot race past the limit. It reads
+/// the clock (`clock_timestamp()`, not the transaction's start time) because an attempt that waited
+/// for the row lock is judged at the moment it gets it. `None`: refused.
+pub async fn charge_login_attempt(
+    conn: &mut PgConnection,
+    key: &str,
+    limit: i32,
+    free: i32,
+    max_delay_secs: f64,
+) -> sqlx::Result<Option<i32>> {
+    sqlx::query_scalar!(
+        r#"insert into login_throttle as t (key, failures, window_start, next_attempt_at)
+           values ($1, 1, clock_timestamp(), clock_timestamp())
+           on conflict (key) do update set
+             failures = case when t.window_start <= clock_timestamp() - interval '1 hour' then 1
+                             else t.failures + 1 end,
+             window_start = case when t.window_start <= clock_timestamp() - interval '1 hour' then clock_timestamp()
+                                 else t.window_start end,
+             next_attempt_at = clock_timestamp() + make_interval(secs => least($4::float8,
+               case when (case when t.window_start <= clock_timestamp() - interval '1 hour' then 1
+                               else t.failures + 1 end) <= $3 then 0
+                    else power(2, least((case when t.window_start <= clock_timestamp() - interval '1 hour' then 1
+                                              else t.failures + 1 end) - $3 - 1, 30)) end))
+           where t.next_attempt_at <= clock_timestamp()
+             and (t.window_start <= clock_timestamp() - interval '1 hour' or t.failures < $2)
+           returning failures"#,
         key,
-        ip
+        limit,
+        free,
+        max_delay_secs
     )
-    .fetch_one(pool)
-    .await?;
-    Ok((r.account, r.ip))
+    .fetch_optional(conn)
+    .await
 }
 
-pub async fn record_login_failure(pool: &PgPool, key: &str, ip: &str) -> sqlx::Result<()> {
-    sqlx::query!(
-        "insert into login_failures (account_key, ip) values ($1, $2)",
+/// Seconds until `key` may try again (for the refusal's message and `Retry-After`).
+pub async fn login_wait_seconds(pool: &PgPool, key: &str, limit: i32) -> sqlx::Result<i64> {
+    let wait = sqlx::query_scalar!(
+        r#"select ceil(extract(epoch from greatest(
+                  next_attempt_at,
+                  case when failures >= $2 then window_start + interval '1 hour' else now() end
+               ) - now()))::bigint as "wait!"
+           from login_throttle where key = $1"#,
         key,
-        ip
+        limit
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(wait.unwrap_or(0).max(1))
+}
+
+/// A successful login: the account's failures are forgotten, the address's attempt refunded.
+pub async fn login_succeeded(pool: &PgPool, account_key: &str, ip_key: &str) -> sqlx::Result<()> {
+    sqlx::query!(
+        "with a as (delete from login_throttle where key = $1)
+         update login_throttle set failures = greatest(failures - 1, 0) where key = $2",
+        account_key,
+        ip_key
     )
     .execute(pool)
     .await?;
     Ok(())
 }
 
-/// Drops failures older than a day (they no longer count).
+/// Drops throttle rows whose window and delay are long over.
 pub async fn prune_login_failures(pool: &PgPool) -> sqlx::Result<u64> {
-    Ok(
-        sqlx::query!("delete from login_failures where at < now() - interval '1 day'")
-            .execute(pool)
-            .await?
-            .rows_affected(),
+    Ok(sqlx::query!(
+        "delete from login_throttle
+         where window_start < now() - interval '1 day' and next_attempt_at < now()"
     )
+    .execute(pool)
+    .await?
+    .rows_affected())
 }
 
 pub struct NewAccount<'a> {
@@ -497,4 +538,17 @@ pub async fn delete_setup_token(conn: &mut PgConnection) -> sqlx::Result<()> {
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// The cookie-signing key: `fresh` becomes it unless another process stored one first.
+pub async fn cookie_key(pool: &PgPool, fresh: &[u8]) -> sqlx::Result<Vec<u8>> {
+    sqlx::query!(
+        "insert into server_secrets (name, secret) values ('cookie', $1) on conflict (name) do nothing",
+        fresh
+    )
+    .execute(pool)
+    .await?;
+    sqlx::query_scalar!("select secret from server_secrets where name = 'cookie'")
+        .fetch_one(pool)
+        .await
 }

@@ -4,6 +4,11 @@
 //! PostgreSQL refuses to run as root, so when flowdeck runs as root (containers, CI) the server
 //! runs as the unprivileged user `FLOWDECK_PG_USER` (default `postgres`), which owns the data.
 //! It listens on 127.0.0.1 only, on a free port, with a generated password (scram-sha-256).
+//!
+//! Ownership: the process that starts the server holds an exclusive lock on `owner.lock` for its
+//! lifetime and stops the server on exit. Another flowdeck on the same data directory attaches
+//! without stopping it. If the owner died without stopping it (SIGKILL, OOM), the kernel released
+//! its lock: the next start finds the server running and the lock free, and takes ownership.
 
 use std::{
     net::TcpListener,
@@ -21,6 +26,8 @@ pub struct EmbeddedPg {
     run_as: Option<(u32, u32)>,
     started_here: bool,
     url: String,
+    /// Held while this process owns the server (released by the kernel however we exit).
+    _owner_lock: Option<std::fs::File>,
 }
 
 impl EmbeddedPg {
@@ -44,18 +51,26 @@ impl EmbeddedPg {
         std::fs::set_permissions(&pg_root, std::fs::Permissions::from_mode(0o700))?;
 
         let password = read_or_create_password(&data_dir.join("db-password"))?;
+        let lock = std::fs::File::create(pg_root.join("owner.lock"))?;
+        let owner = lock.try_lock().is_ok();
         let mut me = Self {
             bin,
             pgdata: pgdata.clone(),
             run_as,
             started_here: false,
             url: String::new(),
+            _owner_lock: owner.then_some(lock),
         };
         if !pgdata.join("PG_VERSION").exists() {
             me.initdb(&pg_root, &password)?;
         }
 
         let (port, started_here) = match me.running_port() {
+            // Left running by an owner that died without stopping it: ours now.
+            Some(port) if owner => {
+                tracing::info!("taking over the embedded PostgreSQL left by an earlier process");
+                (port, true)
+            }
             Some(port) => (port, false),
             None => {
                 let port = free_port()?;

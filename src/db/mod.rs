@@ -51,15 +51,31 @@ impl Database {
     }
 }
 
+/// How long a request waits for a database connection. Healthy, a connection is free in
+/// microseconds; waiting longer only means PostgreSQL is down or hopelessly overloaded, and then a
+/// quick 503 with `Retry-After` serves people better than a page that hangs.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(1);
+
 /// A pool for `url` with the settings flowdeck uses everywhere.
 pub async fn pool(url: &str) -> anyhow::Result<PgPool> {
-    PgPoolOptions::new()
-        .max_connections(10)
-        .min_connections(1)
-        .acquire_timeout(Duration::from_secs(5))
+    options()
         .connect(url)
         .await
         .context("cannot connect to PostgreSQL (check DATABASE_URL)")
+}
+
+/// A pool that connects on first use (for starting while PostgreSQL is still coming up).
+pub fn pool_lazy(url: &str) -> anyhow::Result<PgPool> {
+    options()
+        .connect_lazy(url)
+        .context("DATABASE_URL is not a valid PostgreSQL URL")
+}
+
+fn options() -> PgPoolOptions {
+    PgPoolOptions::new()
+        .max_connections(10)
+        .min_connections(1)
+        .acquire_timeout(ACQUIRE_TIMEOUT)
 }
 
 /// Creates database `name` through the maintenance connection `admin_url` unless it exists.
@@ -94,8 +110,18 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// True when the database answers and every embedded migration is applied.
+/// True when the database answers within `READY_TIMEOUT` and every embedded migration is
+/// applied; a probe never waits on the pool's own timeout.
 pub async fn ready(pool: &PgPool) -> bool {
+    tokio::time::timeout(READY_TIMEOUT, migrations_applied(pool))
+        .await
+        .unwrap_or(false)
+}
+
+/// How long `/readyz` waits for the database.
+pub const READY_TIMEOUT: Duration = Duration::from_millis(800);
+
+async fn migrations_applied(pool: &PgPool) -> bool {
     let latest = MIGRATOR.iter().map(|m| m.version).max().unwrap_or(0);
     let applied: Result<Option<i64>, _> =
         sqlx::query_scalar("select max(version) from _sqlx_migrations where success")

@@ -18,7 +18,6 @@ use axum::{
 };
 use chrono::Duration;
 use serde::Deserialize;
-use tower_sessions::Session;
 
 use self::{
     ops::{DeploymentInput, EnvForm, ImageForm, IncidentForm, Recorded, ServiceForm},
@@ -26,9 +25,10 @@ use self::{
 };
 use crate::{
     audit::Actor,
+    auth::cookies::Cookies,
     auth::{
         policy::{Action, can, require},
-        session::{self, CurrentUser},
+        session::CurrentUser,
     },
     error::{AppError, AppResult},
     state::AppState,
@@ -88,13 +88,39 @@ pub async fn state_now(
 }
 
 async fn matrix(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<String>> {
-    let (services, envs, cells, skews) = state_now(&state).await?;
-    let can_manage = can(ctx.user.as_ref(), Action::ManageReleases);
+    let none = FormErrors::default();
+    render_matrix(
+        &state,
+        &ctx,
+        &ServiceForm::default(),
+        &none,
+        &EnvForm::default(),
+        &none,
+    )
+    .await
+}
+
+/// The matrix page, with the lead's forms holding `service`/`env` and their errors.
+async fn render_matrix(
+    state: &AppState,
+    ctx: &PageCtx,
+    service: &ServiceForm,
+    service_errs: &FormErrors,
+    env: &EnvForm,
+    env_errs: &FormErrors,
+) -> AppResult<Html<String>> {
+    let (services, envs, cells, skews) = state_now(state).await?;
+    let manage = can(ctx.user.as_ref(), Action::ManageReleases).then_some(pages::ManageForms {
+        service,
+        service_errs,
+        env,
+        env_errs,
+    });
     let now = state.clock.now();
     Ok(ui::page(
-        &ctx,
+        ctx,
         "Deployments",
-        pages::matrix(&ctx, &services, &envs, &cells, &skews, now, can_manage),
+        pages::matrix(ctx, &services, &envs, &cells, &skews, now, manage),
     ))
 }
 
@@ -126,25 +152,20 @@ async fn new_form(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html
 async fn record(
     State(state): State<AppState>,
     actor: Actor,
-    session: Session,
+    cookies: Cookies,
     ctx: PageCtx,
     Form(f): Form<DeploymentInput>,
 ) -> AppResult<Response> {
     match ops::record_deployment(&state, &actor, "manual", &f).await? {
-        Ok(Recorded::New(id)) => Ok(session::done(
-            &session,
-            format!("Deployment #{id} recorded."),
-            "/deployments",
-        )
-        .await?
-        .into_response()),
-        Ok(Recorded::Existing(id)) => Ok(session::done(
-            &session,
-            format!("Deployment #{id} was already recorded."),
-            "/deployments",
-        )
-        .await?
-        .into_response()),
+        Ok(Recorded::New(id)) => Ok(cookies
+            .done(format!("Deployment #{id} recorded."), "/deployments")
+            .into_response()),
+        Ok(Recorded::Existing(id)) => Ok(cookies
+            .done(
+                format!("Deployment #{id} was already recorded."),
+                "/deployments",
+            )
+            .into_response()),
         Err(errs) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
             render_new(&state, &ctx, &f, &errs).await?,
@@ -281,33 +302,35 @@ struct StatusForm {
 async fn transition(
     State(state): State<AppState>,
     actor: Actor,
-    session: Session,
+    cookies: Cookies,
     Path(id): Path<i64>,
     Form(f): Form<StatusForm>,
 ) -> AppResult<Redirect> {
     let msg = ops::transition(&state, &actor, id, &f.status).await?;
-    session::done(&session, msg, "/deployments/history").await
+    Ok(cookies.done(msg, "/deployments/history"))
 }
 
 async fn add_service(
     State(state): State<AppState>,
     user: CurrentUser,
     actor: Actor,
-    session: Session,
+    cookies: Cookies,
+    ctx: PageCtx,
     Form(f): Form<ServiceForm>,
 ) -> AppResult<Response> {
     require(Some(&user), Action::ManageReleases)?;
     match ops::add_service(&state, &actor, &f).await? {
-        Ok(name) => Ok(session::done(
-            &session,
-            format!("Service {name} added."),
-            &format!("/services/{name}"),
-        )
-        .await?
-        .into_response()),
-        Err(errs) => Err(AppError::BadRequest(
-            errs.fields.values().cloned().collect::<Vec<_>>().join(" "),
-        )),
+        Ok(name) => Ok(cookies
+            .done(
+                format!("Service {name} added."),
+                &format!("/services/{name}"),
+            )
+            .into_response()),
+        Err(errs) => {
+            let none = FormErrors::default();
+            let page = render_matrix(&state, &ctx, &f, &errs, &EnvForm::default(), &none).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
     }
 }
 
@@ -315,21 +338,21 @@ async fn add_environment(
     State(state): State<AppState>,
     user: CurrentUser,
     actor: Actor,
-    session: Session,
+    cookies: Cookies,
+    ctx: PageCtx,
     Form(f): Form<EnvForm>,
 ) -> AppResult<Response> {
     require(Some(&user), Action::ManageReleases)?;
     match ops::add_environment(&state, &actor, &f).await? {
-        Ok(name) => Ok(session::done(
-            &session,
-            format!("Environment {name} added."),
-            "/deployments",
-        )
-        .await?
-        .into_response()),
-        Err(errs) => Err(AppError::BadRequest(
-            errs.fields.values().cloned().collect::<Vec<_>>().join(" "),
-        )),
+        Ok(name) => Ok(cookies
+            .done(format!("Environment {name} added."), "/deployments")
+            .into_response()),
+        Err(errs) => {
+            let none = FormErrors::default();
+            let page =
+                render_matrix(&state, &ctx, &ServiceForm::default(), &none, &f, &errs).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
     }
 }
 
@@ -405,7 +428,7 @@ async fn health_url(
     State(state): State<AppState>,
     user: CurrentUser,
     actor: Actor,
-    session: Session,
+    cookies: Cookies,
     Path(name): Path<String>,
     Form(f): Form<UrlForm>,
 ) -> AppResult<Redirect> {
@@ -415,13 +438,13 @@ async fn health_url(
         .ok_or(AppError::NotFound)?;
     let env = env_id(&state, &f.environment).await?;
     let msg = ops::set_health_url(&state, &actor, &s, env, &f.url).await?;
-    session::done(&session, msg, &format!("/services/{name}")).await
+    Ok(cookies.done(msg, &format!("/services/{name}")))
 }
 
 async fn record_image(
     State(state): State<AppState>,
     actor: Actor,
-    session: Session,
+    cookies: Cookies,
     ctx: PageCtx,
     Path(name): Path<String>,
     Form(f): Form<ImageForm>,
@@ -430,11 +453,9 @@ async fn record_image(
         .await?
         .ok_or(AppError::NotFound)?;
     match ops::record_image(&state, &actor, &s, &f).await? {
-        Ok(()) => Ok(
-            session::done(&session, "Image recorded.", &format!("/services/{name}"))
-                .await?
-                .into_response(),
-        ),
+        Ok(()) => Ok(cookies
+            .done("Image recorded.", &format!("/services/{name}"))
+            .into_response()),
         Err(errs) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
             render_service(&state, &ctx, &name, &f, &errs).await?,
@@ -454,7 +475,7 @@ struct ReportForm {
 async fn report(
     State(state): State<AppState>,
     actor: Actor,
-    session: Session,
+    cookies: Cookies,
     Path(name): Path<String>,
     Form(f): Form<ReportForm>,
 ) -> AppResult<Redirect> {
@@ -468,7 +489,7 @@ async fn report(
         _ => return Err(AppError::BadRequest("Report up or down.".into())),
     };
     ops::report_health(&state, &actor, &s, env, ok, "").await?;
-    session::done(&session, "Health reported.", &format!("/services/{name}")).await
+    Ok(cookies.done("Health reported.", &format!("/services/{name}")))
 }
 
 async fn render_incidents(
@@ -500,16 +521,14 @@ async fn incidents(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Htm
 async fn open_incident(
     State(state): State<AppState>,
     actor: Actor,
-    session: Session,
+    cookies: Cookies,
     ctx: PageCtx,
     Form(f): Form<IncidentForm>,
 ) -> AppResult<Response> {
     match ops::open_incident(&state, &actor, &f).await? {
-        Ok(id) => Ok(
-            session::done(&session, format!("Incident #{id} opened."), "/incidents")
-                .await?
-                .into_response(),
-        ),
+        Ok(id) => Ok(cookies
+            .done(format!("Incident #{id} opened."), "/incidents")
+            .into_response()),
         Err(errs) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
             render_incidents(&state, &ctx, &f, &errs).await?,
@@ -521,9 +540,9 @@ async fn open_incident(
 async fn resolve_incident(
     State(state): State<AppState>,
     actor: Actor,
-    session: Session,
+    cookies: Cookies,
     Path(id): Path<i64>,
 ) -> AppResult<Redirect> {
     let msg = ops::resolve_incident(&state, &actor, id).await?;
-    session::done(&session, msg, "/incidents").await
+    Ok(cookies.done(msg, "/incidents"))
 }

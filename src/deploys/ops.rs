@@ -142,6 +142,7 @@ pub async fn add_environment(
     } = f;
     let mut errs = FormErrors::default();
     let name = errs.check("name", crate::ui::form::slug(name, "environment"));
+    let url = errs.check("url", crate::ui::form::http_url(url, "environment URL"));
     if !TIERS.contains(&tier.as_str()) {
         errs.add("tier", "Choose a tier.");
     }
@@ -152,12 +153,11 @@ pub async fn add_environment(
             0
         }),
     };
-    let (Some(name), true) = (name, errs.is_empty()) else {
+    let (Some(name), Some(url), true) = (name, url, errs.is_empty()) else {
         return Ok(Err(errs));
     };
     let mut tx = state.pool.begin().await?;
-    let Some(id) = store::create_environment(&mut tx, &name, tier, position, url.trim()).await?
-    else {
+    let Some(id) = store::create_environment(&mut tx, &name, tier, position, &url).await? else {
         return Ok(Err(FormErrors::field(
             "name",
             "An environment with that name exists.",
@@ -458,12 +458,8 @@ pub async fn set_health_url(
     env_id: i64,
     url: &str,
 ) -> AppResult<String> {
-    let url = url.trim();
-    if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
-        return Err(AppError::BadRequest(
-            "A health URL starts with http:// or https://.".into(),
-        ));
-    }
+    let url = crate::ui::form::http_url(url, "health URL").map_err(AppError::BadRequest)?;
+    let url = url.as_str();
     let mut tx = state.pool.begin().await?;
     store::set_health_url(&mut tx, service.id, env_id, url).await?;
     audit::record(

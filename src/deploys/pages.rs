@@ -8,7 +8,7 @@ use leptos::prelude::*;
 
 use super::{
     model::{self, Skew},
-    ops::{DeploymentInput, ImageForm, IncidentForm, TIERS},
+    ops::{DeploymentInput, EnvForm, ImageForm, IncidentForm, ServiceForm, TIERS},
     store::{CellRow, DeploymentRow, EnvRow, ImageRecord, IncidentRow, SampleRow, ServiceRow},
 };
 use crate::ui::{self, PageCtx, form::FormErrors};
@@ -28,7 +28,7 @@ pub fn matrix(
     cells: &Cells,
     skews: &HashMap<i64, Vec<Skew>>,
     now: DateTime<Utc>,
-    can_manage: bool,
+    manage: Option<ManageForms<'_>>,
 ) -> impl IntoView + use<> {
     let head = envs
         .iter()
@@ -88,7 +88,7 @@ pub fn matrix(
             view! { <li><a href=href>{format!("Bundle plan for {}", e.name)}</a></li> }
         })
         .collect::<Vec<_>>();
-    let manage = can_manage.then(|| manage_forms(ctx));
+    let manage = manage.map(|m| manage_forms(ctx, m));
     view! {
         <h1>"Deployments"</h1>
         <p><a href="/deployments/new">"Record a deployment →"</a>" · "<a href="/deployments/history">"History →"</a>" · "<a href="/incidents">"Incidents →"</a></p>
@@ -114,26 +114,63 @@ pub fn matrix(
     }
 }
 
-fn manage_forms(ctx: &PageCtx) -> impl IntoView + use<> {
+/// The lead's "add a service" and "add an environment" forms, with what was typed and the errors
+/// of a refused one.
+pub struct ManageForms<'a> {
+    pub service: &'a ServiceForm,
+    pub service_errs: &'a FormErrors,
+    pub env: &'a EnvForm,
+    pub env_errs: &'a FormErrors,
+}
+
+fn manage_forms(ctx: &PageCtx, m: ManageForms<'_>) -> impl IntoView + use<> {
+    let ManageForms {
+        service,
+        service_errs: se,
+        env,
+        env_errs: ee,
+    } = m;
     let tiers = TIERS
         .iter()
-        .map(|t| view! { <option value=*t>{*t}</option> })
+        .map(|t| {
+            let sel = env.tier == *t;
+            view! { <option value=*t selected=sel>{*t}</option> }
+        })
         .collect::<Vec<_>>();
     let sups = ["kubernetes", "systemd", "supervisord", "compose"]
         .iter()
-        .map(|t| view! { <option value=*t>{*t}</option> })
+        .map(|t| {
+            let sel = service.supervisor == *t;
+            view! { <option value=*t selected=sel>{*t}</option> }
+        })
         .collect::<Vec<_>>();
+    let interval = if service.probe_interval_seconds.is_empty() {
+        "30"
+    } else {
+        service.probe_interval_seconds.as_str()
+    };
+    let position = if env.position.is_empty() {
+        "0"
+    } else {
+        env.position.as_str()
+    };
+    let general = |e: &FormErrors| {
+        e.general
+            .clone()
+            .map(|g| view! { <div class="form-error" role="alert">{g}</div> })
+    };
     view! {
         <div class="grid spaced">
             <section class="card">
                 <h2>"Add a service"</h2>
                 <form method="post" action="/services">
                     {ui::csrf_field(ctx)}
-                    {ui::field("Name", "name", "text", "", None, Some("e.g. api, rpc-user, push"))}
-                    {ui::field("Role", "role", "text", "", None, Some("api, rpc, worker, web, … (skew rules use it)"))}
-                    {ui::field("Image", "image", "text", "", None, Some("e.g. ghcr.io/example/api, without a tag"))}
+                    {general(se)}
+                    {ui::field("Name", "name", "text", &service.name, se.get("name"), Some("e.g. api, rpc-user, push"))}
+                    {ui::field("Role", "role", "text", &service.role, se.get("role"), Some("api, rpc, worker, web, … (skew rules use it)"))}
+                    {ui::field("Image", "image", "text", &service.image, se.get("image"), Some("e.g. ghcr.io/example/api, without a tag"))}
                     <div class="field"><label for="f-supervisor">"Supervised by"</label><select id="f-supervisor" name="supervisor">{sups}</select></div>
-                    {ui::field("Probe every (seconds)", "probe_interval_seconds", "text", "30", None, None)}
+                    {ui::field("Probe every (seconds)", "probe_interval_seconds", "text", interval, se.get("probe_interval_seconds"), None)}
                     <button type="submit">"Add service"</button>
                 </form>
             </section>
@@ -141,10 +178,12 @@ fn manage_forms(ctx: &PageCtx) -> impl IntoView + use<> {
                 <h2>"Add an environment"</h2>
                 <form method="post" action="/environments">
                     {ui::csrf_field(ctx)}
-                    {ui::field("Name", "name", "text", "", None, Some("e.g. dev, staging, prod"))}
+                    {general(ee)}
+                    {ui::field("Name", "name", "text", &env.name, ee.get("name"), Some("e.g. dev, staging, prod"))}
                     <div class="field"><label for="f-tier">"Tier"</label><select id="f-tier" name="tier">{tiers}</select></div>
-                    {ui::field("Order", "position", "text", "0", None, Some("columns are sorted by it"))}
-                    {ui::field("URL (optional)", "url", "text", "", None, None)}
+                    {ee.get("tier").cloned().map(|e| view! { <p class="field-error">{e}</p> })}
+                    {ui::field("Order", "position", "text", position, ee.get("position"), Some("columns are sorted by it"))}
+                    {ui::field("URL (optional)", "url", "text", &env.url, ee.get("url"), Some("https://…"))}
                     <button type="submit">"Add environment"</button>
                 </form>
             </section>

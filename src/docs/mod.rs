@@ -15,7 +15,6 @@ use axum::{
 };
 use leptos::prelude::*;
 use serde::Deserialize;
-use tower_sessions::Session;
 
 use self::{
     model::{Alternative, Content, ExtraSection},
@@ -23,10 +22,8 @@ use self::{
 };
 use crate::{
     audit::Actor,
-    auth::{
-        model::Role,
-        session::{self, CurrentUser},
-    },
+    auth::cookies::Cookies,
+    auth::{model::Role, session::CurrentUser},
     error::{AppError, AppResult},
     state::AppState,
     ui::{self, PageCtx, form::FormErrors},
@@ -214,19 +211,15 @@ async fn create(
     State(state): State<AppState>,
     user: CurrentUser,
     actor: Actor,
-    session: Session,
+    cookies: Cookies,
     ctx: PageCtx,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
     let (c, _) = parse_content(&pairs);
     match ops::create(&state, &user, &actor, &c).await? {
-        Ok(n) => Ok(session::done(
-            &session,
-            format!("DD-{n} created as a draft."),
-            &format!("/docs/{n}"),
-        )
-        .await?
-        .into_response()),
+        Ok(n) => Ok(cookies
+            .done(format!("DD-{n} created as a draft."), &format!("/docs/{n}"))
+            .into_response()),
         Err(errs) => {
             let body = pages::editor(&ctx, "/docs".into(), &c, None, &errs);
             Ok((
@@ -320,7 +313,7 @@ async fn save(
     State(state): State<AppState>,
     user: CurrentUser,
     actor: Actor,
-    session: Session,
+    cookies: Cookies,
     ctx: PageCtx,
     Path(n): Path<i32>,
     Form(pairs): Form<Vec<(String, String)>>,
@@ -329,11 +322,9 @@ async fn save(
     let version =
         version.ok_or_else(|| AppError::BadRequest("The form lacks its version.".into()))?;
     match ops::save(&state, &user, &actor, n, version, &c).await? {
-        Ok(()) => Ok(
-            session::done(&session, format!("DD-{n} saved."), &format!("/docs/{n}"))
-                .await?
-                .into_response(),
-        ),
+        Ok(()) => Ok(cookies
+            .done(format!("DD-{n} saved."), &format!("/docs/{n}"))
+            .into_response()),
         Err(SaveRefusal::Invalid(errs)) => {
             let body = pages::editor(&ctx, format!("/docs/{n}"), &c, Some(version), &errs);
             Ok((
@@ -358,12 +349,12 @@ async fn move_doc(
     State(state): State<AppState>,
     user: CurrentUser,
     actor: Actor,
-    session: Session,
+    cookies: Cookies,
     Path(n): Path<i32>,
     Form(f): Form<MoveForm>,
 ) -> AppResult<Redirect> {
     let msg = ops::move_doc(&state, &user, &actor, n, &f).await?;
-    session::done(&session, msg, &format!("/docs/{n}")).await
+    Ok(cookies.done(msg, &format!("/docs/{n}")))
 }
 
 #[derive(Deserialize)]
@@ -376,36 +367,36 @@ async fn request_review(
     State(state): State<AppState>,
     user: CurrentUser,
     actor: Actor,
-    session: Session,
+    cookies: Cookies,
     Path(n): Path<i32>,
     Form(f): Form<HandleForm>,
 ) -> AppResult<Redirect> {
     let msg = ops::request_review(&state, &user, &actor, n, &f.handle).await?;
-    session::done(&session, msg, &format!("/docs/{n}")).await
+    Ok(cookies.done(msg, &format!("/docs/{n}")))
 }
 
 async fn verdict(
     State(state): State<AppState>,
     user: CurrentUser,
     actor: Actor,
-    session: Session,
+    cookies: Cookies,
     Path(n): Path<i32>,
     Form(f): Form<VerdictForm>,
 ) -> AppResult<Redirect> {
     let msg = ops::verdict(&state, &user, &actor, n, &f).await?;
-    session::done(&session, msg, &format!("/docs/{n}")).await
+    Ok(cookies.done(msg, &format!("/docs/{n}")))
 }
 
 async fn comment(
     State(state): State<AppState>,
     user: CurrentUser,
     actor: Actor,
-    session: Session,
+    cookies: Cookies,
     Path(n): Path<i32>,
     Form(f): Form<CommentForm>,
 ) -> AppResult<Redirect> {
     let msg = ops::comment(&state, &user, &actor, n, &f).await?;
-    session::done(&session, msg, &format!("/docs/{n}#discussion")).await
+    Ok(cookies.done(msg, &format!("/docs/{n}#discussion")))
 }
 
 /// `resolve` or `reopen` a thread.
@@ -413,7 +404,7 @@ async fn thread(
     State(state): State<AppState>,
     user: CurrentUser,
     actor: Actor,
-    session: Session,
+    cookies: Cookies,
     Path((n, id, action)): Path<(i32, i64, String)>,
 ) -> AppResult<Redirect> {
     let resolved = match action.as_str() {
@@ -422,7 +413,7 @@ async fn thread(
         _ => return Err(AppError::NotFound),
     };
     let msg = ops::resolve_thread(&state, &user, &actor, n, id, resolved).await?;
-    session::done(&session, msg, &format!("/docs/{n}#discussion")).await
+    Ok(cookies.done(msg, &format!("/docs/{n}#discussion")))
 }
 
 #[derive(Deserialize)]
@@ -495,7 +486,7 @@ async fn import(
     State(state): State<AppState>,
     user: CurrentUser,
     actor: Actor,
-    session: Session,
+    cookies: Cookies,
     ctx: PageCtx,
     Form(f): Form<ImportForm>,
 ) -> AppResult<Response> {
@@ -511,13 +502,12 @@ async fn import(
         Err(e) => return refuse(e),
     };
     match ops::create(&state, &user, &actor, &c).await? {
-        Ok(n) => Ok(session::done(
-            &session,
-            format!("Imported as DD-{n}, a draft."),
-            &format!("/docs/{n}"),
-        )
-        .await?
-        .into_response()),
+        Ok(n) => Ok(cookies
+            .done(
+                format!("Imported as DD-{n}, a draft."),
+                &format!("/docs/{n}"),
+            )
+            .into_response()),
         Err(errs) => refuse(errs.fields.values().cloned().collect::<Vec<_>>().join(" ")),
     }
 }

@@ -128,7 +128,7 @@ pub fn editor(
             let f = |name: &str| format!("alt_{name}_{i}");
             let area = |label: &'static str, name: String, value: String| {
                 let id = format!("f-{name}");
-                view! { <div class="field"><label for=id.clone()>{label}</label><textarea id=id name=name rows="2">{value}</textarea></div> }
+                view! { <div class="field"><label for=id.clone()>{label}</label>{ui::textarea(id, name, "2", &value)}</div> }
             };
             let legend = format!("Alternative {}", i + 1);
             let title_id = format!("f-{}", f("title"));
@@ -157,15 +157,14 @@ pub fn editor(
                 <fieldset class="field">
                     <legend>"Extra section (impact, rollout, open questions…)"</legend>
                     <div class="field"><label for=tid.clone()>"Heading"</label><input id=tid name=format!("extra_title_{i}") value=e.title/></div>
-                    <div class="field"><label for=bid.clone()>"Text"</label><textarea id=bid name=format!("extra_body_{i}") rows="3">{e.body}</textarea></div>
+                    <div class="field"><label for=bid.clone()>"Text"</label>{ui::textarea(bid, format!("extra_body_{i}"), "3", &e.body)}</div>
                 </fieldset>
             }
         })
         .collect::<Vec<_>>();
     let area = |label: &'static str, name: &'static str, value: &str, rows: &'static str| {
         let id = format!("f-{name}");
-        let value = value.to_string();
-        view! { <div class="field"><label for=id.clone()>{label}</label><textarea id=id name=name rows=rows>{value}</textarea></div> }
+        view! { <div class="field"><label for=id.clone()>{label}</label>{ui::textarea(id, name.to_string(), rows, value)}</div> }
     };
     let version =
         version.map(|v| view! { <input type="hidden" name="version" value=v.to_string()/> });
@@ -359,7 +358,7 @@ pub fn doc(ctx: &PageCtx, v: DocView<'_>) -> impl IntoView + use<> {
         view! {
             <form method="post" action=action>
                 {ui::csrf_field(ctx)}
-                <div class="field"><label for="f-vnote">"Your verdict (note optional)"</label><textarea id="f-vnote" name="note" rows="2"></textarea></div>
+                <div class="field"><label for="f-vnote">"Your verdict (note optional)"</label>{ui::textarea("f-vnote".into(), "note".into(), "2", "")}</div>
                 <div class="row-actions">
                     <button type="submit" name="verdict" value="approve">"Approve"</button>
                     <button type="submit" name="verdict" value="request_changes" class="danger">"Request changes"</button>
@@ -490,7 +489,7 @@ pub fn doc(ctx: &PageCtx, v: DocView<'_>) -> impl IntoView + use<> {
         <form method="post" action=comment_action class="card">
             {ui::csrf_field(ctx)}
             <div class="field"><label for="f-section">"On"</label><select id="f-section" name="section">{sections}</select></div>
-            <div class="field"><label for="f-body">"Comment (Markdown)"</label><textarea id="f-body" name="body" rows="3"></textarea></div>
+            <div class="field"><label for="f-body">"Comment (Markdown)"</label>{ui::textarea("f-body".into(), "body".into(), "3", "")}</div>
             <button type="submit">"Comment"</button>
         </form>
         <h2>"History"</h2>
@@ -566,7 +565,7 @@ pub fn import(ctx: &PageCtx, text: &str, error: Option<String>) -> impl IntoView
         {err}
         <form method="post" action="/docs/import">
             {ui::csrf_field(ctx)}
-            <div class="field"><label for="f-markdown">"Markdown"</label><textarea id="f-markdown" name="markdown" rows="18">{text}</textarea></div>
+            <div class="field"><label for="f-markdown">"Markdown"</label>{ui::textarea("f-markdown".into(), "markdown".into(), "18", &text)}</div>
             <button type="submit">"Import"</button>
         </form>
     }

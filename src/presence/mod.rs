@@ -15,7 +15,6 @@ use axum::{
 };
 use chrono::Duration;
 use serde::Deserialize;
-use tower_sessions::Session;
 
 use self::{
     model::{CheckIn, LeaveInput},
@@ -25,10 +24,8 @@ use self::{
 };
 use crate::{
     audit::Actor,
-    auth::{
-        model::Role,
-        session::{self, CurrentUser},
-    },
+    auth::cookies::Cookies,
+    auth::{model::Role, session::CurrentUser},
     error::{AppError, AppResult},
     state::AppState,
     ui::{self, Flash, PageCtx, form::FormErrors},
@@ -180,42 +177,35 @@ async fn online(
     State(state): State<AppState>,
     user: CurrentUser,
     actor: Actor,
-    session: Session,
+    cookies: Cookies,
 ) -> AppResult<Redirect> {
     ops::check_in(&state, &user, &actor, CheckIn::Online).await?;
-    session::done(&session, "You are online.", "/me").await
+    Ok(cookies.done("You are online.", "/me"))
 }
 
 async fn away(
     State(state): State<AppState>,
     user: CurrentUser,
     actor: Actor,
-    session: Session,
+    cookies: Cookies,
 ) -> AppResult<Redirect> {
     ops::check_in(&state, &user, &actor, CheckIn::Away).await?;
-    session::done(
-        &session,
-        "You are away. Press “I'm online” when you are back.",
-        "/me",
-    )
-    .await
+    Ok(cookies.done("You are away. Press “I'm online” when you are back.", "/me"))
 }
 
 async fn offline(
     State(state): State<AppState>,
     user: CurrentUser,
     actor: Actor,
-    session: Session,
+    cookies: Cookies,
     ctx: PageCtx,
     Form(f): Form<OfflineForm>,
 ) -> AppResult<Response> {
     match ops::go_offline(&state, &user, &actor, &f).await? {
         Ok(()) => {
-            session::flash(
-                &session,
-                Flash::ok("You are offline; the team has been told when you will be back."),
-            )
-            .await?;
+            cookies.flash(Flash::ok(
+                "You are offline; the team has been told when you will be back.",
+            ));
             Ok(Redirect::to("/me").into_response())
         }
         Err(errs) => {
@@ -241,7 +231,7 @@ async fn request_leave(
     State(state): State<AppState>,
     user: CurrentUser,
     actor: Actor,
-    session: Session,
+    cookies: Cookies,
     ctx: PageCtx,
     Form(f): Form<LeaveInput>,
 ) -> AppResult<Response> {
@@ -252,7 +242,7 @@ async fn request_leave(
             } else {
                 "Leave requested; a lead will acknowledge it."
             };
-            session::flash(&session, Flash::ok(msg)).await?;
+            cookies.flash(Flash::ok(msg));
             Ok(Redirect::to("/me").into_response())
         }
         Err(errs) => {
@@ -312,20 +302,20 @@ async fn decide(
     state: AppState,
     user: CurrentUser,
     actor: Actor,
-    session: Session,
+    cookies: Cookies,
     id: i64,
     d: Decision,
     note: &str,
 ) -> AppResult<Redirect> {
     let msg = ops::decide_leave(&state, &user, &actor, id, d, note).await?;
-    session::done(&session, msg, "/leave").await
+    Ok(cookies.done(msg, "/leave"))
 }
 
 async fn acknowledge(
     State(state): State<AppState>,
     user: CurrentUser,
     actor: Actor,
-    session: Session,
+    cookies: Cookies,
     Path(id): Path<i64>,
     Form(f): Form<NoteForm>,
 ) -> AppResult<Redirect> {
@@ -333,7 +323,7 @@ async fn acknowledge(
         state,
         user,
         actor,
-        session,
+        cookies,
         id,
         Decision::Acknowledge,
         &f.note,
@@ -345,20 +335,20 @@ async fn decline(
     State(state): State<AppState>,
     user: CurrentUser,
     actor: Actor,
-    session: Session,
+    cookies: Cookies,
     Path(id): Path<i64>,
     Form(f): Form<NoteForm>,
 ) -> AppResult<Redirect> {
-    decide(state, user, actor, session, id, Decision::Decline, &f.note).await
+    decide(state, user, actor, cookies, id, Decision::Decline, &f.note).await
 }
 
 async fn cancel(
     State(state): State<AppState>,
     user: CurrentUser,
     actor: Actor,
-    session: Session,
+    cookies: Cookies,
     Path(id): Path<i64>,
 ) -> AppResult<Redirect> {
     let msg = ops::cancel_leave(&state, &user, &actor, id).await?;
-    session::done(&session, msg, "/me").await
+    Ok(cookies.done(msg, "/me"))
 }

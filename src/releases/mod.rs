@@ -15,7 +15,6 @@ use axum::{
     routing::{get, post},
 };
 use serde::Deserialize;
-use tower_sessions::Session;
 
 use self::{
     model::LineName,
@@ -24,9 +23,10 @@ use self::{
 };
 use crate::{
     audit::Actor,
+    auth::cookies::Cookies,
     auth::{
         policy::{Action, can, require},
-        session::{self, CurrentUser},
+        session::CurrentUser,
     },
     error::{AppError, AppResult},
     state::AppState,
@@ -86,19 +86,18 @@ async fn add_repository(
     State(state): State<AppState>,
     user: CurrentUser,
     actor: Actor,
-    session: Session,
+    cookies: Cookies,
     ctx: PageCtx,
     Form(f): Form<RepoForm>,
 ) -> AppResult<Response> {
     require(Some(&user), Action::ManageReleases)?;
     match ops::add_repository(&state, &actor, user.id, &f).await? {
-        Ok(name) => Ok(session::done(
-            &session,
-            format!("Repository {name} added."),
-            &format!("/releases/{name}"),
-        )
-        .await?
-        .into_response()),
+        Ok(name) => Ok(cookies
+            .done(
+                format!("Repository {name} added."),
+                &format!("/releases/{name}"),
+            )
+            .into_response()),
         Err(errs) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
             render_overview(&state, &ctx, &f, &errs).await?,
@@ -164,7 +163,7 @@ async fn record_tag(
     State(state): State<AppState>,
     user: CurrentUser,
     actor: Actor,
-    session: Session,
+    cookies: Cookies,
     ctx: PageCtx,
     Path(name): Path<String>,
     Form(f): Form<TagForm>,
@@ -172,8 +171,8 @@ async fn record_tag(
     require(Some(&user), Action::ManageReleases)?;
     let repo = repo_or_404(&state, &name).await?;
     match ops::record_tag(&state, &actor, &repo, &f).await? {
-        Ok(msg) => Ok(session::done(&session, msg, &format!("/releases/{name}"))
-            .await?
+        Ok(msg) => Ok(cookies
+            .done(msg, &format!("/releases/{name}"))
             .into_response()),
         Err(errs) => {
             let none = FormErrors::default();
@@ -220,14 +219,14 @@ async fn retract(
     State(state): State<AppState>,
     user: CurrentUser,
     actor: Actor,
-    session: Session,
+    cookies: Cookies,
     Path((name, tag)): Path<(String, String)>,
     Form(f): Form<ReasonForm>,
 ) -> AppResult<Redirect> {
     require(Some(&user), Action::ManageReleases)?;
     let repo = repo_or_404(&state, &name).await?;
     let msg = ops::retract_tag(&state, &actor, &repo, &tag, &f.reason).await?;
-    session::done(&session, msg, &format!("/releases/{name}/tags/{tag}")).await
+    Ok(cookies.done(msg, &format!("/releases/{name}/tags/{tag}")))
 }
 
 async fn import_form(
@@ -285,7 +284,7 @@ async fn file_backport(
     State(state): State<AppState>,
     user: CurrentUser,
     actor: Actor,
-    session: Session,
+    cookies: Cookies,
     ctx: PageCtx,
     Path(name): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
@@ -307,13 +306,12 @@ async fn file_backport(
         }
     }
     match ops::file_backport(&state, &actor, user.id, &repo, &f).await? {
-        Ok(_) => Ok(session::done(
-            &session,
-            "Backport requested for the chosen lines.",
-            &format!("/releases/{name}#backports"),
-        )
-        .await?
-        .into_response()),
+        Ok(_) => Ok(cookies
+            .done(
+                "Backport requested for the chosen lines.",
+                &format!("/releases/{name}#backports"),
+            )
+            .into_response()),
         Err(errs) => {
             let none = FormErrors::default();
             let tag = TagForm::default();
@@ -342,19 +340,17 @@ async fn set_backport_status(
     State(state): State<AppState>,
     user: CurrentUser,
     actor: Actor,
-    session: Session,
+    cookies: Cookies,
     Path((name, id, line)): Path<(String, i64, i64)>,
     Form(f): Form<StatusForm>,
 ) -> AppResult<Redirect> {
     require(Some(&user), Action::ManageReleases)?;
     repo_or_404(&state, &name).await?;
     ops::set_backport_status(&state, &actor, id, line, &f.status).await?;
-    session::done(
-        &session,
+    Ok(cookies.done(
         "Backport status updated.",
         &format!("/releases/{name}#backports"),
-    )
-    .await
+    ))
 }
 
 async fn line(

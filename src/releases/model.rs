@@ -41,12 +41,29 @@ fn refuse(reason: impl Into<String>, suggestion: Option<String>) -> Refusal {
     }
 }
 
+/// The largest number a version part may hold (the database stores them as `integer`).
+pub const MAX_PART: u32 = 999_999_999;
+
 fn number(s: &str) -> Option<u32> {
     if s.is_empty() || !s.bytes().all(|b| b.is_ascii_digit()) || (s.len() > 1 && s.starts_with('0'))
     {
         return None;
     }
-    s.parse().ok()
+    s.parse().ok().filter(|n| *n <= MAX_PART)
+}
+
+/// True when `s` is all digits but larger than `MAX_PART`.
+fn too_large(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes().all(|b| b.is_ascii_digit())
+        && s.parse::<u64>().map_or(true, |n| n > u64::from(MAX_PART))
+}
+
+fn too_large_refusal(raw: &str) -> Refusal {
+    refuse(
+        format!("“{raw}”: each number in a version is at most {MAX_PART}."),
+        None,
+    )
 }
 
 impl Version {
@@ -78,6 +95,11 @@ impl Version {
             None => (body, None),
         };
         let parts: Vec<&str> = core.split('.').collect();
+        if parts.iter().any(|p| too_large(p))
+            || pre.is_some_and(|p| p.split(['.', '-']).any(too_large))
+        {
+            return Err(too_large_refusal(raw));
+        }
         let nums: Vec<Option<u32>> = parts.iter().map(|p| number(p)).collect();
         let loose: Vec<Option<u32>> = parts.iter().map(|p| p.parse().ok()).collect();
         if parts.len() != 3 {
@@ -236,6 +258,9 @@ impl LineName {
         };
         let digits = rest.strip_prefix('v').unwrap_or(rest);
         let parts: Vec<&str> = digits.split('.').collect();
+        if parts.iter().any(|p| too_large(p)) {
+            return Err(too_large_refusal(raw));
+        }
         let loose: Vec<Option<u32>> = parts.iter().map(|p| p.parse().ok()).collect();
         let hint = match loose.as_slice() {
             [Some(a), Some(b), ..] => Some(format!("release-v{a}.{b}")),
@@ -361,6 +386,26 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_version_part_too_large_for_the_database_is_refused_with_the_reason() {
+        for raw in [
+            "v2147483648.0.0",
+            "v1.99999999999999999999999.0",
+            "v1.0.4294967296",
+            "v1.0.0-rc.2147483648",
+        ] {
+            let e = Version::parse(raw, &DEFAULT_MODIFIERS).unwrap_err();
+            assert!(e.reason.contains("at most 999999999"), "{raw}: {e}");
+        }
+        assert!(Version::parse("v999999999.0.0", &DEFAULT_MODIFIERS).is_ok());
+        assert!(
+            LineName::parse("release-v2147483648.0")
+                .unwrap_err()
+                .reason
+                .contains("at most")
+        );
+    }
+
     use super::*;
 
     fn v(s: &str) -> Result<Version, Refusal> {

@@ -42,14 +42,10 @@ pub async fn add_repository(
     } = f;
     let mut errs = FormErrors::default();
     let name = errs.check("name", crate::ui::form::slug(name, "repository"));
-    let url = url.trim();
-    if !(url.is_empty()
-        || url.starts_with("https://")
-        || url.starts_with("http://")
-        || url.starts_with("git@"))
-    {
-        errs.add("url", "A URL starts with https://, http:// or git@.");
-    }
+    let url = errs
+        .check("url", crate::ui::form::http_url(url, "repository URL"))
+        .unwrap_or_default();
+    let url = url.as_str();
     let branch = if default_branch.trim().is_empty() {
         "main"
     } else {
@@ -453,10 +449,10 @@ pub async fn file_backport(
     if title.is_empty() || title.chars().count() > 200 {
         errs.add("title", "Name the fix in 1 to 200 characters.");
     }
-    let link = link.trim();
-    if !(link.is_empty() || link.starts_with("https://") || link.starts_with("http://")) {
-        errs.add("link", "A link starts with https:// or http://.");
-    }
+    let link = errs
+        .check("link", crate::ui::form::http_url(link, "link"))
+        .unwrap_or_default();
+    let link = link.as_str();
     if !model::CRITICALITY.iter().any(|(k, _)| *k == criticality) {
         errs.add("criticality", "Choose why this fix is critical.");
     }

@@ -1,12 +1,15 @@
 //! `PageCtx`: what the shell needs for every page — the viewer, the CSRF token, a one-time flash
-//! message and the current path — taken from the request.
+//! message (from its signed cookie) and the current path — taken from the request.
 
 use axum::{extract::FromRequestParts, http::request::Parts};
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
 use crate::{
-    auth::session::{self, CurrentUser},
+    auth::{
+        cookies::Cookies,
+        session::{self, CurrentUser},
+    },
     error::AppError,
 };
 
@@ -63,17 +66,16 @@ impl<S: Send + Sync> FromRequestParts<S> for PageCtx {
         let session = Session::from_request_parts(parts, state)
             .await
             .map_err(|(_, msg)| AppError::internal(anyhow::anyhow!(msg)))?;
+        let cookies = Cookies::from_request_parts(parts, state).await?;
         let user = parts.extensions.get::<CurrentUser>().cloned();
-        let csrf = session::csrf_token(&session).await?;
-        // `remove` marks the session modified (a store write and a cookie); only take a flash
-        // that is there.
-        let flash = match session.get::<Flash>(session::FLASH_KEY).await? {
-            Some(f) => {
-                session.remove_value(session::FLASH_KEY).await?;
-                Some(f)
-            }
-            None => None,
+        // A logged-in session has its token; anyone else gets the signed pre-session token, so
+        // showing a form to an anonymous visitor stores nothing.
+        let csrf = if user.is_some() {
+            session::csrf_token(&session).await?
+        } else {
+            cookies.pre_session_token()
         };
+        let flash = cookies.take_flash();
         Ok(Self {
             user,
             csrf,

@@ -55,9 +55,59 @@ pub fn slug(raw: &str, what: &str) -> Result<String, String> {
     })
 }
 
+/// An optional web address people enter (environment, health check, repository, link): empty, or
+/// an absolute `http`/`https` URL with a host, at most 2,000 characters. Anything else — a
+/// `javascript:` or `data:` URL, a relative path, `git@…` — is refused, so no stored address can
+/// run script or leave the web when someone follows it. `what` names it in the message.
+pub fn http_url(raw: &str, what: &str) -> Result<String, String> {
+    let raw = raw.trim();
+    if raw.is_empty() {
+        return Ok(String::new());
+    }
+    let refused = || {
+        format!(
+            "A {what} is a web address starting with https:// or http://, e.g. https://example.com/."
+        )
+    };
+    if raw.len() > 2000 || raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(refused());
+    }
+    match url::Url::parse(raw) {
+        Ok(u)
+            if matches!(u.scheme(), "http" | "https")
+                && u.host_str().is_some_and(|h| !h.is_empty()) =>
+        {
+            Ok(raw.to_string())
+        }
+        _ => Err(refused()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
-    use super::slug;
+    use super::{http_url, slug};
+
+    #[test]
+    fn only_http_and_https_addresses_with_a_host_are_accepted() {
+        assert_eq!(
+            http_url(" https://ci.example.com/x?y=1 ", "URL").unwrap(),
+            "https://ci.example.com/x?y=1"
+        );
+        assert_eq!(http_url("", "URL").unwrap(), "");
+        for bad in [
+            "javascript:alert(1)",
+            "JAVASCRIPT:alert(1)",
+            "data:text/html,<b>x</b>",
+            "/relative",
+            "//evil.example",
+            "git@github.com:org/repo.git",
+            "http://",
+            "https://exa mple.com",
+            "ftp://example.com",
+        ] {
+            assert!(http_url(bad, "URL").is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn slugs_are_lowercased_and_limited_to_safe_characters() {

@@ -86,6 +86,19 @@ pub fn error_page(status: StatusCode, title: &str, message: &str) -> Html<String
     page(&ctx, title, body)
 }
 
+/// A page with a message that is not an error (for example, a change saved against the odds).
+pub fn notice_page(title: &str, message: &str) -> Html<String> {
+    let ctx = PageCtx::anonymous();
+    let body = view! {
+        <section class="card narrow">
+            <h1>{title.to_string()}</h1>
+            <p>{message.to_string()}</p>
+            <p><a href="/">"Go to the home page"</a></p>
+        </section>
+    };
+    page(&ctx, title, body)
+}
+
 const NAV: [(&str, &str, bool); 7] = [
     ("/", "Home", false),
     ("/docs", "Docs", false),
@@ -143,6 +156,40 @@ pub fn field(
     }
 }
 
+/// A `<textarea>` holding `value` as text. Leptos writes a textarea's children unescaped, so the
+/// value is escaped here (every textarea goes through this): `</textarea>` stays text, and `&lt;`
+/// survives edit → save → edit unchanged. A leading line break is doubled because HTML drops the
+/// first one.
+pub fn textarea(
+    id: String,
+    name: String,
+    rows: &'static str,
+    value: &str,
+) -> impl IntoView + use<> {
+    let mut text = String::with_capacity(value.len() + 16);
+    if value.starts_with('\n') || value.starts_with("\r\n") {
+        text.push('\n');
+    }
+    text.push_str(&escape_text(value));
+    view! { <textarea id=id name=name rows=rows inner_html=text></textarea> }
+}
+
+/// `s` with `&`, `<`, `>`, `"` and `'` written as character references.
+pub fn escape_text(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
 fn autocomplete(name: &str) -> &'static str {
     match name {
         "handle" => "username",
@@ -184,5 +231,33 @@ pub fn local_time(at: chrono::DateTime<chrono::Utc>, tz: &str) -> String {
             .format("%Y-%m-%d %H:%M %Z")
             .to_string(),
         Err(_) => at.format("%Y-%m-%d %H:%M UTC").to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_textarea_keeps_markup_and_entities_as_text() {
+        let html = textarea(
+            "f".into(),
+            "body".into(),
+            "3",
+            "</textarea><img src=x onerror=alert(1)> &lt; &amp;",
+        )
+        .to_html();
+        assert!(!html.contains("<img"), "{html}");
+        assert!(
+            html.contains("&lt;/textarea&gt;&lt;img src=x onerror=alert(1)&gt; &amp;lt; &amp;amp;"),
+            "{html}"
+        );
+        assert_eq!(html.matches("</textarea>").count(), 1);
+    }
+
+    #[test]
+    fn a_textarea_keeps_a_leading_line_break() {
+        let html = textarea("f".into(), "b".into(), "2", "\nfirst").to_html();
+        assert!(html.contains(">\n\nfirst</textarea>"), "{html}");
     }
 }

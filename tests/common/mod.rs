@@ -147,9 +147,14 @@ impl TestApp {
         tweak(&mut config);
         let mut state = AppState::new(pool.clone(), config);
         state.clock = clock;
-        let app = flowdeck::server::build_router(state.clone())
-            .into_make_service_with_connect_info::<SocketAddr>();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let limits = flowdeck::server::limits(&state.config);
+        let app = flowdeck::server::build_router(state.clone());
+        tokio::spawn(flowdeck::server::listener::serve(
+            listener,
+            app,
+            limits,
+            std::future::pending(),
+        ));
         Self {
             base: format!("http://{addr}"),
             addr,

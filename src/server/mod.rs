@@ -1,7 +1,11 @@
 //! `build_router(state)`: every route and layer — the one router `main` serves and tests drive —
-//! and `run`, which serves it until SIGTERM/SIGINT and lets in-flight requests finish.
+//! and `run`, which serves it (through `listener`'s connection limits) until SIGTERM/SIGINT and
+//! lets in-flight requests finish.
 
-use std::{net::SocketAddr, time::Duration};
+pub mod edge;
+pub mod listener;
+
+use std::time::Duration;
 
 use axum::{
     Router,
@@ -56,9 +60,16 @@ pub fn build_router(state: AppState) -> Router {
         .route("/favicon.ico", get(ui::assets::favicon))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), auth::csrf::protect))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            edge::refuse_control_characters,
+        ))
         .layer(middleware::from_fn_with_state(state.clone(), auth::session::load_user))
         .layer(sessions)
+        .layer(middleware::from_fn_with_state(state.clone(), auth::cookies::layer))
+        .layer(middleware::from_fn(auth::session::saved_despite_session))
         .layer(middleware::from_fn_with_state(state.clone(), security_headers))
+        .layer(middleware::from_fn_with_state(state.clone(), edge::deadline))
         .layer(CatchPanicLayer::custom(|_| {
             AppError::internal(anyhow::anyhow!("a handler panicked")).into_response()
         }))
@@ -131,24 +142,30 @@ pub async fn run(
         Duration::from_secs(1),
     ));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let app = build_router(state).into_make_service_with_connect_info::<SocketAddr>();
-    let server = tokio::spawn(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                let _ = stop_rx.await;
-            })
-            .await
-    });
+    let limits = limits(&state.config);
+    let app = build_router(state);
+    let server = tokio::spawn(listener::serve(listener, app, limits, async {
+        let _ = stop_rx.await;
+    }));
     shutdown.await;
     tracing::info!("shutting down: finishing in-flight requests");
     let _ = stop_tx.send(());
     janitor.abort();
     prober.abort();
     match tokio::time::timeout(grace, server).await {
-        Ok(joined) => joined??,
+        Ok(joined) => joined?,
         Err(_) => tracing::warn!(?grace, "grace period over; remaining connections dropped"),
     }
     Ok(())
+}
+
+/// The connection limits `config` sets.
+pub fn limits(config: &crate::config::Config) -> listener::Limits {
+    listener::Limits {
+        header_timeout: Duration::from_secs(config.header_timeout_seconds),
+        keepalive: Duration::from_secs(config.keepalive_seconds),
+        max_connections: config.max_connections,
+    }
 }
 
 /// Resolves on SIGTERM or SIGINT.

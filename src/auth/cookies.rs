@@ -1,0 +1,318 @@
+//! Signed cookies that need no server-side storage, so an anonymous visitor stores nothing and a
+//! committed write never waits on a session write: the one-time flash message, the pre-login CSRF
+//! nonce (signed double-submit, for the forms shown before a session exists), and the long-lived
+//! device cookie that lets a device which logged in before past the per-account login throttle.
+//!
+//! One layer (`layer`) reads them into a request extension (`Cookies`) and writes what changed onto
+//! the response. The signing key lives in `server_secrets`, shared by every replica.
+
+use std::sync::{Arc, Mutex};
+
+use axum::{
+    extract::{FromRequestParts, Request, State},
+    http::{HeaderMap, HeaderValue, header, request::Parts},
+    middleware::Next,
+    response::{IntoResponse, Redirect, Response},
+};
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use hmac::{Hmac, Mac};
+use rand::RngCore;
+use sha2::Sha256;
+use sqlx::PgPool;
+use tower_sessions::cookie::{Cookie, SameSite, time::Duration as CookieDuration};
+
+use super::{model::AccountId, token};
+use crate::{error::AppError, state::AppState, ui::Flash};
+
+/// The key that signs cookies, loaded once per process from `server_secrets` (created by the first
+/// process that needs it; every replica reads the same one). `Debug` never shows it.
+pub struct Keys {
+    mac: [u8; 32],
+}
+
+impl std::fmt::Debug for Keys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Keys(<redacted>)")
+    }
+}
+
+impl Keys {
+    /// Reads the cookie key, creating it on first use.
+    pub async fn load(pool: &PgPool) -> sqlx::Result<Self> {
+        let mut fresh = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut fresh);
+        let secret = super::store::cookie_key(pool, &fresh).await?;
+        let mut mac = [0u8; 32];
+        // The column is checked to hold at least 32 bytes.
+        mac.copy_from_slice(&secret[..32]);
+        Ok(Self { mac })
+    }
+
+    #[cfg(test)]
+    fn fixed(byte: u8) -> Self {
+        Self { mac: [byte; 32] }
+    }
+
+    fn tag(&self, purpose: &str, payload: &str) -> String {
+        let mut m = Hmac::<Sha256>::new_from_slice(&self.mac).expect("any key length works");
+        m.update(purpose.as_bytes());
+        m.update(&[0]);
+        m.update(payload.as_bytes());
+        URL_SAFE_NO_PAD.encode(m.finalize().into_bytes())
+    }
+
+    /// `payload.tag`, where the tag binds the payload to `purpose`. The payload must not hold `.`.
+    pub fn sign(&self, purpose: &str, payload: &str) -> String {
+        format!("{payload}.{}", self.tag(purpose, payload))
+    }
+
+    /// The payload of a value signed for `purpose`, if the signature holds.
+    pub fn verify<'a>(&self, purpose: &str, signed: &'a str) -> Option<&'a str> {
+        let (payload, tag) = signed.rsplit_once('.')?;
+        token::constant_time_eq(tag.as_bytes(), self.tag(purpose, payload).as_bytes())
+            .then_some(payload)
+    }
+
+    /// The CSRF token that goes with a pre-login nonce.
+    pub fn pre_session_token(&self, nonce: &str) -> String {
+        self.tag("csrf-pre", nonce)
+    }
+}
+
+const FLASH: &str = "flowdeck_flash";
+const PRE: &str = "flowdeck_pre";
+const DEVICE: &str = "flowdeck_device";
+/// How long a device stays known after its last login.
+const DEVICE_DAYS: i64 = 365;
+
+#[derive(Default)]
+struct Inner {
+    incoming_flash: Option<Flash>,
+    flash_taken: bool,
+    outgoing_flash: Option<Flash>,
+    pre_nonce: Option<String>,
+    pre_fresh: bool,
+    pre_used: bool,
+    device: Option<AccountId>,
+    remember_device: Option<AccountId>,
+}
+
+/// This request's browser-kept state; an extractor for handlers (`cookies.done(msg, to)`).
+#[derive(Clone)]
+pub struct Cookies {
+    inner: Arc<Mutex<Inner>>,
+    keys: Arc<Keys>,
+}
+
+impl Cookies {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Shows `flash` on the next page this browser opens.
+    pub fn flash(&self, flash: Flash) {
+        self.lock().outgoing_flash = Some(flash);
+    }
+
+    /// Post/redirect/get: shows `msg` on the page at `to`, then redirects there.
+    pub fn done(&self, msg: impl Into<String>, to: &str) -> Redirect {
+        self.flash(Flash::ok(msg));
+        Redirect::to(to)
+    }
+
+    /// The flash message this request brought, removed from the browser once shown.
+    pub fn take_flash(&self) -> Option<Flash> {
+        let mut i = self.lock();
+        let f = i.incoming_flash.take();
+        if f.is_some() {
+            i.flash_taken = true;
+        }
+        f
+    }
+
+    /// The CSRF token for a form shown without a session; a browser without a nonce gets one
+    /// with this response.
+    pub fn pre_session_token(&self) -> String {
+        let mut i = self.lock();
+        i.pre_used = true;
+        let nonce = i.pre_nonce.get_or_insert_with(token::random_token).clone();
+        self.keys.pre_session_token(&nonce)
+    }
+
+    /// The token a form posted without a session must carry, if this browser has a nonce.
+    pub fn expected_pre_session_token(&self) -> Option<String> {
+        let i = self.lock();
+        if i.pre_fresh {
+            return None;
+        }
+        i.pre_nonce
+            .as_deref()
+            .map(|n| self.keys.pre_session_token(n))
+    }
+
+    /// The account this browser logged in as before, per its signed device cookie.
+    pub fn known_device(&self) -> Option<AccountId> {
+        self.lock().device
+    }
+
+    /// Marks this browser as a known device of `id` (after a successful login).
+    pub fn remember_device(&self, id: AccountId) {
+        self.lock().remember_device = Some(id);
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Cookies {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Cookies>()
+            .cloned()
+            .ok_or_else(|| AppError::internal(anyhow::anyhow!("the cookie layer is not installed")))
+    }
+}
+
+/// Paths that need neither keys nor cookies (probes and static files answer without a database).
+fn bypasses(path: &str) -> bool {
+    matches!(path, "/healthz" | "/readyz" | "/favicon.ico")
+        || path.starts_with("/style/")
+        || path.starts_with("/assets/")
+}
+
+/// Middleware: reads the signed cookies into `Cookies`, and writes back what the handler changed.
+pub async fn layer(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    if bypasses(req.uri().path()) {
+        return next.run(req).await;
+    }
+    let keys = match state.keys().await {
+        Ok(k) => k,
+        Err(e) => return e.into_response(),
+    };
+    let cookies = Cookies {
+        inner: Arc::new(Mutex::new(read(req.headers(), &keys))),
+        keys,
+    };
+    req.extensions_mut().insert(cookies.clone());
+    let mut resp = next.run(req).await;
+    write(&cookies, state.config.https, resp.headers_mut());
+    resp
+}
+
+fn read(headers: &HeaderMap, keys: &Keys) -> Inner {
+    let mut inner = Inner::default();
+    let pairs = headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| Cookie::split_parse(v.to_string()))
+        .filter_map(Result::ok);
+    for c in pairs {
+        let name = c.name().trim_start_matches("__Host-");
+        match name {
+            FLASH => {
+                inner.incoming_flash = keys
+                    .verify("flash", c.value())
+                    .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
+                    .and_then(|b| serde_json::from_slice(&b).ok());
+                // An unreadable flash is dropped from the browser too.
+                inner.flash_taken = inner.incoming_flash.is_none();
+            }
+            PRE => {
+                let v = c.value();
+                if v.len() == 43
+                    && v.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+                {
+                    inner.pre_nonce = Some(v.to_string());
+                }
+            }
+            DEVICE => {
+                inner.device = keys
+                    .verify("device", c.value())
+                    .and_then(|p| p.parse::<i64>().ok())
+                    .map(AccountId);
+            }
+            _ => {}
+        }
+    }
+    inner.pre_fresh = inner.pre_nonce.is_none();
+    inner
+}
+
+fn write(cookies: &Cookies, https: bool, h: &mut HeaderMap) {
+    let i = cookies.lock();
+    let named = |name: &str| -> String {
+        if https {
+            format!("__Host-{name}")
+        } else {
+            name.to_string()
+        }
+    };
+    let base = |name: &str, value: String| {
+        Cookie::build((named(name), value))
+            .path("/")
+            .http_only(true)
+            .secure(https)
+            .same_site(SameSite::Lax)
+    };
+    let mut out: Vec<Cookie<'static>> = Vec::new();
+    if let Some(f) = &i.outgoing_flash {
+        let payload = URL_SAFE_NO_PAD.encode(serde_json::to_vec(f).unwrap_or_default());
+        out.push(base(FLASH, cookies.keys.sign("flash", &payload)).build());
+    } else if i.flash_taken {
+        out.push(
+            base(FLASH, String::new())
+                .max_age(CookieDuration::ZERO)
+                .build(),
+        );
+    }
+    if i.pre_fresh
+        && i.pre_used
+        && let Some(n) = &i.pre_nonce
+    {
+        out.push(base(PRE, n.clone()).build());
+    }
+    if let Some(id) = i.remember_device {
+        out.push(
+            base(DEVICE, cookies.keys.sign("device", &id.0.to_string()))
+                .max_age(CookieDuration::days(DEVICE_DAYS))
+                .build(),
+        );
+    }
+    for c in out {
+        if let Ok(v) = HeaderValue::from_str(&c.to_string()) {
+            h.append(header::SET_COOKIE, v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_signed_value_verifies_only_for_its_purpose_and_unchanged() {
+        let k = Keys::fixed(7);
+        let s = k.sign("device", "42");
+        assert_eq!(k.verify("device", &s), Some("42"));
+        assert_eq!(k.verify("flash", &s), None);
+        assert_eq!(k.verify("device", &s.replace("42.", "43.")), None);
+        assert_eq!(Keys::fixed(8).verify("device", &s), None);
+    }
+
+    #[test]
+    fn a_pre_session_token_depends_on_the_nonce_and_the_key() {
+        let k = Keys::fixed(1);
+        assert_ne!(k.pre_session_token("a"), k.pre_session_token("b"));
+        assert_ne!(
+            k.pre_session_token("a"),
+            Keys::fixed(2).pre_session_token("a")
+        );
+    }
+
+    #[test]
+    fn debug_output_hides_the_key() {
+        assert_eq!(format!("{:?}", Keys::fixed(9)), "Keys(<redacted>)");
+    }
+}
