@@ -149,7 +149,19 @@ async fn with_database(
     }
 }
 
-async fn serve(pool: sqlx::PgPool, config: Config, load_demo: bool) -> anyhow::Result<()> {
+async fn serve(pool: sqlx::PgPool, mut config: Config, load_demo: bool) -> anyhow::Result<()> {
+    let fds = server::raise_fd_limit();
+    // Each connection is a descriptor; keep room for the database pool, files and the embedded
+    // server's pipes.
+    let room = usize::try_from(fds.saturating_sub(64)).unwrap_or(usize::MAX);
+    if config.max_connections > room {
+        tracing::warn!(
+            max_connections = config.max_connections,
+            open_files_limit = fds,
+            "FLOWDECK_MAX_CONNECTIONS is above what the open-files limit allows; using {room}"
+        );
+        config.max_connections = room.max(16);
+    }
     if load_demo {
         if store::count_accounts(&pool).await? == 0 {
             demo::load_and_print(&pool).await?;

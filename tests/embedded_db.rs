@@ -95,3 +95,59 @@ fn nix_kill(pid: u32) {
         .status()
         .unwrap();
 }
+
+/// Starts `flowdeck serve` on the embedded database in `data` and waits until `/readyz` is 200.
+fn serve_until_ready(data: &std::path::Path) -> std::process::Child {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = flowdeck(data)
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+            use std::io::{Read, Write};
+            let _ = s.write_all(b"GET /readyz HTTP/1.0\r\n\r\n");
+            let mut buf = String::new();
+            let _ = s.read_to_string(&mut buf);
+            if buf.starts_with("HTTP/1.0 200") {
+                return child;
+            }
+        }
+        assert!(Instant::now() < deadline, "flowdeck did not become ready");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn after_a_sigkill_the_next_start_takes_over_the_embedded_postgres_and_stops_it_on_exit() {
+    let tmp = tempfile::Builder::new()
+        .prefix("flowdeck-takeover-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let data = tmp.path().join("state");
+
+    let mut first = serve_until_ready(&data);
+    first.kill().unwrap(); // SIGKILL: no chance to stop PostgreSQL
+    first.wait().unwrap();
+    assert!(
+        server_running(&data),
+        "PostgreSQL outlives a killed flowdeck"
+    );
+
+    let mut second = serve_until_ready(&data);
+    nix_kill(second.id());
+    assert!(second.wait().unwrap().success());
+    assert!(
+        !server_running(&data),
+        "the second flowdeck took ownership and stopped the server it found running"
+    );
+}

@@ -71,11 +71,45 @@ async fn over_https_cookies_are_secure_host_prefixed_and_hsts_is_sent() {
         c.https = true;
     })
     .await;
-    let p = app.client().get("/login").await;
-    let cookie = p.headers.get("set-cookie").unwrap().to_str().unwrap();
-    assert!(cookie.starts_with("__Host-flowdeck="));
-    assert!(cookie.to_ascii_lowercase().contains("secure"));
+    app.account("sec", Role::Member).await;
+    let c = app.client();
+    let p = c.get("/login").await;
+    let pre = p.headers.get("set-cookie").unwrap().to_str().unwrap();
+    assert!(pre.starts_with("__Host-flowdeck_pre="), "{pre}");
+    assert!(pre.to_ascii_lowercase().contains("secure"));
     assert!(p.headers.contains_key("strict-transport-security"));
+    // The client is on http, so it would not send a Secure cookie back: send it by hand.
+    let nonce = pre.split(';').next().unwrap();
+    let r = c
+        .post_raw(
+            "/login",
+            &[
+                ("handle", "sec"),
+                ("password", PASSWORD),
+                ("csrf", &p.csrf()),
+            ],
+            &[("cookie", nonce)],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let set: Vec<&str> = r
+        .headers
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap())
+        .collect();
+    for name in ["__Host-flowdeck=", "__Host-flowdeck_device="] {
+        let c = set.iter().find(|c| c.starts_with(name)).expect(name);
+        let lower = c.to_ascii_lowercase();
+        assert!(
+            lower.contains("secure") && lower.contains("httponly"),
+            "{c}"
+        );
+        assert!(
+            lower.contains("samesite=lax") && lower.contains("path=/"),
+            "{c}"
+        );
+    }
 }
 
 #[tokio::test]

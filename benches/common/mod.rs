@@ -47,9 +47,14 @@ pub async fn serve(pool: &PgPool) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let state = AppState::new(pool.clone(), Config::for_listen(addr));
-    let app =
-        flowdeck::server::build_router(state).into_make_service_with_connect_info::<SocketAddr>();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let limits = flowdeck::server::limits(&state.config);
+    let app = flowdeck::server::build_router(state);
+    tokio::spawn(flowdeck::server::listener::serve(
+        listener,
+        app,
+        limits,
+        std::future::pending(),
+    ));
     addr
 }
 

@@ -209,14 +209,33 @@ pub async fn attempt_login(
         None => (None, None, 0, false),
     };
     let wait = std::time::Duration::from_millis(cfg.login_queue_ms);
-    let ok = password::verify(password_given.to_string(), stored, wait).await?;
-    match id {
-        Some(id) if ok && !disabled => {
+    let ok = password::verify(password_given.to_string(), stored.clone(), wait).await?;
+    match (id, stored) {
+        (Some(id), Some(stored)) if ok && !disabled => {
             store::login_succeeded(&state.pool, &account_key, &ip_key).await?;
+            if password::needs_upgrade(&stored) {
+                upgrade_hash(state, id, stored, password_given.to_string());
+            }
             Ok(LoginOutcome::LoggedIn { id, epoch })
         }
         _ => Ok(LoginOutcome::Refused),
     }
+}
+
+/// Re-hashes a password stored with older parameters, after the login has been answered.
+fn upgrade_hash(state: &AppState, id: AccountId, old: password::PasswordHash, given: String) {
+    let pool = state.pool.clone();
+    tokio::spawn(async move {
+        let result = async {
+            let new = password::hash(given).await?;
+            store::upgrade_password_hash(&pool, id, &old, &new).await?;
+            anyhow::Ok(())
+        }
+        .await;
+        if let Err(e) = result {
+            tracing::warn!(account.id = %id, error = %e, "could not upgrade a password hash");
+        }
+    });
 }
 
 /// A number of free failures so large that no delay ever applies.

@@ -364,6 +364,25 @@ pub async fn set_password(
     .await
 }
 
+/// Replaces a hash made with older parameters by one of the same password with today's, unless
+/// the password changed meanwhile. Sessions are unaffected.
+pub async fn upgrade_password_hash(
+    pool: &PgPool,
+    id: AccountId,
+    old: &PasswordHash,
+    new: &PasswordHash,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update accounts set password_hash = $3 where id = $1 and password_hash = $2",
+        id.0,
+        old.as_str(),
+        new.as_str()
+    )
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
 // ---- invites ----
 
 pub async fn create_invite(
