@@ -97,13 +97,15 @@ fn nix_kill(pid: u32) {
 }
 
 /// Starts `flowdeck serve` on the embedded database in `data` and waits until `/readyz` is 200.
+/// The caller waits on the child it gets back.
+#[allow(clippy::zombie_processes)]
 fn serve_until_ready(data: &std::path::Path) -> std::process::Child {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let child = flowdeck(data)
+    let mut child = flowdeck(data)
         .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
@@ -120,7 +122,11 @@ fn serve_until_ready(data: &std::path::Path) -> std::process::Child {
                 return child;
             }
         }
-        assert!(Instant::now() < deadline, "flowdeck did not become ready");
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("flowdeck did not become ready");
+        }
         std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -149,7 +149,7 @@ pub async fn login_succeeded(pool: &PgPool, account_key: &str, ip_key: &str) -> 
 }
 
 /// Drops throttle rows whose window and delay are long over.
-pub async fn prune_login_failures(pool: &PgPool) -> sqlx::Result<u64> {
+pub async fn prune_login_throttle(pool: &PgPool) -> sqlx::Result<u64> {
     Ok(sqlx::query!(
         "delete from login_throttle
          where window_start < now() - interval '1 day' and next_attempt_at < now()"
