@@ -160,12 +160,7 @@ async fn main() {
             .text()
             .await
             .unwrap();
-        let token = page
-            .split("name=\"csrf\" value=\"")
-            .nth(1)
-            .and_then(|s| s.split('"').next())
-            .unwrap()
-            .to_string();
+        let token = common::csrf_in(&page);
         forms.push((c, token, format!("nobody{i}")));
     }
     let t = Instant::now();

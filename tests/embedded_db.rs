@@ -54,22 +54,7 @@ fn serve_without_database_url_runs_a_private_postgres_and_stops_it_on_sigterm() 
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let ready = loop {
-        if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
-            use std::io::{Read, Write};
-            let _ = s.write_all(b"GET /readyz HTTP/1.0\r\n\r\n");
-            let mut buf = String::new();
-            let _ = s.read_to_string(&mut buf);
-            if buf.starts_with("HTTP/1.0 200") {
-                break true;
-            }
-        }
-        if Instant::now() > deadline {
-            break false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
+    let ready = wait_ready(port, Duration::from_secs(30));
     // The data was reused: no setup link, because the demo accounts exist.
     nix_kill(child.id());
     let status = child.wait().unwrap();
@@ -111,24 +96,30 @@ fn serve_until_ready(data: &std::path::Path) -> std::process::Child {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    if !wait_ready(port, Duration::from_secs(60)) {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("flowdeck did not become ready");
+    }
+    child
+}
+
+/// Polls `/readyz` on `port` until it answers 200 (true) or `within` passes (false).
+fn wait_ready(port: u16, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
         if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
             use std::io::{Read, Write};
             let _ = s.write_all(b"GET /readyz HTTP/1.0\r\n\r\n");
             let mut buf = String::new();
             let _ = s.read_to_string(&mut buf);
             if buf.starts_with("HTTP/1.0 200") {
-                return child;
+                return true;
             }
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("flowdeck did not become ready");
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+    false
 }
 
 #[test]

@@ -62,36 +62,29 @@ async fn the_login_form_refuses_a_token_that_does_not_match_this_browser() {
     let theirs = app.client();
     let their_token = theirs.get("/login").await.csrf();
     mine.get("/login").await;
-    let r = mine
-        .post_raw(
-            "/login",
-            &[
-                ("handle", "ann"),
-                ("password", PASSWORD),
-                ("csrf", &their_token),
-            ],
-            &[],
-        )
-        .await;
+    let with_their_token = |c: &Client| {
+        let fields = [
+            ("handle", "ann".to_string()),
+            ("password", PASSWORD.to_string()),
+            ("csrf", their_token.clone()),
+        ];
+        let (base, http) = (c.base.clone(), c.http.clone());
+        async move {
+            http.post(format!("{base}/login"))
+                .form(&fields)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
     assert_eq!(
-        r.status,
+        with_their_token(&mine).await,
         StatusCode::FORBIDDEN,
         "another browser's token was accepted"
     );
     // A browser that never loaded the form has no nonce: refused too.
-    let fresh = app.client();
-    let r = fresh
-        .post_raw(
-            "/login",
-            &[
-                ("handle", "ann"),
-                ("password", PASSWORD),
-                ("csrf", &their_token),
-            ],
-            &[],
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(with_their_token(&app.client()).await, StatusCode::FORBIDDEN);
     assert_eq!(
         mine.login("ann", PASSWORD).await.status,
         StatusCode::SEE_OTHER
@@ -526,14 +519,7 @@ async fn app_without_database() -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let state = flowdeck::state::AppState::new(pool, flowdeck::config::Config::for_listen(addr));
-    let limits = flowdeck::server::limits(&state.config);
-    let app = flowdeck::server::build_router(state);
-    tokio::spawn(flowdeck::server::listener::serve(
-        listener,
-        app,
-        limits,
-        std::future::pending(),
-    ));
+    flowdeck::server::spawn(state, listener);
     format!("http://{addr}")
 }
 

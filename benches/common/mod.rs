@@ -47,14 +47,7 @@ pub async fn serve(pool: &PgPool) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let state = AppState::new(pool.clone(), Config::for_listen(addr));
-    let limits = flowdeck::server::limits(&state.config);
-    let app = flowdeck::server::build_router(state);
-    tokio::spawn(flowdeck::server::listener::serve(
-        listener,
-        app,
-        limits,
-        std::future::pending(),
-    ));
+    flowdeck::server::spawn(state, listener);
     addr
 }
 
@@ -168,9 +161,7 @@ pub async fn logged_in(addr: SocketAddr, password: &str) -> reqwest::Client {
         .text()
         .await
         .unwrap();
-    let marker = "name=\"csrf\" value=\"";
-    let start = page.find(marker).unwrap() + marker.len();
-    let token = &page[start..start + page[start..].find('"').unwrap()];
+    let token = &csrf_in(&page);
     let r = client
         .post(format!("http://{addr}/login"))
         .form(&[("handle", "bench"), ("password", password), ("csrf", token)])
@@ -179,4 +170,11 @@ pub async fn logged_in(addr: SocketAddr, password: &str) -> reqwest::Client {
         .unwrap();
     assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER, "bench login");
     client
+}
+
+/// The CSRF token of the form on `page`.
+pub fn csrf_in(page: &str) -> String {
+    let marker = "name=\"csrf\" value=\"";
+    let start = page.find(marker).expect("a form with a csrf field") + marker.len();
+    page[start..start + page[start..].find('"').unwrap()].to_string()
 }

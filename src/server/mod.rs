@@ -159,6 +159,19 @@ pub async fn run(
     Ok(())
 }
 
+/// Serves `state` on `listener` in the background for as long as the process runs (tests and
+/// benches; `run` is the server's own loop with shutdown).
+pub fn spawn(state: AppState, listener: tokio::net::TcpListener) {
+    let limits = limits(&state.config);
+    let app = build_router(state);
+    tokio::spawn(listener::serve(
+        listener,
+        app,
+        limits,
+        std::future::pending(),
+    ));
+}
+
 /// The connection limits `config` sets.
 pub fn limits(config: &crate::config::Config) -> listener::Limits {
     listener::Limits {

@@ -147,14 +147,7 @@ impl TestApp {
         tweak(&mut config);
         let mut state = AppState::new(pool.clone(), config);
         state.clock = clock;
-        let limits = flowdeck::server::limits(&state.config);
-        let app = flowdeck::server::build_router(state.clone());
-        tokio::spawn(flowdeck::server::listener::serve(
-            listener,
-            app,
-            limits,
-            std::future::pending(),
-        ));
+        flowdeck::server::spawn(state.clone(), listener);
         Self {
             base: format!("http://{addr}"),
             addr,
