@@ -15,7 +15,6 @@ command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || need+=(chromium-driver)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v psql >/dev/null 2>&1 || need+=(postgresql-client)
-if [ "$(id -u)" = 0 ] && ! command -v sudo >/dev/null 2>&1; then need+=(sudo); fi
 if [ ${#need[@]} -gt 0 ]; then
   if ! command -v apt-get >/dev/null 2>&1; then
     echo "missing: ${need[*]} — install them with your package manager, then run this again" >&2

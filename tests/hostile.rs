@@ -694,3 +694,27 @@ async fn at_the_connection_limit_the_longest_idle_connection_makes_room() {
         "the oldest idle connections were closed to make room"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_whose_body_never_arrives_is_answered_503_after_the_request_timeout() {
+    let app = TestApp::spawn_with(|c| c.request_timeout_seconds = 1).await;
+    let addr = app.addr;
+    let started = Instant::now();
+    let answer = tokio::task::spawn_blocking(move || {
+        let mut s = TcpStream::connect(addr).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        s.write_all(
+            b"POST /login HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+              Content-Length: 100\r\n\r\nhandle=a",
+        )
+        .unwrap();
+        let mut buf = [0u8; 4096];
+        let n = s.read(&mut buf).unwrap_or(0);
+        String::from_utf8_lossy(&buf[..n]).to_string()
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.to_ascii_lowercase().contains("retry-after"));
+    assert!(started.elapsed() < Duration::from_secs(5));
+}

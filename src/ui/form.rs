@@ -66,7 +66,7 @@ pub fn http_url(raw: &str, what: &str) -> Result<String, String> {
     }
     let refused = || {
         format!(
-            "A {what} is a web address starting with https:// or http://, e.g. https://example.com/."
+            "The {what} must be a web address starting with https:// or http://, e.g. https://example.com/."
         )
     };
     if raw.len() > 2000 || raw.chars().any(|c| c.is_control() || c.is_whitespace()) {
