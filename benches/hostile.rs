@@ -1,7 +1,8 @@
 //! Hostile clients against the real release binary (`flowdeck serve`), measured from outside:
 //! what anonymous visitors store, memory and page latency under a login flood, and `/healthz`
 //! while hundreds of silent sockets are open. Prints numbers; DESIGN.md §5's budgets are beside
-//! them. Run with `cargo bench --bench hostile`.
+//! them. Run with `cargo bench --bench hostile` (`FLOWDECK_BENCH_BINARY=path` measures another
+//! build, e.g. an older commit, against the same clients).
 
 mod common;
 
@@ -37,7 +38,10 @@ async fn start(db_url: &str) -> (Child, SocketAddr) {
         .unwrap()
         .port();
     let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_flowdeck"))
+    // FLOWDECK_BENCH_BINARY: measure another build (e.g. an older commit) the same way.
+    let binary = std::env::var("FLOWDECK_BENCH_BINARY")
+        .unwrap_or_else(|_| env!("CARGO_BIN_EXE_flowdeck").to_string());
+    let child = Command::new(binary)
         .args(["serve", "--listen", &addr.to_string()])
         .env("DATABASE_URL", db_url)
         .env("FLOWDECK_LOGIN_FAILURES_PER_IP", "1000000")

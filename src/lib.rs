@@ -14,6 +14,7 @@ pub mod docs;
 pub mod error;
 pub mod home;
 pub mod ops;
+pub mod outbox;
 pub mod presence;
 pub mod releases;
 pub mod server;

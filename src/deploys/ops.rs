@@ -321,8 +321,13 @@ pub async fn record_deployment(
         "status": status.as_str(), "source": source,
     });
     if status == Status::Failed {
-        crate::presence::store::notify(&mut tx, "deployment.failed", "team", payload.clone())
-            .await?;
+        crate::outbox::enqueue(
+            &mut tx,
+            "deployment.failed",
+            crate::outbox::Channel::Team,
+            payload.clone(),
+        )
+        .await?;
     }
     audit::record(
         &mut tx,
@@ -361,7 +366,13 @@ pub async fn transition(state: &AppState, actor: &Actor, id: i64, to: &str) -> A
     }
     if to == Status::Failed {
         let payload = json!({ "deployment_id": id, "service": d.service, "environment": d.environment, "version": d.version });
-        crate::presence::store::notify(&mut tx, "deployment.failed", "team", payload).await?;
+        crate::outbox::enqueue(
+            &mut tx,
+            "deployment.failed",
+            crate::outbox::Channel::Team,
+            payload,
+        )
+        .await?;
     }
     audit::record(
         &mut tx,

@@ -62,9 +62,13 @@ pub async fn round(
             match store::finish_probe(&state.pool, &t, &instance, ok, Some(latency), &error).await {
                 Ok(status) if status == "down" && t.status != "down" => {
                     tracing::warn!(service_id = t.service_id, environment_id = t.environment_id, error, "service is down");
-                    if let Ok(mut conn) = state.pool.acquire().await {
-                        let payload = json!({ "service_id": t.service_id, "environment_id": t.environment_id, "error": error });
-                        let _ = crate::presence::store::notify(&mut conn, "service.down", "team", payload).await;
+                    let payload = json!({ "service_id": t.service_id, "environment_id": t.environment_id, "error": error });
+                    let queued = match state.pool.acquire().await {
+                        Ok(mut conn) => crate::outbox::enqueue(&mut conn, "service.down", crate::outbox::Channel::Team, payload).await,
+                        Err(e) => Err(e),
+                    };
+                    if let Err(e) = queued {
+                        tracing::error!(error = %e, service_id = t.service_id, "could not queue the service-down notification");
                     }
                 }
                 Ok(_) => {}

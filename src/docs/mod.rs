@@ -1,10 +1,11 @@
 //! Design docs and reviews (DESIGN §3.2): write from the template, submit for review, reviewers'
 //! verdicts, a lead's decision, threads, revisions with diffs, search, Markdown export/import.
 
+pub mod demo;
 pub mod model;
 pub mod ops;
 pub mod pages;
-pub mod store;
+mod store;
 
 use axum::{
     Form, Router,
@@ -44,6 +45,34 @@ pub fn router() -> Router<AppState> {
         .route("/docs/{n}/diff", get(diff))
         .route("/docs/{n}/export.md", get(export))
         .route("/reviews", get(queue))
+}
+
+pub use store::{ListRow as DocSummary, QueueRow as ReviewRequest};
+
+/// The docs that target release line `line` (e.g. `release-v3.9`), newest first, at most 100.
+pub async fn targeting(pool: &sqlx::PgPool, line: &str) -> AppResult<Vec<DocSummary>> {
+    let filter = store::ListFilter {
+        line: Some(line.to_string()),
+        ..Default::default()
+    };
+    Ok(store::list(pool, &filter, 100).await?)
+}
+
+/// The newest `limit` docs owned by `handle`.
+pub async fn owned_by(pool: &sqlx::PgPool, handle: &str, limit: i64) -> AppResult<Vec<DocSummary>> {
+    let filter = store::ListFilter {
+        owner: Some(handle.to_string()),
+        ..Default::default()
+    };
+    Ok(store::list(pool, &filter, limit).await?)
+}
+
+/// The reviews asked of `reviewer` that are still open, overdue first.
+pub async fn review_queue(
+    pool: &sqlx::PgPool,
+    reviewer: crate::auth::model::AccountId,
+) -> AppResult<Vec<ReviewRequest>> {
+    Ok(store::queue(pool, reviewer).await?)
 }
 
 /// The list's URL query; every filter can be linked.
@@ -249,18 +278,8 @@ async fn show(
     drop(conn);
     let comments = store::comments(&state.pool, doc.id).await?;
     let revisions = store::revisions(&state.pool, doc.id).await?;
-    let away = crate::presence::team_now(&state)
-        .await?
-        .into_iter()
-        .filter(|m| reviewers.iter().any(|r| r.reviewer_id == m.row.id))
-        .filter(|m| matches!(m.status.key(), "offline" | "overdue" | "on_leave"))
-        .map(|m| {
-            (
-                m.row.id,
-                crate::presence::model::Status::label(m.status.key()).to_string(),
-            )
-        })
-        .collect();
+    let ids: Vec<i64> = reviewers.iter().map(|r| r.reviewer_id).collect();
+    let away = crate::presence::unavailable(&state, &ids).await?;
     let view = pages::DocView {
         doc: &doc,
         reviewers: &reviewers,

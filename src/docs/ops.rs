@@ -295,25 +295,12 @@ pub async fn request_review(
     .await?;
     tx.commit().await?;
     // Flag a reviewer who is away right now (availability).
-    let now = state.clock.now();
-    let away = crate::presence::store::board(&state.pool, now, Some(&handle))
-        .await?
-        .into_iter()
-        .next()
-        .map(|r| crate::presence::pages::Member::from_row(r, now).status)
-        .filter(|s| {
-            matches!(
-                s,
-                crate::presence::model::Status::OnLeave { .. }
-                    | crate::presence::model::Status::Offline { .. }
-                    | crate::presence::model::Status::Overdue { .. }
-            )
-        });
+    let away = crate::presence::unavailable(state, &[reviewer]).await?;
+    let away = away.get(&reviewer);
     Ok(match away {
-        Some(s) => format!(
-            "Review requested from {handle} — note: {handle} is {} right now.",
-            crate::presence::model::Status::label(s.key())
-        ),
+        Some(label) => {
+            format!("Review requested from {handle} — note: {handle} is {label} right now.")
+        }
         None => format!(
             "Review requested from {handle}, due {}.",
             due.format("%a %Y-%m-%d")

@@ -229,7 +229,7 @@ pub struct DocView<'a> {
     pub is_lead: bool,
     pub is_reviewer: bool,
     /// Reviewers who are away right now (offline, overdue, on leave), by account id.
-    pub away: std::collections::HashMap<i64, String>,
+    pub away: std::collections::HashMap<i64, &'static str>,
     pub required_approvals: usize,
 }
 
@@ -336,7 +336,7 @@ pub fn doc(ctx: &PageCtx, v: DocView<'_>) -> impl IntoView + use<> {
                 <li>
                     <strong>{r.display_name.clone()}</strong>" "<span class=class>{verdict}</span>
                     {overdue.then(|| view! { " "<span class="badge health-down">"overdue"</span> })}
-                    {v.away.get(&r.reviewer_id).cloned().map(|a| view! { " "<span class="badge state-on_leave">{a}</span> })}
+                    {v.away.get(&r.reviewer_id).copied().map(|a| view! { " "<span class="badge state-on_leave">{a}</span> })}
                     <br/><small class="muted">{due}</small>{note}
                 </li>
             }

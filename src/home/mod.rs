@@ -28,7 +28,7 @@ async fn home(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<Str
         async {
             Ok::<_, AppError>(match &user {
                 Some(u) if u.role >= Role::Lead => {
-                    presence::store::count_pending_for(pool, u.id).await?
+                    presence::pending_leave_for(&state, u.id).await?
                 }
                 _ => 0,
             })
@@ -40,19 +40,13 @@ async fn home(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<Str
         },
         async {
             Ok::<_, AppError>(match &user {
-                Some(u) => docs::store::queue(pool, u.id).await?,
+                Some(u) => docs::review_queue(pool, u.id).await?,
                 None => Vec::new(),
             })
         },
         async {
             Ok::<_, AppError>(match &user {
-                Some(u) => {
-                    let f = docs::store::ListFilter {
-                        owner: Some(u.handle.clone()),
-                        ..Default::default()
-                    };
-                    docs::store::list(pool, &f, 5).await?
-                }
+                Some(u) => docs::owned_by(pool, &u.handle, 5).await?,
                 None => Vec::new(),
             })
         },

@@ -58,6 +58,37 @@ pub async fn team_now(state: &AppState) -> AppResult<Vec<Member>> {
     Ok(members)
 }
 
+/// How many leave requests of members other than `except` wait for a lead's answer.
+pub async fn pending_leave_for(
+    state: &AppState,
+    except: crate::auth::model::AccountId,
+) -> AppResult<i64> {
+    Ok(store::count_pending_for(&state.pool, except).await?)
+}
+
+/// Of the accounts `ids`, those who cannot answer right now (offline, overdue or on leave), with
+/// a label for people ("on leave"). One query over just those accounts.
+pub async fn unavailable(
+    state: &AppState,
+    ids: &[i64],
+) -> AppResult<std::collections::HashMap<i64, &'static str>> {
+    let now = state.clock.now();
+    Ok(store::board_for(&state.pool, now, ids)
+        .await?
+        .into_iter()
+        .map(|r| Member::from_row(r, now))
+        .filter(|m| {
+            matches!(
+                m.status,
+                model::Status::OnLeave { .. }
+                    | model::Status::Offline { .. }
+                    | model::Status::Overdue { .. }
+            )
+        })
+        .map(|m| (m.row.id, model::Status::label(m.status.key())))
+        .collect())
+}
+
 #[derive(Deserialize)]
 struct BoardQuery {
     #[serde(default)]

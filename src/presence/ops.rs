@@ -16,6 +16,7 @@ use crate::{
         session::CurrentUser,
     },
     error::{AppError, AppResult},
+    outbox::{self, Channel},
     state::AppState,
     ui::form::FormErrors,
 };
@@ -91,7 +92,7 @@ pub async fn go_offline(
     let payload = json!({
         "handle": user.handle, "name": user.display_name, "until": until, "reason": reason,
     });
-    store::notify(&mut tx, "member.offline", "team", payload.clone()).await?;
+    outbox::enqueue(&mut tx, "member.offline", Channel::Team, payload.clone()).await?;
     audit::record(
         &mut tx,
         actor,
@@ -144,9 +145,9 @@ pub async fn request_leave(
         "starts_on": plan.starts_on, "ends_on": plan.ends_on, "kind": plan.kind.as_str(),
         "emergency": plan.emergency, "note": plan.note,
     });
-    store::notify(&mut tx, "leave.requested", "team", payload.clone()).await?;
+    outbox::enqueue(&mut tx, "leave.requested", Channel::Team, payload.clone()).await?;
     if plan.emergency {
-        store::notify(&mut tx, "leave.emergency", "inner", payload.clone()).await?;
+        outbox::enqueue(&mut tx, "leave.emergency", Channel::Inner, payload.clone()).await?;
     }
     audit::record(
         &mut tx,

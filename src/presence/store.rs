@@ -1,4 +1,4 @@
-//! All SQL of availability: check-ins, leave requests, the board, the calendar, the outbox.
+//! All SQL of availability: check-ins, leave requests, the board, the calendar.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{PgConnection, PgPool};
@@ -63,6 +63,24 @@ pub async fn board(
     now: DateTime<Utc>,
     handle: Option<&str>,
 ) -> sqlx::Result<Vec<BoardRow>> {
+    board_of(pool, now, handle, None).await
+}
+
+/// The board rows of the accounts `ids` only.
+pub async fn board_for(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    ids: &[i64],
+) -> sqlx::Result<Vec<BoardRow>> {
+    board_of(pool, now, None, Some(ids)).await
+}
+
+async fn board_of(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    handle: Option<&str>,
+    ids: Option<&[i64]>,
+) -> sqlx::Result<Vec<BoardRow>> {
     sqlx::query_as!(
         BoardRow,
         r#"select a.id, a.handle, a.display_name, a.timezone,
@@ -85,10 +103,12 @@ pub async fn board(
                order by l.starts_at limit 1
            ) nl on true
            where a.disabled_at is null and ($3::text is null or a.handle = $3)
+             and ($4::bigint[] is null or a.id = any($4))
            order by a.display_name, a.id"#,
         now as _,
         &ACTIVE.map(String::from)[..],
-        handle
+        handle,
+        ids
     )
     .fetch_all(pool)
     .await
@@ -276,24 +296,6 @@ pub async fn set_leave_status(
         status,
         decided_by.map(|a| a.0),
         note
-    )
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Queues a chat notification in the caller's transaction (delivered by later work).
-pub async fn notify(
-    conn: &mut PgConnection,
-    event: &str,
-    channel: &str,
-    payload: serde_json::Value,
-) -> sqlx::Result<()> {
-    sqlx::query!(
-        "insert into outbox (event, channel, payload) values ($1, $2, $3)",
-        event,
-        channel,
-        payload
     )
     .execute(conn)
     .await?;

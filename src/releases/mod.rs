@@ -370,11 +370,7 @@ async fn line(
         .ok_or(AppError::NotFound)?;
     let tags = store::tags(&state.pool, repo.id, Some(l.row.id)).await?;
     let (bps, targets) = store::backports(&state.pool, repo.id, Some(l.row.id)).await?;
-    let filter = crate::docs::store::ListFilter {
-        line: Some(l.row.name.clone()),
-        ..Default::default()
-    };
-    let docs = crate::docs::store::list(&state.pool, &filter, 100).await?;
+    let docs = crate::docs::targeting(&state.pool, &l.row.name).await?;
     let title = format!("{} {}", repo.name, l.row.name);
     Ok(ui::page(
         &ctx,

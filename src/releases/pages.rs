@@ -327,7 +327,7 @@ pub fn line(
     line: &Line,
     tags: &[TagRow],
     backports: (&[BackportRow], &[TargetRow]),
-    docs: &[crate::docs::store::ListRow],
+    docs: &[crate::docs::DocSummary],
 ) -> impl IntoView + use<> {
     let doc_items = docs
         .iter()
