@@ -116,17 +116,15 @@ impl IntoResponse for AppError {
             AppError::BadRequest(why) => (StatusCode::BAD_REQUEST, "Bad request", why.clone()),
             AppError::Conflict(why) => (StatusCode::CONFLICT, "Conflict", why.clone()),
             AppError::Unavailable { why, retry_after } => {
-                let page = crate::ui::error_page(
+                let mut resp = crate::ui::error_response(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "Try again shortly",
                     why,
                 );
-                return (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    [(axum::http::header::RETRY_AFTER, retry_after.to_string())],
-                    page,
-                )
-                    .into_response();
+                if let Ok(v) = axum::http::HeaderValue::from_str(&retry_after.to_string()) {
+                    resp.headers_mut().insert(axum::http::header::RETRY_AFTER, v);
+                }
+                return resp;
             }
             AppError::Internal(e) => {
                 tracing::error!(error = format!("{e:#}"), "internal error");
@@ -140,7 +138,7 @@ impl IntoResponse for AppError {
                 )
             }
         };
-        (status, crate::ui::error_page(status, title, &message)).into_response()
+        crate::ui::error_response(status, title, &message)
     }
 }
 

@@ -367,3 +367,42 @@ async fn the_demo_team_comes_with_a_week_of_availability_and_release_history() {
             .unwrap();
     assert!(verdicts >= 20);
 }
+
+#[tokio::test]
+async fn error_pages_keep_the_navigation_and_the_signed_in_user() {
+    let app = TestApp::spawn().await;
+    let c = app.logged_in("nav", Role::Member).await;
+    for (path, status, text) in [
+        (
+            "/docs/9999",
+            StatusCode::NOT_FOUND,
+            "There is nothing at this address",
+        ),
+        (
+            "/no-such-page",
+            StatusCode::NOT_FOUND,
+            "There is nothing at this address",
+        ),
+        (
+            "/docs/not-a-number",
+            StatusCode::BAD_REQUEST,
+            "could not read this request",
+        ),
+    ] {
+        let p = c.get(path).await;
+        assert_eq!(p.status, status, "{path}");
+        assert!(p.body.contains(text), "{path}: {}", p.body);
+        assert!(
+            p.body.contains("Log out") && p.body.contains("nav display"),
+            "{path}: no navigation"
+        );
+    }
+    let refused = c
+        .post("/environments", &[("name", "x"), ("tier", "staging")])
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(
+        refused.body.contains("Log out"),
+        "a 403 keeps the navigation"
+    );
+}

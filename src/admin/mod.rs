@@ -15,9 +15,9 @@ use crate::{
     audit::{self, Actor},
     auth::cookies::Cookies,
     auth::{
+        model::CurrentUser,
         model::{AccountId, Role},
         policy::{Action, require},
-        session::CurrentUser,
         store,
     },
     error::AppResult,

@@ -8,7 +8,7 @@ use axum::{extract::FromRequestParts, http::request::Parts, response::Response};
 use serde_json::Value;
 use sqlx::PgConnection;
 
-use crate::auth::{model::AccountId, session::CurrentUser};
+use crate::auth::{model::AccountId, model::CurrentUser};
 
 /// Who made a change: an account (with the request id) or a named system actor such as `cli`.
 #[derive(Clone, Debug)]

@@ -9,7 +9,7 @@ use axum::{
     extract::{Request, State},
     http::{HeaderMap, Method, StatusCode, header},
     middleware::Next,
-    response::{IntoResponse, Response},
+    response::Response,
 };
 use tower_sessions::Session;
 
@@ -53,17 +53,7 @@ pub async fn protect(
         .map(str::to_string);
     let bytes = match to_bytes(body, MAX_FORM_BYTES).await {
         Ok(b) => b,
-        Err(_) => {
-            return (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                ui::error_page(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    "Too large",
-                    "What you sent is larger than flowdeck accepts (2 MiB).",
-                ),
-            )
-                .into_response();
-        }
+        Err(_) => return crate::server::edge::too_large(),
     };
     let form_token = is_urlencoded(&parts.headers)
         .then(|| {
@@ -124,14 +114,10 @@ fn check_origin(headers: &HeaderMap, state: &AppState) -> Result<(), &'static st
 }
 
 fn reject() -> Response {
-    (
+    ui::error_response(
         StatusCode::FORBIDDEN,
-        ui::error_page(
-            StatusCode::FORBIDDEN,
-            "This form could not be accepted",
-            "The form was sent from another site, or it is too old (for example, you logged in \
-             again in another tab). Nothing was changed. Go back, reload the page, and send it again.",
-        ),
+        "This form could not be accepted",
+        "The form was sent from another site, or it is too old (for example, you logged in \
+         again in another tab). Nothing was changed. Go back, reload the page, and send it again.",
     )
-        .into_response()
 }

@@ -25,8 +25,8 @@ use tower_sessions::Session;
 
 use self::{
     cookies::Cookies,
+    model::CurrentUser,
     ops::{AccountForm, LoginOutcome, ProfileForm},
-    session::CurrentUser,
 };
 use crate::{
     audit::{self, Actor, Change},

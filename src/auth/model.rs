@@ -190,6 +190,17 @@ impl fmt::Debug for NewPassword {
     }
 }
 
+/// The logged-in account, as loaded for this request.
+#[derive(Clone, Debug)]
+pub struct CurrentUser {
+    pub id: AccountId,
+    pub handle: String,
+    pub display_name: String,
+    pub role: Role,
+    pub timezone: String,
+    pub auth_epoch: i32,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

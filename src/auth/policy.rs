@@ -2,7 +2,7 @@
 //! DESIGN §2: members read and write their own things; leads also decide and manage lines,
 //! environments and services; admins also manage accounts, invites, settings and the audit log.
 
-use super::{model::AccountId, model::Role, session::CurrentUser};
+use super::{model::AccountId, model::CurrentUser, model::Role};
 use crate::error::AppError;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

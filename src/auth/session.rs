@@ -18,25 +18,22 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
-use super::{cookies::Cookies, model::AccountId, model::Role, store, token};
-use crate::{error::AppError, state::AppState, ui::Flash};
+use super::{
+    cookies::Cookies,
+    model::{AccountId, CurrentUser},
+    store, token,
+};
+use crate::{
+    error::AppError,
+    state::AppState,
+    ui::{Flash, PageCtx},
+};
 
 pub const USER_KEY: &str = "user";
 pub const CSRF_KEY: &str = "csrf";
 /// When this session was last written (unix minutes): refreshed now and then so an active
 /// session's idle expiry moves forward without a store write on every request.
 pub const TOUCHED_KEY: &str = "touched";
-
-/// The logged-in account, as loaded for this request.
-#[derive(Clone, Debug)]
-pub struct CurrentUser {
-    pub id: AccountId,
-    pub handle: String,
-    pub display_name: String,
-    pub role: Role,
-    pub timezone: String,
-    pub auth_epoch: i32,
-}
 
 #[derive(Serialize, Deserialize)]
 struct SessionUser {
@@ -136,13 +133,64 @@ pub async fn load_user(
         None => {}
     }
     let write_done = req.extensions().get::<WriteDone>().cloned();
-    let resp = next.run(req).await;
+    let shell = req
+        .extensions()
+        .get::<CurrentUser>()
+        .cloned()
+        .map(|u| (u, req.uri().path().to_string()));
+    let mut resp = readable_rejection(next.run(req).await).await;
+    // An error page keeps the signed-in user's navigation.
+    if let Some((user, path)) = shell
+        && let Some(page) = resp.extensions_mut().remove::<crate::ui::ErrorPage>()
+    {
+        let ctx = PageCtx {
+            user: Some(user),
+            csrf: csrf_token(&session).await.unwrap_or_default(),
+            flash: None,
+            path,
+        };
+        *resp.body_mut() = axum::body::Body::from(page.render(&ctx).0);
+        resp.headers_mut()
+            .remove(axum::http::header::CONTENT_LENGTH);
+    }
     if let Some(w) = write_done
         && (resp.status().is_success() || resp.status().is_redirection())
     {
         w.0.store(true, Ordering::Relaxed);
     }
     resp
+}
+
+/// axum's extractors refuse a malformed request (a path segment that is not a number, a form
+/// that does not deserialize) with a bare text body; turn it into an error page.
+async fn readable_rejection(resp: Response) -> Response {
+    let is_text = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    let status = resp.status();
+    if !is_text || !(status.is_client_error() || status.is_server_error()) {
+        return resp;
+    }
+    let (_, body) = resp.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    let text = String::from_utf8_lossy(&text);
+    let (title, message) = if status == StatusCode::NOT_FOUND
+        || status == StatusCode::METHOD_NOT_ALLOWED
+    {
+        ("Not found", "There is nothing to do at this address. Check the link, or start again from the home page.".to_string())
+    } else {
+        (
+            "Not accepted",
+            format!(
+                "flowdeck could not read this request ({}). Nothing was changed. Go back, check \
+                 what you entered and send it again.",
+                text.trim().trim_end_matches('.')
+            ),
+        )
+    };
+    crate::ui::error_response(status, title, &message)
 }
 
 /// Set when a write's handler answered with success (inside the session layer), so the layer
@@ -222,5 +270,32 @@ impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
             .get::<CurrentUser>()
             .cloned()
             .ok_or_else(|| Redirect::to("/login").into_response())
+    }
+}
+
+/// Every page handler takes a `PageCtx`: the viewer, the CSRF token for its forms, the flash.
+impl<S: Send + Sync> FromRequestParts<S> for PageCtx {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let session = Session::from_request_parts(parts, state)
+            .await
+            .map_err(|(_, msg)| AppError::internal(anyhow::anyhow!(msg)))?;
+        let cookies = Cookies::from_request_parts(parts, state).await?;
+        let user = parts.extensions.get::<CurrentUser>().cloned();
+        // A logged-in session has its token; anyone else gets the signed pre-session token, so
+        // showing a form to an anonymous visitor stores nothing.
+        let csrf = if user.is_some() {
+            csrf_token(&session).await?
+        } else {
+            cookies.pre_session_token()
+        };
+        let flash = cookies.take_flash();
+        Ok(Self {
+            user,
+            csrf,
+            flash,
+            path: parts.uri.path().to_string(),
+        })
     }
 }

@@ -4,9 +4,9 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 
 use super::{
+    model::CurrentUser,
     model::{AccountId, DisplayName, Email, Handle, Role, TimeZone},
     password::PasswordHash,
-    session::CurrentUser,
 };
 use crate::error::violated_constraint;
 

@@ -24,7 +24,7 @@ use self::{
 use crate::{
     audit::Actor,
     auth::cookies::Cookies,
-    auth::{model::Role, session::CurrentUser},
+    auth::{model::CurrentUser, model::Role},
     error::{AppError, AppResult},
     state::AppState,
     ui::{self, PageCtx, form::FormErrors},

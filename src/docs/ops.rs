@@ -11,7 +11,7 @@ use super::{
 };
 use crate::{
     audit::{self, Actor, Change},
-    auth::{model::Role, session::CurrentUser},
+    auth::{model::CurrentUser, model::Role},
     error::{AppError, AppResult},
     state::AppState,
     ui::form::FormErrors,

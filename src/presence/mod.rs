@@ -25,7 +25,7 @@ use self::{
 use crate::{
     audit::Actor,
     auth::cookies::Cookies,
-    auth::{model::Role, session::CurrentUser},
+    auth::{model::CurrentUser, model::Role},
     error::{AppError, AppResult},
     state::AppState,
     ui::{self, Flash, PageCtx, form::FormErrors},

@@ -12,8 +12,8 @@ use crate::{
     audit::{self, Actor, Change},
     auth::{
         model::AccountId,
+        model::CurrentUser,
         policy::{Action, require},
-        session::CurrentUser,
     },
     error::{AppError, AppResult},
     outbox::{self, Channel},

@@ -25,8 +25,8 @@ use crate::{
     audit::Actor,
     auth::cookies::Cookies,
     auth::{
+        model::CurrentUser,
         policy::{Action, can, require},
-        session::CurrentUser,
     },
     error::{AppError, AppResult},
     state::AppState,

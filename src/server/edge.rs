@@ -102,15 +102,11 @@ pub async fn refuse_control_characters(
 
 /// 413 for a form body larger than flowdeck accepts.
 pub fn too_large() -> Response {
-    (
+    ui::error_response(
         StatusCode::PAYLOAD_TOO_LARGE,
-        ui::error_page(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "Too large",
-            "What you sent is larger than flowdeck accepts (2 MiB). Nothing was saved.",
-        ),
+        "Too large",
+        "What you sent is larger than flowdeck accepts (2 MiB). Nothing was saved.",
     )
-        .into_response()
 }
 
 async fn refusal(

@@ -71,9 +71,41 @@ pub fn page(ctx: &PageCtx, title: &str, body: impl IntoView + 'static) -> Html<S
     Html(format!("<!DOCTYPE html>{}", doc.to_html()))
 }
 
-/// A page for an error, rendered without the caller's context (no nav).
+/// What an error page says; attached to error responses so the session layer can render the page
+/// again inside the signed-in user's navigation (`auth::session::load_user`).
+#[derive(Clone, Debug)]
+pub struct ErrorPage {
+    pub status: StatusCode,
+    pub title: String,
+    pub message: String,
+}
+
+impl ErrorPage {
+    /// The page in `ctx`'s shell (with navigation when someone is signed in).
+    pub fn render(&self, ctx: &PageCtx) -> Html<String> {
+        error_page_in(ctx, self.status, &self.title, &self.message)
+    }
+}
+
+/// A page for an error, rendered without the caller's context (no nav). Responses built with
+/// `error_response` are re-rendered with the navigation for a signed-in user.
 pub fn error_page(status: StatusCode, title: &str, message: &str) -> Html<String> {
-    let ctx = PageCtx::anonymous();
+    error_page_in(&PageCtx::anonymous(), status, title, message)
+}
+
+/// An error response: status, page, and the `ErrorPage` extension.
+pub fn error_response(status: StatusCode, title: &str, message: &str) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let mut resp = (status, error_page(status, title, message)).into_response();
+    resp.extensions_mut().insert(ErrorPage {
+        status,
+        title: title.to_string(),
+        message: message.to_string(),
+    });
+    resp
+}
+
+fn error_page_in(ctx: &PageCtx, status: StatusCode, title: &str, message: &str) -> Html<String> {
     let code = status.as_u16().to_string();
     let body = view! {
         <section class="card narrow">
@@ -83,7 +115,7 @@ pub fn error_page(status: StatusCode, title: &str, message: &str) -> Html<String
             <p><a href="/">"Go to the home page"</a></p>
         </section>
     };
-    page(&ctx, title, body)
+    page(ctx, title, body)
 }
 
 /// A page with a message that is not an error (for example, a change saved against the odds).
