@@ -79,7 +79,15 @@ async fn a_doc_needs_every_part_before_review_and_goes_through_review_to_impleme
     .await;
     assert_eq!(r.location(), Some("/docs/1"));
     let early = ann.post("/docs/1/move", &[("action", "submit")]).await;
-    assert_eq!(early.status, StatusCode::CONFLICT);
+    assert_eq!(early.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        early.body.contains("Log out"),
+        "the refusal keeps the page and its navigation"
+    );
+    assert!(
+        early.body.contains("<h2>Background</h2>"),
+        "on the doc page itself"
+    );
     for part in [
         "Background",
         "Objectives",
@@ -113,8 +121,23 @@ async fn a_doc_needs_every_part_before_review_and_goes_through_review_to_impleme
         ann.post("/docs/1/reviewers", &[("handle", "ann")])
             .await
             .status,
-        StatusCode::CONFLICT,
+        StatusCode::UNPROCESSABLE_ENTITY,
         "not your own reviewer"
+    );
+    let unknown = ann
+        .post("/docs/1/reviewers", &[("handle", "nobody-here")])
+        .await;
+    assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        unknown
+            .body
+            .contains("There is no active member “nobody-here”")
+    );
+    assert!(
+        unknown
+            .body
+            .contains("name=\"handle\" placeholder=\"handle\" value=\"nobody-here\""),
+        "the handle typed is kept"
     );
 
     // Members and the owner cannot decide; a lead cannot yet.
@@ -132,6 +155,11 @@ async fn a_doc_needs_every_part_before_review_and_goes_through_review_to_impleme
         )
         .await;
     assert!(too_early.body.contains("needs 2 approvals"));
+    assert_eq!(too_early.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        too_early.body.contains("value=\"ok\""),
+        "the rationale typed is kept"
+    );
 
     // A change request sends it back to the owner; an edit returns it to review.
     bob.post(

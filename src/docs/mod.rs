@@ -270,6 +270,18 @@ async fn show(
     user: CurrentUser,
     Path(n): Path<i32>,
 ) -> AppResult<Html<String>> {
+    render_doc(&state, &ctx, &user, n, None, pages::Kept::default()).await
+}
+
+/// The doc page; after a refused form, with the refusal at the top and what was typed kept.
+async fn render_doc(
+    state: &AppState,
+    ctx: &PageCtx,
+    user: &CurrentUser,
+    n: i32,
+    refusal: Option<String>,
+    kept: pages::Kept,
+) -> AppResult<Html<String>> {
     let mut conn = state.pool.acquire().await?;
     let doc = store::doc(&mut conn, n, false)
         .await?
@@ -279,7 +291,7 @@ async fn show(
     let comments = store::comments(&state.pool, doc.id).await?;
     let revisions = store::revisions(&state.pool, doc.id).await?;
     let ids: Vec<i64> = reviewers.iter().map(|r| r.reviewer_id).collect();
-    let away = crate::presence::unavailable(&state, &ids).await?;
+    let away = crate::presence::unavailable(state, &ids).await?;
     let view = pages::DocView {
         doc: &doc,
         reviewers: &reviewers,
@@ -291,12 +303,38 @@ async fn show(
         is_reviewer: reviewers.iter().any(|r| r.reviewer_id == user.id.0),
         away,
         required_approvals: state.config.required_approvals,
+        refusal,
+        kept,
     };
     Ok(ui::page(
-        &ctx,
+        ctx,
         &format!("DD-{n} {}", doc.title),
-        pages::doc(&ctx, view),
+        pages::doc(ctx, view),
     ))
+}
+
+/// The one outcome of the doc page's forms: done → flash and 303 to `to`; refused in the doc's
+/// terms (a conflict) → the doc page again with 422, the reason at the top and the input kept.
+/// A missing permission stays a 403 page, a missing doc a 404.
+#[allow(clippy::too_many_arguments)]
+async fn doc_outcome(
+    state: &AppState,
+    ctx: &PageCtx,
+    user: &CurrentUser,
+    cookies: &Cookies,
+    n: i32,
+    result: AppResult<String>,
+    kept: pages::Kept,
+    to: String,
+) -> AppResult<Response> {
+    match result {
+        Ok(msg) => Ok(cookies.done(msg, &to).into_response()),
+        Err(AppError::Conflict(why)) => {
+            let page = render_doc(state, ctx, user, n, Some(why), kept).await?;
+            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 async fn edit_form(
@@ -369,11 +407,28 @@ async fn move_doc(
     user: CurrentUser,
     actor: Actor,
     cookies: Cookies,
+    ctx: PageCtx,
     Path(n): Path<i32>,
     Form(f): Form<MoveForm>,
-) -> AppResult<Redirect> {
-    let msg = ops::move_doc(&state, &user, &actor, n, &f).await?;
-    Ok(cookies.done(msg, &format!("/docs/{n}")))
+) -> AppResult<Response> {
+    let result = ops::move_doc(&state, &user, &actor, n, &f).await;
+    let kept = pages::Kept {
+        action: f.action.clone(),
+        rationale: f.rationale.clone(),
+        superseded_by: f.superseded_by.clone(),
+        ..Default::default()
+    };
+    doc_outcome(
+        &state,
+        &ctx,
+        &user,
+        &cookies,
+        n,
+        result,
+        kept,
+        format!("/docs/{n}"),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -387,11 +442,26 @@ async fn request_review(
     user: CurrentUser,
     actor: Actor,
     cookies: Cookies,
+    ctx: PageCtx,
     Path(n): Path<i32>,
     Form(f): Form<HandleForm>,
-) -> AppResult<Redirect> {
-    let msg = ops::request_review(&state, &user, &actor, n, &f.handle).await?;
-    Ok(cookies.done(msg, &format!("/docs/{n}")))
+) -> AppResult<Response> {
+    let result = ops::request_review(&state, &user, &actor, n, &f.handle).await;
+    let kept = pages::Kept {
+        handle: f.handle,
+        ..Default::default()
+    };
+    doc_outcome(
+        &state,
+        &ctx,
+        &user,
+        &cookies,
+        n,
+        result,
+        kept,
+        format!("/docs/{n}"),
+    )
+    .await
 }
 
 async fn verdict(
@@ -399,11 +469,26 @@ async fn verdict(
     user: CurrentUser,
     actor: Actor,
     cookies: Cookies,
+    ctx: PageCtx,
     Path(n): Path<i32>,
     Form(f): Form<VerdictForm>,
-) -> AppResult<Redirect> {
-    let msg = ops::verdict(&state, &user, &actor, n, &f).await?;
-    Ok(cookies.done(msg, &format!("/docs/{n}")))
+) -> AppResult<Response> {
+    let result = ops::verdict(&state, &user, &actor, n, &f).await;
+    let kept = pages::Kept {
+        note: f.note.clone(),
+        ..Default::default()
+    };
+    doc_outcome(
+        &state,
+        &ctx,
+        &user,
+        &cookies,
+        n,
+        result,
+        kept,
+        format!("/docs/{n}"),
+    )
+    .await
 }
 
 async fn comment(
@@ -411,11 +496,17 @@ async fn comment(
     user: CurrentUser,
     actor: Actor,
     cookies: Cookies,
+    ctx: PageCtx,
     Path(n): Path<i32>,
     Form(f): Form<CommentForm>,
-) -> AppResult<Redirect> {
-    let msg = ops::comment(&state, &user, &actor, n, &f).await?;
-    Ok(cookies.done(msg, &format!("/docs/{n}#discussion")))
+) -> AppResult<Response> {
+    let result = ops::comment(&state, &user, &actor, n, &f).await;
+    let kept = pages::Kept {
+        body: f.body.clone(),
+        ..Default::default()
+    };
+    let to = format!("/docs/{n}#discussion");
+    doc_outcome(&state, &ctx, &user, &cookies, n, result, kept, to).await
 }
 
 /// `resolve` or `reopen` a thread.

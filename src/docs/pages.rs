@@ -231,6 +231,22 @@ pub struct DocView<'a> {
     /// Reviewers who are away right now (offline, overdue, on leave), by account id.
     pub away: std::collections::HashMap<i64, &'static str>,
     pub required_approvals: usize,
+    /// Why the form just sent was refused (shown at the top).
+    pub refusal: Option<String>,
+    /// What was typed in the refused form, put back in its fields.
+    pub kept: Kept,
+}
+
+/// The input of a refused form on the doc page.
+#[derive(Clone, Debug, Default)]
+pub struct Kept {
+    /// The move that was asked (`submit`, `approve`…), whose rationale is kept.
+    pub action: String,
+    pub rationale: String,
+    pub superseded_by: String,
+    pub handle: String,
+    pub note: String,
+    pub body: String,
 }
 
 pub fn doc(ctx: &PageCtx, v: DocView<'_>) -> impl IntoView + use<> {
@@ -342,13 +358,16 @@ pub fn doc(ctx: &PageCtx, v: DocView<'_>) -> impl IntoView + use<> {
             }
         })
         .collect::<Vec<_>>();
+    let kept = v.kept.clone();
+    let kept_handle = kept.handle.clone();
+    let kept_note = kept.note.clone();
     let request_form = v.is_owner.then(|| {
         let action = format!("/docs/{n}/reviewers");
         view! {
             <form method="post" action=action class="inline-form">
                 {ui::csrf_field(ctx)}
                 <label for="f-reviewer">"Ask a reviewer"</label>
-                <input id="f-reviewer" name="handle" placeholder="handle"/>
+                <input id="f-reviewer" name="handle" placeholder="handle" value=kept_handle/>
                 <button type="submit" class="secondary small">"Request review"</button>
             </form>
         }
@@ -358,7 +377,7 @@ pub fn doc(ctx: &PageCtx, v: DocView<'_>) -> impl IntoView + use<> {
         view! {
             <form method="post" action=action>
                 {ui::csrf_field(ctx)}
-                <div class="field"><label for="f-vnote">"Your verdict (note optional)"</label>{ui::textarea("f-vnote".into(), "note".into(), "2", "")}</div>
+                <div class="field"><label for="f-vnote">"Your verdict (note optional)"</label>{ui::textarea("f-vnote".into(), "note".into(), "2", &kept_note)}</div>
                 <div class="row-actions">
                     <button type="submit" name="verdict" value="approve">"Approve"</button>
                     <button type="submit" name="verdict" value="request_changes" class="danger">"Request changes"</button>
@@ -393,8 +412,11 @@ pub fn doc(ctx: &PageCtx, v: DocView<'_>) -> impl IntoView + use<> {
         let post = format!("/docs/{n}/move");
         let needs_why = matches!(m, model::Move::Approve | model::Move::Reject | model::Move::Hold);
         let id = format!("why-{action}");
-        let why = needs_why.then(|| view! { <label for=id.clone() class="sr-only">"Rationale"</label><input id=id name="rationale" placeholder="rationale (required)"/> });
-        let sup = (m == model::Move::Supersede).then(|| view! { <label for="f-sup" class="sr-only">"Superseded by"</label><input id="f-sup" name="superseded_by" placeholder="DD-…"/> });
+        let this = kept.action == action;
+        let why_value = if this { kept.rationale.clone() } else { String::new() };
+        let sup_value = if this { kept.superseded_by.clone() } else { String::new() };
+        let why = needs_why.then(|| view! { <label for=id.clone() class="sr-only">"Rationale"</label><input id=id name="rationale" placeholder="rationale (required)" value=why_value/> });
+        let sup = (m == model::Move::Supersede).then(|| view! { <label for="f-sup" class="sr-only">"Superseded by"</label><input id="f-sup" name="superseded_by" placeholder="DD-…" value=sup_value/> });
         view! {
             <form method="post" action=post class="inline-form">
                 {ui::csrf_field(ctx)}
@@ -452,6 +474,10 @@ pub fn doc(ctx: &PageCtx, v: DocView<'_>) -> impl IntoView + use<> {
         .iter()
         .map(|s| view! { <option value=*s>{if s.is_empty() { "the whole doc" } else { s }}</option> })
         .collect::<Vec<_>>();
+    let refusal = v
+        .refusal
+        .clone()
+        .map(|r| view! { <div class="form-error" role="alert">{r}</div> });
     let comment_action = format!("/docs/{n}/comments");
     let history = v
         .revisions
@@ -466,6 +492,7 @@ pub fn doc(ctx: &PageCtx, v: DocView<'_>) -> impl IntoView + use<> {
         <h1>{format!("DD-{n} {}", c.title)}</h1>
         <p>{status_badge(&d.status)}" "{c.kind.clone()}" · owner "{d.owner.clone()}" · tags "{tags}{line}" · "<a href=export>"Export Markdown"</a></p>
         {superseded}
+        {refusal}
         <div class="row-actions">{edit}{moves}</div>
         {decision}
         <div class="doc-layout">
@@ -489,7 +516,7 @@ pub fn doc(ctx: &PageCtx, v: DocView<'_>) -> impl IntoView + use<> {
         <form method="post" action=comment_action class="card">
             {ui::csrf_field(ctx)}
             <div class="field"><label for="f-section">"On"</label><select id="f-section" name="section">{sections}</select></div>
-            <div class="field"><label for="f-body">"Comment (Markdown)"</label>{ui::textarea("f-body".into(), "body".into(), "3", "")}</div>
+            <div class="field"><label for="f-body">"Comment (Markdown)"</label>{ui::textarea("f-body".into(), "body".into(), "3", &v.kept.body)}</div>
             <button type="submit">"Comment"</button>
         </form>
         <h2>"History"</h2>
