@@ -13,7 +13,7 @@ pub async fn design_docs(
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     use super::{
-        model::{Alternative, Content},
+        model::{Alternative, Content, Status, Verdict},
         ops::working_days_after,
         store as ds,
     };
@@ -129,11 +129,12 @@ pub async fn design_docs(
             _ => &["approve", "approve"],
         };
         for (r, v) in reviewers.iter().zip(verdicts) {
+            let verdict = Verdict::parse(v).map_err(anyhow::Error::msg)?;
             ds::set_verdict(
                 tx,
                 doc,
                 *r,
-                v,
+                verdict,
                 if *v == "request_changes" {
                     "Please add data on lag today."
                 } else {
@@ -150,7 +151,7 @@ pub async fn design_docs(
         ds::set_status(
             tx,
             doc,
-            status,
+            Status::parse(status).map_err(anyhow::Error::msg)?,
             decided.then_some(decider),
             decided.then_some(if *status == "rejected" {
                 "The migration cost outweighs the gain this year."

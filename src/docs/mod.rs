@@ -115,8 +115,9 @@ async fn list(
         .and_then(|(r, n)| Some((r.parse().ok()?, n.parse().ok()?)));
     let filter = store::ListFilter {
         q: some(&q.q),
-        status: some(&q.status),
-        kind: some(&q.kind),
+        // An unknown state or kind in the address filters nothing.
+        status: model::Status::parse(&q.status).ok(),
+        kind: model::Kind::parse(&q.kind).ok(),
         owner: some(&q.owner.to_lowercase()),
         reviewer: some(&q.reviewer.to_lowercase()),
         tag: some(&q.tag),
@@ -557,7 +558,7 @@ async fn export(State(state): State<AppState>, Path(n): Path<i32>) -> AppResult<
     let doc = store::doc(&mut conn, n, false)
         .await?
         .ok_or(AppError::NotFound)?;
-    let status = model::Status::parse(&doc.status).map_err(AppError::BadRequest)?;
+    let status = doc.status;
     let text = model::export(
         &doc.content(),
         n,

@@ -4,7 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A doc's kind, decoded from `docs.kind` (text, checked by the table's constraint).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum Kind {
     Proposal,
     Problem,
@@ -35,7 +37,9 @@ impl Kind {
     }
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A doc's state, decoded from `docs.status`; moved only by `transition`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum Status {
     Draft,
     InReview,
@@ -79,8 +83,19 @@ impl Status {
             .find(|k| k.as_str() == s)
             .ok_or_else(|| format!("“{s}” is not a doc state."))
     }
-    pub fn label(self) -> String {
-        self.as_str().replace('_', " ")
+    /// The state for people ("in review").
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Draft => "draft",
+            Status::InReview => "in review",
+            Status::ChangesRequested => "changes requested",
+            Status::Approved => "approved",
+            Status::Rejected => "rejected",
+            Status::Implemented => "implemented",
+            Status::Withdrawn => "withdrawn",
+            Status::Superseded => "superseded",
+            Status::OnHold => "on hold",
+        }
     }
     /// Whether the owner may still edit the text.
     pub fn editable(self) -> bool {
@@ -88,6 +103,40 @@ impl Status {
             self,
             Status::Draft | Status::InReview | Status::ChangesRequested | Status::OnHold
         )
+    }
+}
+
+/// A reviewer's verdict, decoded from `doc_reviewers.verdict`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum Verdict {
+    Approve,
+    RequestChanges,
+    Comment,
+}
+
+impl Verdict {
+    pub const ALL: [Verdict; 3] = [Verdict::Approve, Verdict::RequestChanges, Verdict::Comment];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Approve => "approve",
+            Verdict::RequestChanges => "request_changes",
+            Verdict::Comment => "comment",
+        }
+    }
+    pub fn parse(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|v| v.as_str() == s.trim())
+            .ok_or_else(|| "Choose approve, request changes or comment.".into())
+    }
+    /// The verdict for people ("requested changes").
+    pub fn label(self) -> &'static str {
+        match self {
+            Verdict::Approve => "approved",
+            Verdict::RequestChanges => "requested changes",
+            Verdict::Comment => "commented",
+        }
     }
 }
 
@@ -235,6 +284,10 @@ impl Content {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Move {
     Submit,
+    /// The owner saved a doc whose changes were requested: back to review.
+    Revise,
+    /// A reviewer requested changes on a doc in review.
+    RequestChanges,
     Withdraw,
     Approve,
     Reject,
@@ -265,6 +318,7 @@ impl Move {
 pub struct Asker {
     pub is_owner: bool,
     pub is_lead: bool,
+    pub is_reviewer: bool,
 }
 
 /// The review state the approval rule looks at.
@@ -305,6 +359,22 @@ pub fn transition(from: Status, mv: Move, who: Asker, reviews: Reviews) -> Resul
             owner()?;
             match from {
                 Draft | ChangesRequested => Ok(InReview),
+                _ => refuse(),
+            }
+        }
+        Move::Revise => {
+            owner()?;
+            match from {
+                ChangesRequested => Ok(InReview),
+                _ => refuse(),
+            }
+        }
+        Move::RequestChanges => {
+            if !who.is_reviewer {
+                return Err("Only the reviewers the owner asked give verdicts.".to_string());
+            }
+            match from {
+                InReview => Ok(ChangesRequested),
                 _ => refuse(),
             }
         }
@@ -661,18 +731,22 @@ mod tests {
     const OWNER: Asker = Asker {
         is_owner: true,
         is_lead: false,
+        is_reviewer: false,
     };
     const MEMBER: Asker = Asker {
         is_owner: false,
         is_lead: false,
+        is_reviewer: false,
     };
     const LEAD: Asker = Asker {
         is_owner: false,
         is_lead: true,
+        is_reviewer: false,
     };
     const LEAD_OWNER: Asker = Asker {
         is_owner: true,
         is_lead: true,
+        is_reviewer: false,
     };
     const READY: Reviews = Reviews {
         approvals: 2,
@@ -693,6 +767,18 @@ mod tests {
         assert_eq!(ok(OnHold, Move::Resume, LEAD, READY), InReview);
         assert_eq!(ok(Approved, Move::Implemented, OWNER, READY), Implemented);
         assert_eq!(ok(Implemented, Move::Supersede, LEAD, READY), Superseded);
+        assert_eq!(ok(ChangesRequested, Move::Revise, OWNER, READY), InReview);
+        let reviewer = Asker {
+            is_reviewer: true,
+            ..MEMBER
+        };
+        assert_eq!(
+            ok(InReview, Move::RequestChanges, reviewer, READY),
+            ChangesRequested
+        );
+        assert!(transition(InReview, Move::RequestChanges, MEMBER, READY).is_err());
+        assert!(transition(Approved, Move::RequestChanges, reviewer, READY).is_err());
+        assert!(transition(InReview, Move::Revise, OWNER, READY).is_err());
 
         let err = |from, mv, who, r| transition(from, mv, who, r).unwrap_err();
         assert!(err(Draft, Move::Submit, MEMBER, READY).contains("owner"));

@@ -6,7 +6,7 @@ use chrono::{DateTime, Datelike, Duration, Utc, Weekday};
 use serde_json::json;
 
 use super::{
-    model::{self, Asker, Content, Move, Reviews, Status},
+    model::{self, Asker, Content, Move, Reviews, Status, Verdict},
     store,
 };
 use crate::{
@@ -117,7 +117,7 @@ pub async fn save(
             "Only the doc's owner edits it; comment instead.".into(),
         ));
     }
-    let status = Status::parse(&doc.status).map_err(AppError::BadRequest)?;
+    let status = doc.status;
     if !status.editable() {
         return Err(AppError::Conflict(format!(
             "A doc that is {} is no longer edited.",
@@ -132,8 +132,24 @@ pub async fn save(
     let mut new_status = status;
     if status == Status::ChangesRequested {
         // The owner answered the change requests: back to review.
-        new_status = Status::InReview;
-        store::set_status(&mut tx, doc.id, new_status.as_str(), None, None, None).await?;
+        let reviewers = store::reviewers(&mut tx, doc.id).await?;
+        let who = asker(&doc, user, &reviewers);
+        let reviews = Reviews {
+            approvals: 0,
+            open_change_requests: 0,
+            required: 0,
+        };
+        new_status =
+            model::transition(status, Move::Revise, who, reviews).map_err(AppError::Conflict)?;
+        apply_move(
+            &mut tx,
+            actor,
+            &doc,
+            Move::Revise,
+            new_status,
+            Decision::default(),
+        )
+        .await?;
     }
     store::add_revision(
         &mut tx,
@@ -182,23 +198,20 @@ pub async fn move_doc(
     let doc = store::doc(&mut tx, number, true)
         .await?
         .ok_or(AppError::NotFound)?;
-    let from = Status::parse(&doc.status).map_err(AppError::BadRequest)?;
+    let from = doc.status;
     let reviewers = store::reviewers(&mut tx, doc.id).await?;
     let reviews = Reviews {
         approvals: reviewers
             .iter()
-            .filter(|r| r.verdict.as_deref() == Some("approve"))
+            .filter(|r| r.verdict == Some(Verdict::Approve))
             .count(),
         open_change_requests: reviewers
             .iter()
-            .filter(|r| r.verdict.as_deref() == Some("request_changes"))
+            .filter(|r| r.verdict == Some(Verdict::RequestChanges))
             .count(),
         required: state.config.required_approvals,
     };
-    let who = Asker {
-        is_owner: doc.owner_id == user.id.0,
-        is_lead: user.role >= Role::Lead,
-    };
+    let who = asker(&doc, user, &reviewers);
     let to = model::transition(from, mv, who, reviews).map_err(AppError::Conflict)?;
     if mv == Move::Submit {
         let missing = doc.content().submit_problems();
@@ -233,25 +246,62 @@ pub async fn move_doc(
     } else {
         None
     };
-    store::set_status(
-        &mut tx,
-        doc.id,
-        to.as_str(),
-        decides.then_some(user.id),
-        decides.then_some(rationale),
+    let decision = Decision {
+        by: decides.then_some(user.id),
+        rationale: decides.then_some(rationale),
         superseded_by,
-    )
-    .await?;
-    audit::record(&mut tx, actor, Change {
-        action: "doc.moved",
-        target_type: "doc",
-        target_id: format!("DD-{number}"),
-        before: Some(json!({ "status": from.as_str() })),
-        after: Some(json!({ "status": to.as_str(), "rationale": rationale, "superseded_by": superseded_by })),
-    })
-    .await?;
+    };
+    apply_move(&mut tx, actor, &doc, mv, to, decision).await?;
     tx.commit().await?;
     Ok(format!("DD-{number} is now {}.", to.label()))
+}
+
+/// How `user` stands to `doc`.
+fn asker(doc: &store::DocRow, user: &CurrentUser, reviewers: &[store::ReviewerRow]) -> Asker {
+    Asker {
+        is_owner: doc.owner_id == user.id.0,
+        is_lead: user.role >= Role::Lead,
+        is_reviewer: reviewers.iter().any(|r| r.reviewer_id == user.id.0),
+    }
+}
+
+/// What a decision records beside the new state.
+#[derive(Default)]
+struct Decision<'a> {
+    by: Option<crate::auth::model::AccountId>,
+    rationale: Option<&'a str>,
+    superseded_by: Option<i32>,
+}
+
+/// The one way a doc's state changes: `to` must come from `model::transition`; writes the state
+/// and its audit record (from, to, the move, the decision) in the caller's transaction.
+async fn apply_move(
+    tx: &mut sqlx::PgConnection,
+    actor: &Actor,
+    doc: &store::DocRow,
+    mv: Move,
+    to: Status,
+    d: Decision<'_>,
+) -> AppResult<()> {
+    store::set_status(tx, doc.id, to, d.by, d.rationale, d.superseded_by).await?;
+    audit::record(
+        tx,
+        actor,
+        Change {
+            action: "doc.moved",
+            target_type: "doc",
+            target_id: format!("DD-{}", doc.number),
+            before: Some(json!({ "status": doc.status.as_str() })),
+            after: Some(json!({
+                "status": to.as_str(),
+                "move": format!("{mv:?}"),
+                "rationale": d.rationale,
+                "superseded_by": d.superseded_by,
+            })),
+        },
+    )
+    .await?;
+    Ok(())
 }
 
 pub async fn request_review(
@@ -323,35 +373,43 @@ pub async fn verdict(
     number: i32,
     f: &VerdictForm,
 ) -> AppResult<String> {
-    if !["approve", "request_changes", "comment"].contains(&f.verdict.as_str()) {
-        return Err(AppError::BadRequest(
-            "Choose approve, request changes or comment.".into(),
-        ));
-    }
+    let verdict = Verdict::parse(&f.verdict).map_err(AppError::BadRequest)?;
     let mut tx = state.pool.begin().await?;
     let doc = store::doc(&mut tx, number, true)
         .await?
         .ok_or(AppError::NotFound)?;
-    let status = Status::parse(&doc.status).map_err(AppError::BadRequest)?;
+    let status = doc.status;
     if !matches!(status, Status::InReview | Status::ChangesRequested) {
         return Err(AppError::Conflict(format!(
             "A doc that is {} takes no verdicts.",
             status.label()
         )));
     }
-    if !store::set_verdict(&mut tx, doc.id, user.id, &f.verdict, f.note.trim()).await? {
+    if !store::set_verdict(&mut tx, doc.id, user.id, verdict, f.note.trim()).await? {
         return Err(AppError::Forbidden(
             "Only the reviewers the owner asked give verdicts; comment instead.".into(),
         ));
     }
-    if f.verdict == "request_changes" && status == Status::InReview {
-        store::set_status(
+    if verdict == Verdict::RequestChanges && status == Status::InReview {
+        let who = Asker {
+            is_owner: doc.owner_id == user.id.0,
+            is_lead: user.role >= Role::Lead,
+            is_reviewer: true, // set_verdict found the request
+        };
+        let reviews = Reviews {
+            approvals: 0,
+            open_change_requests: 0,
+            required: 0,
+        };
+        let to = model::transition(status, Move::RequestChanges, who, reviews)
+            .map_err(AppError::Conflict)?;
+        apply_move(
             &mut tx,
-            doc.id,
-            Status::ChangesRequested.as_str(),
-            None,
-            None,
-            None,
+            actor,
+            &doc,
+            Move::RequestChanges,
+            to,
+            Decision::default(),
         )
         .await?;
     }
@@ -363,15 +421,12 @@ pub async fn verdict(
             target_type: "doc",
             target_id: format!("DD-{number}"),
             before: None,
-            after: Some(json!({ "verdict": f.verdict, "note": f.note.trim() })),
+            after: Some(json!({ "verdict": verdict.as_str(), "note": f.note.trim() })),
         },
     )
     .await?;
     tx.commit().await?;
-    Ok(format!(
-        "Your verdict on DD-{number}: {}.",
-        f.verdict.replace('_', " ")
-    ))
+    Ok(format!("Your verdict on DD-{number}: {}.", verdict.label()))
 }
 
 #[derive(Clone, Debug, Default, serde::Deserialize)]

@@ -11,10 +11,10 @@ use super::{
 };
 use crate::ui::{self, PageCtx, form::FormErrors};
 
-fn status_badge(s: &str) -> impl IntoView + use<> {
-    let class = format!("badge doc-{s}");
-    let label = s.replace('_', " ");
-    view! { <span class=class>{label}</span> }
+/// A doc's state as a badge (every page that shows a doc's state uses this).
+pub fn status_badge(s: Status) -> impl IntoView + use<> {
+    let class = format!("badge doc-{}", s.as_str());
+    view! { <span class=class>{s.label()}</span> }
 }
 
 fn md(text: &str) -> impl IntoView + use<> {
@@ -65,8 +65,8 @@ pub fn list(ctx: &PageCtx, v: ListView<'_>) -> impl IntoView + use<> {
                 <tr>
                     <td><a href=href.clone()>{format!("DD-{}", r.number)}</a></td>
                     <td><a href=href>{r.title.clone()}</a><br/><small class="muted">{tags}</small></td>
-                    <td>{r.kind.clone()}</td>
-                    <td>{status_badge(&r.status)}</td>
+                    <td>{r.kind.as_str()}</td>
+                    <td>{status_badge(r.status)}</td>
                     <td>{r.owner.clone()}</td>
                     <td>{r.target_line.clone()}</td>
                     <td>{ui::local_time(r.updated_at, &tz)}</td>
@@ -254,7 +254,7 @@ pub fn doc(ctx: &PageCtx, v: DocView<'_>) -> impl IntoView + use<> {
     let c = d.content();
     let n = d.number;
     let tz = ctx.tz().to_string();
-    let status = Status::parse(&d.status).unwrap_or(Status::Draft);
+    let status = d.status;
     let tags = c.tags.join(", ");
     let line = (!c.target_line.is_empty())
         .then(|| view! { " · target "<code>{c.target_line.clone()}</code> });
@@ -328,7 +328,7 @@ pub fn doc(ctx: &PageCtx, v: DocView<'_>) -> impl IntoView + use<> {
     let approvals = v
         .reviewers
         .iter()
-        .filter(|r| r.verdict.as_deref() == Some("approve"))
+        .filter(|r| r.verdict == Some(model::Verdict::Approve))
         .count();
     let reviewer_rows = v
         .reviewers
@@ -338,14 +338,10 @@ pub fn doc(ctx: &PageCtx, v: DocView<'_>) -> impl IntoView + use<> {
                 && r.due_at < v.now
                 && matches!(status, Status::InReview | Status::ChangesRequested);
             let due = format!("due {}", ui::local_time(r.due_at, &tz));
-            let verdict = r
-                .verdict
-                .clone()
-                .unwrap_or_else(|| "waiting".into())
-                .replace('_', " ");
+            let verdict = r.verdict.map_or("waiting", model::Verdict::label);
             let class = format!(
                 "badge verdict-{}",
-                r.verdict.clone().unwrap_or_else(|| "none".into())
+                r.verdict.map_or("none", model::Verdict::as_str)
             );
             let note = (!r.note.is_empty()).then(|| view! { <br/><small>{r.note.clone()}</small> });
             view! {
@@ -390,6 +386,7 @@ pub fn doc(ctx: &PageCtx, v: DocView<'_>) -> impl IntoView + use<> {
     let who = model::Asker {
         is_owner: v.is_owner,
         is_lead: v.is_lead,
+        is_reviewer: v.is_reviewer,
     };
     let reviews = model::Reviews {
         approvals,
@@ -490,7 +487,7 @@ pub fn doc(ctx: &PageCtx, v: DocView<'_>) -> impl IntoView + use<> {
     view! {
         <p class="muted"><a href="/docs">"← Design docs"</a></p>
         <h1>{format!("DD-{n} {}", c.title)}</h1>
-        <p>{status_badge(&d.status)}" "{c.kind.clone()}" · owner "{d.owner.clone()}" · tags "{tags}{line}" · "<a href=export>"Export Markdown"</a></p>
+        <p>{status_badge(d.status)}" "{c.kind.clone()}" · owner "{d.owner.clone()}" · tags "{tags}{line}" · "<a href=export>"Export Markdown"</a></p>
         {superseded}
         {refusal}
         <div class="row-actions">{edit}{moves}</div>
@@ -558,12 +555,12 @@ pub fn queue(ctx: &PageCtx, rows: &[QueueRow], now: DateTime<Utc>) -> impl IntoV
         .map(|r| {
             let overdue = r.verdict.is_none() && r.due_at < now;
             let href = format!("/docs/{}", r.number);
-            let verdict = r.verdict.clone().map(|v| v.replace('_', " ")).unwrap_or_else(|| "waiting for you".into());
+            let verdict = r.verdict.map_or("waiting for you", model::Verdict::label);
             view! {
                 <tr>
                     <td><a href=href>{format!("DD-{} {}", r.number, r.title)}</a></td>
                     <td>{r.owner.clone()}</td>
-                    <td>{status_badge(&r.status)}</td>
+                    <td>{status_badge(r.status)}</td>
                     <td>{ui::local_time(r.due_at, &tz)}{overdue.then(|| view! { " "<span class="badge health-down">"overdue"</span> })}</td>
                     <td>{verdict}</td>
                 </tr>

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool, QueryBuilder};
 
-use super::model::{Alternative, Content, ExtraSection};
+use super::model::{Alternative, Content, ExtraSection, Kind, Status, Verdict};
 use crate::auth::model::AccountId;
 
 #[derive(Clone, Debug)]
@@ -12,12 +12,12 @@ pub struct DocRow {
     pub id: i64,
     pub number: i32,
     pub title: String,
-    pub kind: String,
+    pub kind: Kind,
     pub owner_id: i64,
     pub owner: String,
     pub tags: Vec<String>,
     pub target_line: String,
-    pub status: String,
+    pub status: Status,
     pub background: String,
     pub objectives: String,
     pub alternatives: serde_json::Value,
@@ -35,7 +35,7 @@ impl DocRow {
     pub fn content(&self) -> Content {
         Content {
             title: self.title.clone(),
-            kind: self.kind.clone(),
+            kind: self.kind.as_str().to_string(),
             tags: self.tags.clone(),
             target_line: self.target_line.clone(),
             background: self.background.clone(),
@@ -53,8 +53,8 @@ pub async fn doc(conn: &mut PgConnection, number: i32, lock: bool) -> sqlx::Resu
     if lock {
         sqlx::query_as!(
             DocRow,
-            r#"select d.id, d.number, d.title, d.kind, d.owner_id, a.handle as owner, d.tags, d.target_line,
-                      d.status, d.background, d.objectives, d.alternatives, d.conclusion, d.extra, d.version,
+            r#"select d.id, d.number, d.title, d.kind as "kind: Kind", d.owner_id, a.handle as owner, d.tags, d.target_line,
+                      d.status as "status: Status", d.background, d.objectives, d.alternatives, d.conclusion, d.extra, d.version,
                       dd.handle as "decided_by?", d.decided_at as "decided_at: _", d.decision,
                       d.superseded_by, d.updated_at as "updated_at: _"
                from docs d join accounts a on a.id = d.owner_id left join accounts dd on dd.id = d.decided_by
@@ -66,8 +66,8 @@ pub async fn doc(conn: &mut PgConnection, number: i32, lock: bool) -> sqlx::Resu
     } else {
         sqlx::query_as!(
             DocRow,
-            r#"select d.id, d.number, d.title, d.kind, d.owner_id, a.handle as owner, d.tags, d.target_line,
-                      d.status, d.background, d.objectives, d.alternatives, d.conclusion, d.extra, d.version,
+            r#"select d.id, d.number, d.title, d.kind as "kind: Kind", d.owner_id, a.handle as owner, d.tags, d.target_line,
+                      d.status as "status: Status", d.background, d.objectives, d.alternatives, d.conclusion, d.extra, d.version,
                       dd.handle as "decided_by?", d.decided_at as "decided_at: _", d.decision,
                       d.superseded_by, d.updated_at as "updated_at: _"
                from docs d join accounts a on a.id = d.owner_id left join accounts dd on dd.id = d.decided_by
@@ -190,7 +190,7 @@ pub async fn revision_text(pool: &PgPool, doc: i64, version: i32) -> sqlx::Resul
 pub async fn set_status(
     conn: &mut PgConnection,
     id: i64,
-    status: &str,
+    status: Status,
     decided_by: Option<AccountId>,
     decision: Option<&str>,
     superseded_by: Option<i32>,
@@ -204,7 +204,7 @@ pub async fn set_status(
                 updated_at = now()
          where id = $1",
         id,
-        status,
+        status as Status,
         decided_by.map(|a| a.0),
         decision,
         superseded_by
@@ -221,7 +221,7 @@ pub struct ReviewerRow {
     pub display_name: String,
     pub requested_at: DateTime<Utc>,
     pub due_at: DateTime<Utc>,
-    pub verdict: Option<String>,
+    pub verdict: Option<Verdict>,
     pub verdict_at: Option<DateTime<Utc>>,
     pub note: String,
 }
@@ -230,7 +230,7 @@ pub async fn reviewers(conn: &mut PgConnection, doc: i64) -> sqlx::Result<Vec<Re
     sqlx::query_as!(
         ReviewerRow,
         r#"select r.reviewer_id, a.handle, a.display_name, r.requested_at as "requested_at: _",
-                  r.due_at as "due_at: _", r.verdict, r.verdict_at as "verdict_at: _", r.note
+                  r.due_at as "due_at: _", r.verdict as "verdict: Verdict", r.verdict_at as "verdict_at: _", r.note
            from doc_reviewers r join accounts a on a.id = r.reviewer_id
            where r.doc_id = $1 order by r.requested_at, a.handle"#,
         doc
@@ -263,14 +263,14 @@ pub async fn set_verdict(
     conn: &mut PgConnection,
     doc: i64,
     reviewer: AccountId,
-    verdict: &str,
+    verdict: Verdict,
     note: &str,
 ) -> sqlx::Result<bool> {
     Ok(sqlx::query!(
         "update doc_reviewers set verdict = $3, verdict_at = now(), note = $4 where doc_id = $1 and reviewer_id = $2",
         doc,
         reviewer.0,
-        verdict,
+        verdict as Verdict,
         note
     )
     .execute(conn)
@@ -367,8 +367,8 @@ pub async fn set_thread_resolved(
 #[derive(Clone, Debug, Default)]
 pub struct ListFilter {
     pub q: Option<String>,
-    pub status: Option<String>,
-    pub kind: Option<String>,
+    pub status: Option<Status>,
+    pub kind: Option<Kind>,
     pub owner: Option<String>,
     pub reviewer: Option<String>,
     pub tag: Option<String>,
@@ -381,8 +381,8 @@ pub struct ListFilter {
 pub struct ListRow {
     pub number: i32,
     pub title: String,
-    pub kind: String,
-    pub status: String,
+    pub kind: Kind,
+    pub status: Status,
     pub owner: String,
     pub tags: Vec<String>,
     pub target_line: String,
@@ -413,10 +413,10 @@ pub async fn list(pool: &PgPool, f: &ListFilter, limit: i64) -> sqlx::Result<Vec
             .push(") ");
     }
     if let Some(s) = &f.status {
-        qb.push("and d.status = ").push_bind(s.clone()).push(" ");
+        qb.push("and d.status = ").push_bind(*s).push(" ");
     }
     if let Some(k) = &f.kind {
-        qb.push("and d.kind = ").push_bind(k.clone()).push(" ");
+        qb.push("and d.kind = ").push_bind(*k).push(" ");
     }
     if let Some(o) = &f.owner {
         qb.push("and a.handle = ").push_bind(o.clone()).push(" ");
@@ -465,16 +465,17 @@ pub struct QueueRow {
     pub number: i32,
     pub title: String,
     pub owner: String,
-    pub status: String,
+    pub status: Status,
     pub due_at: DateTime<Utc>,
-    pub verdict: Option<String>,
+    pub verdict: Option<Verdict>,
 }
 
 /// Reviews requested of `reviewer` on docs still in review: overdue first, then by due date.
 pub async fn queue(pool: &PgPool, reviewer: AccountId) -> sqlx::Result<Vec<QueueRow>> {
     sqlx::query_as!(
         QueueRow,
-        r#"select d.number, d.title, a.handle as owner, d.status, r.due_at as "due_at: _", r.verdict
+        r#"select d.number, d.title, a.handle as owner, d.status as "status: Status",
+                  r.due_at as "due_at: _", r.verdict as "verdict: Verdict"
            from doc_reviewers r join docs d on d.id = r.doc_id join accounts a on a.id = d.owner_id
            where r.reviewer_id = $1 and d.status in ('in_review', 'changes_requested')
            order by r.verdict is not null, r.due_at limit 200"#,

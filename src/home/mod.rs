@@ -129,8 +129,7 @@ async fn home(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<Str
         .iter()
         .map(|d| {
             let href = format!("/docs/{}", d.number);
-            let class = format!("badge doc-{}", d.status);
-            view! { <li><a href=href>{format!("DD-{} {}", d.number, d.title)}</a>" "<span class=class>{d.status.replace('_', " ")}</span></li> }
+            view! { <li><a href=href>{format!("DD-{} {}", d.number, d.title)}</a>" "{crate::docs::pages::status_badge(d.status)}</li> }
         })
         .collect::<Vec<_>>();
     let review_tile = view! {

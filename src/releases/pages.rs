@@ -333,8 +333,7 @@ pub fn line(
         .iter()
         .map(|d| {
             let href = format!("/docs/{}", d.number);
-            let class = format!("badge doc-{}", d.status);
-            view! { <li><a href=href>{format!("DD-{} {}", d.number, d.title)}</a>" "<span class=class>{d.status.replace('_', " ")}</span></li> }
+            view! { <li><a href=href>{format!("DD-{} {}", d.number, d.title)}</a>" "{crate::docs::pages::status_badge(d.status)}</li> }
         })
         .collect::<Vec<_>>();
     let docs_view = if doc_items.is_empty() {
