@@ -309,7 +309,7 @@ async fn deployment_history(
     owner: AccountId,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    use crate::deploys::store as d;
+    use crate::deploys::{model::Status as DeployStatus, store as d};
     use sha2::Digest;
     let services = [
         ("api", "api"),
@@ -374,7 +374,11 @@ async fn deployment_history(
                     version: v,
                     image_ref: &image_ref,
                     digest: "",
-                    status: if failed { "failed" } else { "succeeded" },
+                    status: if failed {
+                        DeployStatus::Failed
+                    } else {
+                        DeployStatus::Succeeded
+                    },
                     at,
                     actor_id: None,
                     actor: "ci",
@@ -408,7 +412,7 @@ async fn deployment_history(
             version: "v3.7.2",
             image_ref: &image_ref,
             digest: &digest,
-            status: "succeeded",
+            status: DeployStatus::Succeeded,
             at: now - Duration::days(20),
             actor_id: None,
             actor: "ops",

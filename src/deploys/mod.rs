@@ -197,9 +197,7 @@ async fn history(
     let filter = store::HistoryFilter {
         service: services.iter().find(|s| s.name == q.service).map(|s| s.id),
         environment: envs.iter().find(|e| e.name == q.environment).map(|e| e.id),
-        status: model::Status::parse(&q.status)
-            .ok()
-            .map(|s| s.as_str().to_string()),
+        status: model::Status::parse(&q.status).ok(),
         before: q.before,
     };
     let mut rows = store::history(&state.pool, &filter, HISTORY_PAGE + 1).await?;

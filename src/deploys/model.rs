@@ -3,7 +3,10 @@
 
 use crate::releases::model::{DEFAULT_MODIFIERS, Version};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// A deployment's status, decoded from `deployments.status`; moved only by `ops::transition`
+/// along `can_move_to`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum Status {
     Pending,
     Running,
@@ -36,6 +39,17 @@ impl Status {
             .into_iter()
             .find(|x| x.as_str() == s)
             .ok_or_else(|| format!("“{s}” is not a deployment status."))
+    }
+
+    /// The status for people ("rolled back").
+    pub fn label(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Running => "running",
+            Status::Succeeded => "succeeded",
+            Status::Failed => "failed",
+            Status::RolledBack => "rolled back",
+        }
     }
 
     /// `pending → running → succeeded | failed`, `succeeded → rolled_back` (and a deployment may

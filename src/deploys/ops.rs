@@ -295,7 +295,7 @@ pub async fn record_deployment(
         version,
         image_ref: &image_ref,
         digest,
-        status: status.as_str(),
+        status,
         at: state.clock.now(),
         actor_id: actor.id,
         actor: &actor.label,
@@ -352,15 +352,15 @@ pub async fn transition(state: &AppState, actor: &Actor, id: i64, to: &str) -> A
     let d = store::lock_deployment(&mut tx, id)
         .await?
         .ok_or(AppError::NotFound)?;
-    let from = Status::parse(&d.status).map_err(AppError::BadRequest)?;
+    let from = d.status;
     if !from.can_move_to(to) {
         return Err(AppError::Conflict(format!(
             "A {} deployment cannot become {}.",
-            from.as_str().replace('_', " "),
-            to.as_str().replace('_', " ")
+            from.label(),
+            to.label()
         )));
     }
-    store::set_status(&mut tx, id, to.as_str(), state.clock.now()).await?;
+    store::set_status(&mut tx, id, to, state.clock.now()).await?;
     if from == Status::Succeeded || to == Status::Succeeded {
         store::refresh_current(&mut tx, d.service_id, d.environment_id).await?;
     }
@@ -392,7 +392,7 @@ pub async fn transition(state: &AppState, actor: &Actor, id: i64, to: &str) -> A
         d.service,
         d.version,
         d.environment,
-        to.as_str().replace('_', " ")
+        to.label()
     ))
 }
 

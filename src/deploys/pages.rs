@@ -21,6 +21,12 @@ fn health_badge(h: Option<&str>) -> impl IntoView + use<> {
     view! { <span class=class>{h}</span> }
 }
 
+/// A deployment's status as a badge (every page that shows one uses this).
+pub fn status_badge(s: model::Status) -> impl IntoView + use<> {
+    let class = format!("badge dep-{}", s.as_str());
+    view! { <span class=class>{s.label()}</span> }
+}
+
 pub fn matrix(
     ctx: &PageCtx,
     services: &[ServiceRow],
@@ -269,13 +275,12 @@ pub fn history(ctx: &PageCtx, h: HistoryView<'_>) -> impl IntoView + use<> {
         .rows
         .iter()
         .map(|d| {
-            let status = model::Status::parse(&d.status).ok();
             let moves = model::Status::ALL
                 .iter()
-                .filter(|to| status.is_some_and(|s| s.can_move_to(**to)))
+                .filter(|to| d.status.can_move_to(**to))
                 .map(|to| {
                     let action = format!("/deployments/{}/status", d.id);
-                    let label = to.as_str().replace('_', " ");
+                    let label = to.label();
                     view! {
                         <form method="post" action=action class="inline">
                             {ui::csrf_field(ctx)}
@@ -285,7 +290,6 @@ pub fn history(ctx: &PageCtx, h: HistoryView<'_>) -> impl IntoView + use<> {
                     }
                 })
                 .collect::<Vec<_>>();
-            let class = format!("badge dep-{}", d.status);
             let note = (!d.note.is_empty())
                 .then(|| view! { <br/><small class="muted">{d.note.clone()}</small> });
             view! {
@@ -295,7 +299,7 @@ pub fn history(ctx: &PageCtx, h: HistoryView<'_>) -> impl IntoView + use<> {
                     <td><a href=format!("/services/{}", d.service)>{d.service.clone()}</a></td>
                     <td>{d.environment.clone()}</td>
                     <td><code>{d.version.clone()}</code>{note}</td>
-                    <td><span class=class>{d.status.replace('_', " ")}</span></td>
+                    <td>{status_badge(d.status)}</td>
                     <td>{d.actor.clone()}<br/><small class="muted">{d.source.clone()}</small></td>
                     <td><div class="row-actions">{moves}</div></td>
                 </tr>

@@ -4,6 +4,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 
+use super::model::Status;
 use crate::{auth::model::AccountId, error::none_if_violates};
 
 #[derive(Clone, Debug)]
@@ -175,7 +176,7 @@ pub struct NewDeployment<'a> {
     pub version: &'a str,
     pub image_ref: &'a str,
     pub digest: &'a str,
-    pub status: &'a str,
+    pub status: Status,
     pub at: DateTime<Utc>,
     pub actor_id: Option<AccountId>,
     pub actor: &'a str,
@@ -190,7 +191,7 @@ pub async fn insert_deployment(
     conn: &mut PgConnection,
     d: NewDeployment<'_>,
 ) -> sqlx::Result<Option<i64>> {
-    let finished = matches!(d.status, "succeeded" | "failed" | "rolled_back").then_some(d.at);
+    let finished = d.status.is_final().then_some(d.at);
     none_if_violates(
         sqlx::query_scalar!(
         "insert into deployments (service_id, environment_id, version, image_ref, digest, status,
@@ -202,7 +203,7 @@ pub async fn insert_deployment(
         d.version,
         d.image_ref,
         d.digest,
-        d.status,
+        d.status as Status,
         d.at as _,
         finished as _,
         d.actor_id.map(|a| a.0),
@@ -234,7 +235,7 @@ pub struct DeploymentRow {
     pub version: String,
     pub image_ref: String,
     pub digest: String,
-    pub status: String,
+    pub status: Status,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
     pub actor: String,
@@ -250,7 +251,7 @@ pub async fn lock_deployment(
     sqlx::query_as!(
         DeploymentRow,
         r#"select d.id, s.name as service, e.name as environment, d.service_id, d.environment_id,
-                  d.version, d.image_ref, d.digest, d.status, d.started_at as "started_at: _",
+                  d.version, d.image_ref, d.digest, d.status as "status: Status", d.started_at as "started_at: _",
                   d.finished_at as "finished_at: _", d.actor, d.source, d.commit_sha, d.note
            from deployments d
            join services s on s.id = d.service_id
@@ -268,7 +269,7 @@ pub async fn lock_deployment(
 pub struct HistoryFilter {
     pub service: Option<i64>,
     pub environment: Option<i64>,
-    pub status: Option<String>,
+    pub status: Option<Status>,
     pub before: Option<i64>,
 }
 
@@ -281,7 +282,7 @@ pub async fn history(
     sqlx::query_as!(
         DeploymentRow,
         r#"select d.id, s.name as service, e.name as environment, d.service_id, d.environment_id,
-                  d.version, d.image_ref, d.digest, d.status, d.started_at as "started_at: _",
+                  d.version, d.image_ref, d.digest, d.status as "status: Status", d.started_at as "started_at: _",
                   d.finished_at as "finished_at: _", d.actor, d.source, d.commit_sha, d.note
            from deployments d
            join services s on s.id = d.service_id
@@ -294,7 +295,7 @@ pub async fn history(
            limit $5"#,
         f.service,
         f.environment,
-        f.status,
+        f.status as Option<Status>,
         f.before,
         limit
     )
@@ -305,7 +306,7 @@ pub async fn history(
 pub async fn set_status(
     conn: &mut PgConnection,
     id: i64,
-    status: &str,
+    status: Status,
     at: DateTime<Utc>,
 ) -> sqlx::Result<()> {
     sqlx::query!(
@@ -313,7 +314,7 @@ pub async fn set_status(
                 finished_at = case when $2 in ('succeeded', 'failed', 'rolled_back') then $3::timestamptz else null end
          where id = $1",
         id,
-        status,
+        status as Status,
         at as _
     )
     .execute(conn)

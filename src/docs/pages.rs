@@ -31,27 +31,29 @@ pub struct ListView<'a> {
 pub fn list(ctx: &PageCtx, v: ListView<'_>) -> impl IntoView + use<> {
     let tz = ctx.tz().to_string();
     let q = v.q.clone();
-    let opts = |values: Vec<&'static str>, selected: &str, any: &'static str| {
-        std::iter::once("")
+    // (value, label) pairs; the empty value means "any".
+    let opts = |values: Vec<(&'static str, &'static str)>, selected: &str, any: &'static str| {
+        std::iter::once(("", any))
             .chain(values)
-            .map(|o| {
+            .map(|(o, label)| {
                 let sel = o == selected;
-                let label = if o.is_empty() {
-                    any.to_string()
-                } else {
-                    o.replace('_', " ")
-                };
                 view! { <option value=o selected=sel>{label}</option> }
             })
             .collect::<Vec<_>>()
     };
     let statuses = opts(
-        Status::ALL.iter().map(|s| s.as_str()).collect(),
+        Status::ALL
+            .iter()
+            .map(|s| (s.as_str(), s.label()))
+            .collect(),
         &q.status,
         "any state",
     );
     let kinds = opts(
-        model::Kind::ALL.iter().map(|k| k.as_str()).collect(),
+        model::Kind::ALL
+            .iter()
+            .map(|k| (k.as_str(), k.as_str()))
+            .collect(),
         &q.kind,
         "any kind",
     );

@@ -97,10 +97,9 @@ async fn home(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<Str
         let items = latest
             .into_iter()
             .map(|d| {
-                let class = format!("badge dep-{}", d.status);
                 view! {
                     <li>
-                        <span class=class>{d.status.replace('_', " ")}</span>" "
+                        {deploys::pages::status_badge(d.status)}" "
                         {format!("{} {} → {}", d.service, d.version, d.environment)}" "
                         <small class="muted">{ui::local_time(d.started_at, &tz)}</small>
                     </li>
