@@ -52,7 +52,7 @@ pub async fn change_role(
         .await?
         .ok_or(AppError::NotFound)?;
     guard_admins(&mut tx, actor, id, role == Role::Admin).await?;
-    if target.role() == role {
+    if target.role == role {
         return Ok(format!("{} is already {role}.", target.handle));
     }
     store::set_role(&mut tx, id, role).await?;

@@ -104,7 +104,7 @@ pub fn overview(
 }
 
 fn member_row(ctx: &PageCtx, m: &AccountRow, is_me: bool, tz: &str) -> impl IntoView + use<> {
-    let role = m.role();
+    let role = m.role;
     let badge = format!("badge badge-{}", role.as_str());
     let status = if m.disabled {
         view! { <span class="badge badge-off">"disabled"</span> }.into_any()
@@ -193,7 +193,7 @@ fn invite_row(ctx: &PageCtx, i: &InviteRow, tz: &str) -> impl IntoView + use<> {
     });
     view! {
         <tr>
-            <td>{i.role.clone()}</td>
+            <td>{i.role.as_str()}</td>
             <td>{who}<br/><small class="muted">"by " {i.created_by.clone()}</small></td>
             <td>{state}</td>
             <td>{revoke}</td>

@@ -13,8 +13,13 @@ impl fmt::Display for AccountId {
     }
 }
 
-/// What an account may do (DESIGN §2). Ordered: member < lead < admin.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+/// What an account may do (DESIGN §2). Ordered: member < lead < admin. Decoded from
+/// `accounts.role` and `invites.role` (a value that does not decode is a 500, logged).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, sqlx::Type, serde::Serialize,
+)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+#[serde(rename_all = "snake_case")]
 pub enum Role {
     Member,
     Lead,

@@ -10,15 +10,10 @@ use super::{
 };
 use crate::error::violated_constraint;
 
-fn role(s: &str) -> Role {
-    // The `accounts_role_check` constraint keeps the column to the three names.
-    Role::parse(s).unwrap_or(Role::Member)
-}
-
 pub async fn current_user(pool: &PgPool, id: AccountId) -> sqlx::Result<Option<CurrentUser>> {
     let row = sqlx::query!(
-        "select id, handle, display_name, role, timezone, auth_epoch
-         from accounts where id = $1 and disabled_at is null",
+        r#"select id, handle, display_name, role as "role: Role", timezone, auth_epoch
+           from accounts where id = $1 and disabled_at is null"#,
         id.0
     )
     .fetch_optional(pool)
@@ -27,7 +22,7 @@ pub async fn current_user(pool: &PgPool, id: AccountId) -> sqlx::Result<Option<C
         id: AccountId(r.id),
         handle: r.handle,
         display_name: r.display_name,
-        role: role(&r.role),
+        role: r.role,
         timezone: r.timezone,
         auth_epoch: r.auth_epoch,
     }))
@@ -197,7 +192,7 @@ pub async fn create_account(
         a.email.map(Email::as_str),
         a.display_name.as_str(),
         a.timezone.name(),
-        a.role.as_str(),
+        a.role as Role,
         a.password_hash.as_str()
     )
     .fetch_one(conn)
@@ -218,16 +213,10 @@ pub struct AccountRow {
     pub handle: String,
     pub email: Option<String>,
     pub display_name: String,
-    pub role: String,
+    pub role: Role,
     pub timezone: String,
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
-}
-
-impl AccountRow {
-    pub fn role(&self) -> Role {
-        role(&self.role)
-    }
 }
 
 /// Filters of the members list; `None` means "any".
@@ -254,18 +243,18 @@ pub async fn list_accounts(
     });
     sqlx::query_as!(
         AccountRow,
-        r#"select id, handle, email, display_name, role, timezone,
+        r#"select id, handle, email, display_name, role as "role: Role", timezone,
                   disabled_at is not null as "disabled!", created_at as "created_at: _"
            from accounts
            where ($1::text is null or handle > $1)
              and ($3::text is null or handle ilike $3 or display_name ilike $3 or email ilike $3)
-             and ($4::text is null or role = $4)
+             and ($4::text is null or role = $4::text)
            order by handle
            limit $2"#,
         after,
         limit,
         pattern,
-        filter.role.map(Role::as_str)
+        filter.role as Option<Role>
     )
     .fetch_all(pool)
     .await
@@ -275,7 +264,7 @@ pub async fn list_accounts(
 pub async fn lock_account(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<AccountRow>> {
     sqlx::query_as!(
         AccountRow,
-        r#"select id, handle, email, display_name, role, timezone,
+        r#"select id, handle, email, display_name, role as "role: Role", timezone,
                   disabled_at is not null as "disabled!", created_at as "created_at: _"
            from accounts where id = $1 for update"#,
         id
@@ -297,7 +286,7 @@ pub async fn set_role(conn: &mut PgConnection, id: i64, role: Role) -> sqlx::Res
     sqlx::query!(
         "update accounts set role = $2, updated_at = now() where id = $1",
         id,
-        role.as_str()
+        role as Role
     )
     .execute(conn)
     .await?;
@@ -398,7 +387,7 @@ pub async fn create_invite(
         "insert into invites (token_hash, role, email, note, created_by, expires_at)
          values ($1, $2, $3, $4, $5, now() + make_interval(hours => $6::int)) returning id",
         token_hash,
-        role.as_str(),
+        role as Role,
         email.map(Email::as_str),
         note,
         created_by.0,
@@ -411,7 +400,7 @@ pub async fn create_invite(
 #[derive(Clone, Debug)]
 pub struct InviteRow {
     pub id: i64,
-    pub role: String,
+    pub role: Role,
     pub email: Option<String>,
     pub note: String,
     pub created_by: String,
@@ -426,7 +415,7 @@ pub struct InviteRow {
 pub async fn list_invites(pool: &PgPool, limit: i64) -> sqlx::Result<Vec<InviteRow>> {
     sqlx::query_as!(
         InviteRow,
-        r#"select i.id, i.role, i.email, i.note, c.handle as created_by,
+        r#"select i.id, i.role as "role: Role", i.email, i.note, c.handle as created_by,
                   i.created_at as "created_at: _", i.expires_at as "expires_at: _",
                   i.accepted_at as "accepted_at: _", a.handle as "accepted_by?",
                   i.revoked_at as "revoked_at: _"
@@ -456,10 +445,10 @@ pub async fn find_valid_invite(
 ) -> sqlx::Result<Option<ValidInvite>> {
     let row = if lock {
         sqlx::query!(
-            "select id, role, email from invites
+            r#"select id, role as "role: Role", email from invites
              where token_hash = $1 and accepted_at is null and revoked_at is null
                and expires_at > now()
-             for update",
+             for update"#,
             token_hash
         )
         .fetch_optional(conn)
@@ -467,20 +456,16 @@ pub async fn find_valid_invite(
         .map(|r| (r.id, r.role, r.email))
     } else {
         sqlx::query!(
-            "select id, role, email from invites
+            r#"select id, role as "role: Role", email from invites
              where token_hash = $1 and accepted_at is null and revoked_at is null
-               and expires_at > now()",
+               and expires_at > now()"#,
             token_hash
         )
         .fetch_optional(conn)
         .await?
         .map(|r| (r.id, r.role, r.email))
     };
-    Ok(row.map(|(id, r, email)| ValidInvite {
-        id,
-        role: role(&r),
-        email,
-    }))
+    Ok(row.map(|(id, r, email)| ValidInvite { id, role: r, email }))
 }
 
 pub async fn accept_invite(conn: &mut PgConnection, id: i64, by: AccountId) -> sqlx::Result<()> {
