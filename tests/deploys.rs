@@ -537,12 +537,14 @@ async fn members_record_deployments_but_only_leads_add_services_and_health_urls(
     let app = TestApp::spawn().await;
     let _lead = setup(&app).await;
     let member = app.logged_in("mo", Role::Member).await;
-    assert_eq!(
-        member
-            .post("/services", &[("name", "x"), ("role", "api")])
-            .await
-            .status,
-        StatusCode::FORBIDDEN
+    let refused = member
+        .post("/services", &[("name", "x"), ("role", "api")])
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(
+        refused.body.contains("add services and environments"),
+        "the refusal names what is refused: {}",
+        refused.body
     );
     assert_eq!(
         member

@@ -23,6 +23,12 @@ pub enum Action {
     CancelLeave { owner: AccountId },
     /// Manage repositories, release lines and tags; decide backports.
     ManageReleases,
+    /// Add services and environments, set health URLs.
+    ManageDeployTargets,
+    /// Edit a design doc's text.
+    EditDoc { owner: AccountId },
+    /// Ask someone to review a design doc.
+    AskReviewers { owner: AccountId },
 }
 
 /// Whether `user` may do `action`. Nobody anonymous may do anything here.
@@ -35,7 +41,8 @@ pub fn can(user: Option<&CurrentUser>, action: Action) -> bool {
         Action::EditProfile { owner } | Action::CancelLeave { owner } => owner == u.id,
         // Leads decide others' leave, never their own.
         Action::DecideLeave { owner } => u.role >= Role::Lead && owner != u.id,
-        Action::ManageReleases => u.role >= Role::Lead,
+        Action::ManageReleases | Action::ManageDeployTargets => u.role >= Role::Lead,
+        Action::EditDoc { owner } | Action::AskReviewers { owner } => owner == u.id,
     }
 }
 
@@ -55,6 +62,11 @@ pub fn require(user: Option<&CurrentUser>, action: Action) -> Result<(), AppErro
         }
         Action::DecideLeave { .. } => "Only leads and admins acknowledge or decline leave.".into(),
         Action::ManageReleases => "Only leads and admins manage release lines and tags.".into(),
+        Action::ManageDeployTargets => {
+            "Only leads and admins add services and environments or set health URLs.".into()
+        }
+        Action::EditDoc { .. } => "Only the doc's owner edits it; comment instead.".into(),
+        Action::AskReviewers { .. } => "The doc's owner asks for reviewers.".into(),
         _ => "Only admins can do this. Ask an admin if you need it done.".into(),
     }))
 }
@@ -96,6 +108,34 @@ mod tests {
                 Action::EditProfile { owner: other },
                 [false, false, false, false],
             ),
+            (
+                Action::DecideLeave { owner: other },
+                [false, false, true, true],
+            ),
+            (
+                Action::DecideLeave { owner: me },
+                [false, false, false, false],
+            ),
+            (Action::CancelLeave { owner: me }, [false, true, true, true]),
+            (
+                Action::CancelLeave { owner: other },
+                [false, false, false, false],
+            ),
+            (Action::ManageReleases, [false, false, true, true]),
+            (Action::ManageDeployTargets, [false, false, true, true]),
+            (Action::EditDoc { owner: me }, [false, true, true, true]),
+            (
+                Action::EditDoc { owner: other },
+                [false, false, false, false],
+            ),
+            (
+                Action::AskReviewers { owner: me },
+                [false, true, true, true],
+            ),
+            (
+                Action::AskReviewers { owner: other },
+                [false, false, false, false],
+            ),
         ];
         for (action, expected) in actions {
             let callers = [
@@ -117,7 +157,18 @@ mod tests {
 
     #[test]
     fn a_refusal_says_why() {
-        let err = require(Some(&user(1, Role::Member)), Action::ViewAdmin).unwrap_err();
+        let member = user(1, Role::Member);
+        let err = require(Some(&member), Action::ViewAdmin).unwrap_err();
         assert!(err.to_string().contains("Only admins"));
+        let err = require(Some(&member), Action::ManageDeployTargets).unwrap_err();
+        assert!(err.to_string().contains("services and environments"));
+        let err = require(
+            Some(&member),
+            Action::EditDoc {
+                owner: AccountId(2),
+            },
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("owner edits"));
     }
 }

@@ -110,12 +110,13 @@ async fn render_matrix(
     env_errs: &FormErrors,
 ) -> AppResult<Html<String>> {
     let (services, envs, cells, skews) = state_now(state).await?;
-    let manage = can(ctx.user.as_ref(), Action::ManageReleases).then_some(pages::ManageForms {
-        service,
-        service_errs,
-        env,
-        env_errs,
-    });
+    let manage =
+        can(ctx.user.as_ref(), Action::ManageDeployTargets).then_some(pages::ManageForms {
+            service,
+            service_errs,
+            env,
+            env_errs,
+        });
     let now = state.clock.now();
     Ok(ui::page(
         ctx,
@@ -316,7 +317,7 @@ async fn add_service(
     ctx: PageCtx,
     Form(f): Form<ServiceForm>,
 ) -> AppResult<Response> {
-    require(Some(&user), Action::ManageReleases)?;
+    require(Some(&user), Action::ManageDeployTargets)?;
     match ops::add_service(&state, &actor, &f).await? {
         Ok(name) => Ok(cookies
             .done(
@@ -340,7 +341,7 @@ async fn add_environment(
     ctx: PageCtx,
     Form(f): Form<EnvForm>,
 ) -> AppResult<Response> {
-    require(Some(&user), Action::ManageReleases)?;
+    require(Some(&user), Action::ManageDeployTargets)?;
     match ops::add_environment(&state, &actor, &f).await? {
         Ok(name) => Ok(cookies
             .done(format!("Environment {name} added."), "/deployments")
@@ -374,7 +375,7 @@ async fn render_service(
     let images = store::images(&state.pool, s.id).await?;
     let samples = store::samples(&state.pool, s.id, since).await?;
     let incidents = store::incidents(&state.pool, Some(s.id), 50).await?;
-    let can_manage = can(ctx.user.as_ref(), Action::ManageReleases);
+    let can_manage = can(ctx.user.as_ref(), Action::ManageDeployTargets);
     let view = pages::ServiceView {
         service: &s,
         envs: &envs,
@@ -430,7 +431,7 @@ async fn health_url(
     Path(name): Path<String>,
     Form(f): Form<UrlForm>,
 ) -> AppResult<Redirect> {
-    require(Some(&user), Action::ManageReleases)?;
+    require(Some(&user), Action::ManageDeployTargets)?;
     let s = store::service(&state.pool, &name)
         .await?
         .ok_or(AppError::NotFound)?;

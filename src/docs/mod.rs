@@ -348,11 +348,12 @@ async fn edit_form(
     let doc = store::doc(&mut conn, n, false)
         .await?
         .ok_or(AppError::NotFound)?;
-    if doc.owner_id != user.id.0 {
-        return Err(AppError::Forbidden(
-            "Only the doc's owner edits it; comment instead.".into(),
-        ));
-    }
+    crate::auth::policy::require(
+        Some(&user),
+        crate::auth::policy::Action::EditDoc {
+            owner: crate::auth::model::AccountId(doc.owner_id),
+        },
+    )?;
     let body = pages::editor(
         &ctx,
         format!("/docs/{n}"),

@@ -11,6 +11,10 @@ use super::{
 };
 use crate::{
     audit::{self, Actor, Change},
+    auth::{
+        model::AccountId,
+        policy::{self, Action},
+    },
     auth::{model::CurrentUser, model::Role},
     error::{AppError, AppResult},
     state::AppState,
@@ -112,11 +116,12 @@ pub async fn save(
     let doc = store::doc(&mut tx, number, true)
         .await?
         .ok_or(AppError::NotFound)?;
-    if doc.owner_id != user.id.0 {
-        return Err(AppError::Forbidden(
-            "Only the doc's owner edits it; comment instead.".into(),
-        ));
-    }
+    policy::require(
+        Some(user),
+        Action::EditDoc {
+            owner: AccountId(doc.owner_id),
+        },
+    )?;
     let status = doc.status;
     if !status.editable() {
         return Err(AppError::Conflict(format!(
@@ -268,7 +273,7 @@ fn asker(doc: &store::DocRow, user: &CurrentUser, reviewers: &[store::ReviewerRo
 /// What a decision records beside the new state.
 #[derive(Default)]
 struct Decision<'a> {
-    by: Option<crate::auth::model::AccountId>,
+    by: Option<AccountId>,
     rationale: Option<&'a str>,
     superseded_by: Option<i32>,
 }
@@ -315,11 +320,12 @@ pub async fn request_review(
     let doc = store::doc(&mut tx, number, true)
         .await?
         .ok_or(AppError::NotFound)?;
-    if doc.owner_id != user.id.0 {
-        return Err(AppError::Forbidden(
-            "The doc's owner requests reviewers.".into(),
-        ));
-    }
+    policy::require(
+        Some(user),
+        Action::AskReviewers {
+            owner: AccountId(doc.owner_id),
+        },
+    )?;
     let handle = handle.trim().to_lowercase();
     let reviewer = crate::auth::store::active_id_by_handle(&mut tx, &handle).await?;
     let reviewer = reviewer
