@@ -718,3 +718,84 @@ async fn a_request_whose_body_never_arrives_is_answered_503_after_the_request_ti
     assert!(answer.to_ascii_lowercase().contains("retry-after"));
     assert!(started.elapsed() < Duration::from_secs(5));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_postgresql_mid_session_answers_503_with_retry_after_and_probes_tell() {
+    use flowdeck::{auth::ops, db};
+    let tmp = tempfile::Builder::new()
+        .prefix("flowdeck-pgstop-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let data = tmp.path().join("data");
+    let mut pg = tokio::task::spawn_blocking(move || db::EmbeddedPg::start(&data))
+        .await
+        .unwrap()
+        .unwrap();
+    db::ensure_database(&pg.url("postgres"), "flowdeck")
+        .await
+        .unwrap();
+    let pool = db::pool(&pg.url("flowdeck")).await.unwrap();
+    db::migrate(&pool).await.unwrap();
+    let form = ops::AccountForm {
+        handle: "ann".into(),
+        display_name: "Ann".into(),
+        email: String::new(),
+        timezone: "UTC".into(),
+        new_password: PASSWORD.into(),
+        confirm: PASSWORD.into(),
+    };
+    let mut tx = pool.begin().await.unwrap();
+    ops::create_account(
+        &mut tx,
+        &flowdeck::audit::Actor::system("test"),
+        ops::validate_account(&form).unwrap(),
+        Role::Member,
+    )
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let state = flowdeck::state::AppState::new(pool, flowdeck::config::Config::for_listen(addr));
+    flowdeck::server::spawn(state, listener);
+    let ann = Client {
+        http: reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap(),
+        base: format!("http://{addr}"),
+    };
+    assert_eq!(
+        ann.login("ann", PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(ann.get("/docs").await.status, StatusCode::OK);
+
+    tokio::task::spawn_blocking(move || pg.stop())
+        .await
+        .unwrap();
+
+    let started = Instant::now();
+    let page = ann.get("/docs").await;
+    assert_eq!(
+        page.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        page.body
+    );
+    assert!(page.headers.contains_key("retry-after"));
+    assert!(page.body.contains("cannot reach its database"));
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        ann.get("/readyz").await.status,
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    assert_eq!(ann.get("/healthz").await.status, StatusCode::OK);
+}

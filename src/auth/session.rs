@@ -91,7 +91,12 @@ pub async fn load_user(
     next: Next,
 ) -> Response {
     let path = req.uri().path().to_string();
-    if path.starts_with("/style/") || path.starts_with("/assets/") {
+    // Static files and probes never touch the session (so never the database): a probe must
+    // answer even while PostgreSQL is down.
+    if path.starts_with("/style/")
+        || path.starts_with("/assets/")
+        || matches!(path.as_str(), "/healthz" | "/readyz")
+    {
         return next.run(req).await;
     }
     let is_read = matches!(*req.method(), Method::GET | Method::HEAD);
