@@ -40,6 +40,7 @@ async fn guard_admins(
     Ok(())
 }
 
+#[tracing::instrument(skip_all, fields(id = id))]
 pub async fn change_role(
     state: &AppState,
     actor: &Actor,
@@ -73,6 +74,7 @@ pub async fn change_role(
 }
 
 /// Disabling ends every session of the account at once.
+#[tracing::instrument(skip_all, fields(id = id))]
 pub async fn set_disabled(
     state: &AppState,
     actor: &Actor,
@@ -127,6 +129,7 @@ pub struct InviteForm {
 }
 
 /// Creates an invite and returns its link (the token is stored only as a hash).
+#[tracing::instrument(skip_all)]
 pub async fn create_invite(
     state: &AppState,
     actor: &Actor,
@@ -182,6 +185,7 @@ pub async fn create_invite(
     Ok(Ok(format!("{}/invite/{secret}", state.config.base_url())))
 }
 
+#[tracing::instrument(skip_all, fields(id = id))]
 pub async fn revoke_invite(state: &AppState, actor: &Actor, id: i64) -> AppResult<String> {
     let mut tx = state.pool.begin().await?;
     if !store::revoke_invite(&mut tx, id).await? {

@@ -81,6 +81,7 @@ pub fn validate_account(f: &AccountForm) -> Result<ValidAccount, FormErrors> {
 }
 
 /// Creates an account in the caller's transaction and records it in the audit log.
+#[tracing::instrument(skip_all)]
 pub async fn create_account(
     conn: &mut PgConnection,
     actor: &Actor,
@@ -154,6 +155,7 @@ pub enum LoginOutcome {
 /// browser logged in to the account before (`known_device`), to the account — counted and
 /// decided in PostgreSQL in one transaction before the password is checked, so the limits hold
 /// under concurrency and across replicas. A success forgets the account's failures.
+#[tracing::instrument(skip_all)]
 pub async fn attempt_login(
     state: &AppState,
     login: &str,
@@ -253,6 +255,7 @@ pub struct ProfileForm {
 }
 
 /// Updates the caller's own profile.
+#[tracing::instrument(skip_all)]
 pub async fn update_profile(
     state: &AppState,
     actor: &Actor,
@@ -307,6 +310,7 @@ pub async fn update_profile(
 
 /// Changes the caller's password after checking the current one; ends their other sessions.
 /// Returns the new session epoch.
+#[tracing::instrument(skip_all)]
 pub async fn change_password(
     state: &AppState,
     actor: &Actor,

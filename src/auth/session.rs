@@ -106,6 +106,7 @@ pub async fn load_user(
     };
     match user {
         Some(u) => {
+            tracing::Span::current().record("account_id", u.id.0);
             req.extensions_mut().insert(u);
         }
         None if !is_public(&path) => {

@@ -34,6 +34,7 @@ pub struct ServiceForm {
     pub probe_interval_seconds: String,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn add_service(
     state: &AppState,
     actor: &Actor,
@@ -129,6 +130,7 @@ pub struct EnvForm {
 
 pub const TIERS: [&str; 5] = ["development", "testing", "staging", "production", "offline"];
 
+#[tracing::instrument(skip_all)]
 pub async fn add_environment(
     state: &AppState,
     actor: &Actor,
@@ -209,6 +211,7 @@ pub enum Recorded {
 }
 
 /// Records a deployment. `source` is manual, api or webhook.
+#[tracing::instrument(skip_all)]
 pub async fn record_deployment(
     state: &AppState,
     actor: &Actor,
@@ -346,6 +349,7 @@ pub async fn record_deployment(
 }
 
 /// Moves a deployment along its status machine and keeps what-runs-where current.
+#[tracing::instrument(skip_all, fields(id = id))]
 pub async fn transition(state: &AppState, actor: &Actor, id: i64, to: &str) -> AppResult<String> {
     let to = Status::parse(to).map_err(AppError::BadRequest)?;
     let mut tx = state.pool.begin().await?;
@@ -408,6 +412,7 @@ pub struct ImageForm {
     pub digest: String,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn record_image(
     state: &AppState,
     actor: &Actor,
@@ -462,6 +467,7 @@ pub async fn record_image(
     Ok(Ok(()))
 }
 
+#[tracing::instrument(skip_all, fields(environment.id = env_id))]
 pub async fn set_health_url(
     state: &AppState,
     actor: &Actor,
@@ -493,6 +499,7 @@ pub async fn set_health_url(
     })
 }
 
+#[tracing::instrument(skip_all, fields(environment.id = env_id))]
 pub async fn report_health(
     state: &AppState,
     actor: &Actor,
@@ -533,6 +540,7 @@ pub struct IncidentForm {
     pub deployment: String,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn open_incident(
     state: &AppState,
     actor: &Actor,
@@ -602,6 +610,7 @@ pub async fn open_incident(
     Ok(Ok(id))
 }
 
+#[tracing::instrument(skip_all, fields(id = id))]
 pub async fn resolve_incident(state: &AppState, actor: &Actor, id: i64) -> AppResult<String> {
     let mut tx = state.pool.begin().await?;
     if !store::resolve_incident(&mut tx, id, state.clock.now()).await? {

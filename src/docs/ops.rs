@@ -57,6 +57,7 @@ fn markdown_of(c: &Content, number: i32, status: Status, owner: &str) -> String 
     )
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn create(
     state: &AppState,
     user: &CurrentUser,
@@ -101,6 +102,7 @@ pub enum SaveRefusal {
     },
 }
 
+#[tracing::instrument(skip_all, fields(doc.number = number))]
 pub async fn save(
     state: &AppState,
     user: &CurrentUser,
@@ -190,6 +192,7 @@ pub struct MoveForm {
     pub superseded_by: String,
 }
 
+#[tracing::instrument(skip_all, fields(doc.number = number))]
 pub async fn move_doc(
     state: &AppState,
     user: &CurrentUser,
@@ -309,6 +312,7 @@ async fn apply_move(
     Ok(())
 }
 
+#[tracing::instrument(skip_all, fields(doc.number = number))]
 pub async fn request_review(
     state: &AppState,
     user: &CurrentUser,
@@ -372,6 +376,7 @@ pub struct VerdictForm {
     pub note: String,
 }
 
+#[tracing::instrument(skip_all, fields(doc.number = number))]
 pub async fn verdict(
     state: &AppState,
     user: &CurrentUser,
@@ -445,6 +450,7 @@ pub struct CommentForm {
     pub parent: String,
 }
 
+#[tracing::instrument(skip_all, fields(doc.number = number))]
 pub async fn comment(
     state: &AppState,
     user: &CurrentUser,
@@ -488,6 +494,7 @@ pub async fn comment(
     Ok("Comment added.".into())
 }
 
+#[tracing::instrument(skip_all, fields(doc.number = number))]
 pub async fn resolve_thread(
     state: &AppState,
     user: &CurrentUser,

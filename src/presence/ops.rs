@@ -26,6 +26,7 @@ pub fn tz_of(user: &CurrentUser) -> Tz {
 }
 
 /// Online or away, from now.
+#[tracing::instrument(skip_all)]
 pub async fn check_in(
     state: &AppState,
     user: &CurrentUser,
@@ -63,6 +64,7 @@ pub struct OfflineForm {
 }
 
 /// Going offline: a return time is required; the team channel is told.
+#[tracing::instrument(skip_all)]
 pub async fn go_offline(
     state: &AppState,
     user: &CurrentUser,
@@ -111,6 +113,7 @@ pub async fn go_offline(
 
 /// A leave request for the caller: the notice rule, no overlap with their other leave; the team
 /// is told, and for an emergency the inner channel too.
+#[tracing::instrument(skip_all)]
 pub async fn request_leave(
     state: &AppState,
     user: &CurrentUser,
@@ -172,6 +175,7 @@ pub enum Decision {
 }
 
 /// A lead acknowledges or declines someone else's pending leave, with an optional note.
+#[tracing::instrument(skip_all, fields(id = id))]
 pub async fn decide_leave(
     state: &AppState,
     user: &CurrentUser,
@@ -231,6 +235,7 @@ pub async fn decide_leave(
 }
 
 /// The requester cancels their own leave that has not ended.
+#[tracing::instrument(skip_all, fields(id = id))]
 pub async fn cancel_leave(
     state: &AppState,
     user: &CurrentUser,

@@ -29,6 +29,7 @@ pub struct RepoForm {
     pub default_branch: String,
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn add_repository(
     state: &AppState,
     actor: &Actor,
@@ -119,6 +120,7 @@ pub struct TagInput<'a> {
 
 /// Records a tag of repository `repo` in the caller's transaction: pre-releases on main,
 /// finals on their line; `vX.Y.0` opens `release-vX.Y`. Returns the tag id and whether it opened a line.
+#[tracing::instrument(skip_all)]
 pub async fn record_tag_in(
     conn: &mut sqlx::PgConnection,
     state: &AppState,
@@ -200,6 +202,7 @@ pub struct TagForm {
 }
 
 /// Records a tag from the form.
+#[tracing::instrument(skip_all)]
 pub async fn record_tag(
     state: &AppState,
     actor: &Actor,
@@ -244,6 +247,7 @@ pub async fn record_tag(
     }
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn retract_tag(
     state: &AppState,
     actor: &Actor,
@@ -298,6 +302,7 @@ pub struct ImportReport {
 
 /// Imports the branches and tags of the git repository at `path` into `repo`, in one
 /// transaction. Running it again changes nothing.
+#[tracing::instrument(skip_all)]
 pub async fn import(
     state: &AppState,
     actor: &Actor,
@@ -430,6 +435,7 @@ pub struct BackportForm {
 }
 
 /// Files a backport request for every chosen maintained line, newest first.
+#[tracing::instrument(skip_all)]
 pub async fn file_backport(
     state: &AppState,
     actor: &Actor,
@@ -508,6 +514,7 @@ pub async fn file_backport(
     Ok(Ok(id))
 }
 
+#[tracing::instrument(skip_all)]
 pub async fn set_backport_status(
     state: &AppState,
     actor: &Actor,
