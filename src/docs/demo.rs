@@ -94,14 +94,7 @@ pub async fn design_docs(
             tx,
             doc,
             1,
-            &crate::docs::model::export(
-                &c,
-                number,
-                crate::docs::model::Status::Draft,
-                None,
-                "",
-                "",
-            ),
+            &crate::docs::madr::export(&c, number, crate::docs::model::Status::Draft, None, "", ""),
             owner,
         )
         .await?;

@@ -2,6 +2,7 @@
 //! verdicts, a lead's decision, threads, revisions with diffs, search, Markdown export/import.
 
 pub mod demo;
+pub mod madr;
 pub mod model;
 pub mod ops;
 pub mod pages;
@@ -560,7 +561,7 @@ async fn export(State(state): State<AppState>, Path(n): Path<i32>) -> AppResult<
         .await?
         .ok_or(AppError::NotFound)?;
     let status = doc.status;
-    let text = model::export(
+    let text = madr::export(
         &doc.content(),
         n,
         status,
@@ -609,7 +610,7 @@ async fn import(
         )
             .into_response())
     };
-    let c = match model::import(&f.markdown) {
+    let c = match madr::import(&f.markdown) {
         Ok(c) => c,
         Err(e) => return refuse(e),
     };

@@ -47,7 +47,7 @@ fn save_errors(c: &Content) -> Result<(), FormErrors> {
 }
 
 fn markdown_of(c: &Content, number: i32, status: Status, owner: &str) -> String {
-    model::export(
+    super::madr::export(
         c,
         number,
         status,

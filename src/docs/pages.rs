@@ -209,7 +209,7 @@ pub fn conflict(
     mine: &Content,
 ) -> impl IntoView + use<> {
     let their = theirs.content();
-    let text = model::export(&their, number, Status::Draft, None, "", &theirs.owner);
+    let text = super::madr::export(&their, number, Status::Draft, None, "", &theirs.owner);
     let action = format!("/docs/{number}");
     view! {
         <h1>{format!("DD-{number}: someone saved first")}</h1>
