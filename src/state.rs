@@ -5,7 +5,7 @@ use std::sync::Arc;
 use sqlx::PgPool;
 use tokio::sync::OnceCell;
 
-use crate::{auth::cookies::Keys, clock::Clock, config::Config, error::AppError};
+use crate::{auth::keys::Keys, clock::Clock, config::Config, error::AppError};
 
 #[derive(Clone)]
 pub struct AppState {

@@ -16,9 +16,6 @@ use tower_sessions::Session;
 use super::{cookies::Cookies, session::CSRF_KEY, token::constant_time_eq};
 use crate::{state::AppState, ui};
 
-/// Largest form body accepted (a design doc with all sections fits easily).
-pub const MAX_FORM_BYTES: usize = 2 * 1024 * 1024;
-
 pub async fn protect(
     State(state): State<AppState>,
     session: Session,
@@ -51,7 +48,7 @@ pub async fn protect(
         .get("x-csrf-token")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let bytes = match to_bytes(body, MAX_FORM_BYTES).await {
+    let bytes = match to_bytes(body, crate::server::edge::MAX_FORM_BYTES).await {
         Ok(b) => b,
         Err(_) => return crate::server::edge::too_large(),
     };

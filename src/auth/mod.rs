@@ -2,6 +2,7 @@
 
 pub mod cookies;
 pub mod csrf;
+pub mod keys;
 pub mod model;
 pub mod ops;
 pub mod pages;

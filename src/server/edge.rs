@@ -14,7 +14,10 @@ use axum::{
 };
 use leptos::prelude::*;
 
-use crate::{auth::csrf::MAX_FORM_BYTES, error::AppError, state::AppState, ui};
+use crate::{error::AppError, state::AppState, ui};
+
+/// Largest form body accepted (a design doc with all sections fits easily).
+pub const MAX_FORM_BYTES: usize = 2 * 1024 * 1024;
 
 /// Middleware: a request that takes longer than the request timeout (reading its body included)
 /// is answered 503 with `Retry-After`.
