@@ -12,7 +12,7 @@ use crate::{
         token,
     },
     presence::{
-        model::{CheckIn, LeaveKind, LeavePlan, start_of_day},
+        model::{CheckIn, LeaveKind, LeavePlan, LeaveStatus, start_of_day},
         store as presence,
     },
 };
@@ -91,15 +91,7 @@ pub async fn load_and_print(pool: &PgPool) -> anyhow::Result<()> {
 }
 
 /// (member, first day offset from today, days, kind, emergency, status, decided by)
-type DemoLeave = (
-    usize,
-    i64,
-    i64,
-    LeaveKind,
-    bool,
-    &'static str,
-    Option<usize>,
-);
+type DemoLeave = (usize, i64, i64, LeaveKind, bool, LeaveStatus, Option<usize>);
 
 /// A realistic week of availability around `now` (indexes follow `TEAM`): online, away,
 /// offline, one overdue, leave past, current and future, one emergency, one member unknown.
@@ -141,7 +133,7 @@ async fn presence_week(
             5,
             LeaveKind::Vacation,
             false,
-            "acknowledged",
+            LeaveStatus::Acknowledged,
             Some(1),
         ),
         (
@@ -150,11 +142,19 @@ async fn presence_week(
             4,
             LeaveKind::Vacation,
             false,
-            "acknowledged",
+            LeaveStatus::Acknowledged,
             Some(2),
         ),
-        (6, 0, 2, LeaveKind::Sick, true, "pending", None),
-        (7, 14, 5, LeaveKind::Vacation, false, "pending", None),
+        (6, 0, 2, LeaveKind::Sick, true, LeaveStatus::Pending, None),
+        (
+            7,
+            14,
+            5,
+            LeaveKind::Vacation,
+            false,
+            LeaveStatus::Pending,
+            None,
+        ),
     ];
     for (i, offset, days, kind, emergency, status, decided_by) in leaves {
         let tz: chrono_tz::Tz = TEAM[i].3.parse().unwrap_or(chrono_tz::UTC);
@@ -174,7 +174,7 @@ async fn presence_week(
             emergency,
         };
         let id = presence::insert_leave(tx, ids[i], &plan, tz.name()).await?;
-        if status != "pending" {
+        if status != LeaveStatus::Pending {
             presence::set_leave_status(tx, id, status, decided_by.map(|d| ids[d]), "enjoy").await?;
         }
     }

@@ -8,12 +8,41 @@ use chrono_tz::Tz;
 /// Going offline for longer than this is leave, not offline.
 pub const MAX_OFFLINE_DAYS: i64 = 7;
 
-/// What a check-in says.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// What a check-in says, decoded from `presence_events.state`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum CheckIn {
     Online,
     Away,
     Offline,
+}
+
+/// Where a leave request stands, decoded from `leave_requests.status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum LeaveStatus {
+    Pending,
+    Acknowledged,
+    Declined,
+    Cancelled,
+}
+
+impl LeaveStatus {
+    /// The states in which leave still counts (shown, overlapping, cancellable).
+    pub const ACTIVE: [LeaveStatus; 2] = [LeaveStatus::Pending, LeaveStatus::Acknowledged];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LeaveStatus::Pending => "pending",
+            LeaveStatus::Acknowledged => "acknowledged",
+            LeaveStatus::Declined => "declined",
+            LeaveStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn is_active(self) -> bool {
+        Self::ACTIVE.contains(&self)
+    }
 }
 
 impl CheckIn {
@@ -279,7 +308,7 @@ pub fn plan_leave(
 /// A member's latest check-in.
 #[derive(Clone, Debug)]
 pub struct LatestCheckIn {
-    pub state: String,
+    pub state: CheckIn,
     pub at: DateTime<Utc>,
     pub until: Option<DateTime<Utc>>,
 }
@@ -378,11 +407,11 @@ pub fn derive(
     };
     let same_local_day =
         c.at.with_timezone(&tz).date_naive() == now.with_timezone(&tz).date_naive();
-    match (c.state.as_str(), c.until) {
-        ("offline", Some(until)) if until > now => Status::Offline { until },
-        ("offline", Some(until)) => Status::Overdue { until },
-        ("online", _) if same_local_day => Status::Online { since: c.at },
-        ("away", _) if same_local_day => Status::Away { since: c.at },
+    match (c.state, c.until) {
+        (CheckIn::Offline, Some(until)) if until > now => Status::Offline { until },
+        (CheckIn::Offline, Some(until)) => Status::Overdue { until },
+        (CheckIn::Online, _) if same_local_day => Status::Online { since: c.at },
+        (CheckIn::Away, _) if same_local_day => Status::Away { since: c.at },
         _ => Status::Unknown,
     }
 }
@@ -598,8 +627,13 @@ mod tests {
     }
 
     fn check_in(state: &str, at: &str, until: Option<&str>) -> LatestCheckIn {
+        let state = match state {
+            "online" => CheckIn::Online,
+            "away" => CheckIn::Away,
+            _ => CheckIn::Offline,
+        };
         LatestCheckIn {
-            state: state.into(),
+            state,
             at: utc(at),
             until: until.map(utc),
         }

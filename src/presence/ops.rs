@@ -5,7 +5,7 @@ use chrono_tz::Tz;
 use serde_json::json;
 
 use super::{
-    model::{self, CheckIn, LeaveInput},
+    model::{self, CheckIn, LeaveInput, LeaveStatus},
     store,
 };
 use crate::{
@@ -200,15 +200,15 @@ pub async fn decide_leave(
             owner: AccountId(leave.account_id),
         },
     )?;
-    if leave.status != "pending" {
+    if leave.status != LeaveStatus::Pending {
         return Err(AppError::Conflict(format!(
             "This request is already {}; nothing was changed.",
-            leave.status
+            leave.status.as_str()
         )));
     }
     let to = match decision {
-        Decision::Acknowledge => "acknowledged",
-        Decision::Decline => "declined",
+        Decision::Acknowledge => LeaveStatus::Acknowledged,
+        Decision::Decline => LeaveStatus::Declined,
     };
     store::set_leave_status(&mut tx, id, to, Some(user.id), note).await?;
     audit::record(
@@ -222,15 +222,18 @@ pub async fn decide_leave(
             },
             target_type: "leave",
             target_id: id.to_string(),
-            before: Some(json!({ "status": leave.status })),
-            after: Some(json!({ "status": to, "note": note })),
+            before: Some(json!({ "status": leave.status.as_str() })),
+            after: Some(json!({ "status": to.as_str(), "note": note })),
         },
     )
     .await?;
     tx.commit().await?;
     Ok(format!(
-        "Leave of {} from {} to {} {to}.",
-        leave.display_name, leave.starts_on, leave.ends_on
+        "Leave of {} from {} to {} {}.",
+        leave.display_name,
+        leave.starts_on,
+        leave.ends_on,
+        to.as_str()
     ))
 }
 
@@ -252,16 +255,16 @@ pub async fn cancel_leave(
             owner: AccountId(leave.account_id),
         },
     )?;
-    if !matches!(leave.status.as_str(), "pending" | "acknowledged") {
+    if !leave.status.is_active() {
         return Err(AppError::Conflict(format!(
             "This request is already {}.",
-            leave.status
+            leave.status.as_str()
         )));
     }
     if leave.ends_at <= state.clock.now() {
         return Err(AppError::Conflict("This leave has already ended.".into()));
     }
-    store::set_leave_status(&mut tx, id, "cancelled", None, "").await?;
+    store::set_leave_status(&mut tx, id, LeaveStatus::Cancelled, None, "").await?;
     audit::record(
         &mut tx,
         actor,
@@ -269,8 +272,8 @@ pub async fn cancel_leave(
             action: "leave.cancelled",
             target_type: "leave",
             target_id: id.to_string(),
-            before: Some(json!({ "status": leave.status })),
-            after: Some(json!({ "status": "cancelled" })),
+            before: Some(json!({ "status": leave.status.as_str() })),
+            after: Some(json!({ "status": LeaveStatus::Cancelled.as_str() })),
         },
     )
     .await?;

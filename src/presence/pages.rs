@@ -32,7 +32,7 @@ impl Member {
         let leave = row.leave_ends_on.map(|ends_on| model::CurrentLeave {
             ends_on,
             emergency: row.leave_emergency.unwrap_or(false),
-            acknowledged: row.leave_status.as_deref() == Some("acknowledged"),
+            acknowledged: row.leave_status == Some(model::LeaveStatus::Acknowledged),
         });
         let status = model::derive(now, tz, latest.as_ref(), leave.as_ref());
         Self { row, tz, status }
@@ -287,12 +287,12 @@ pub fn leave_table(
                 view! { <td><a href=href>{l.display_name.clone()}</a></td> }
             });
             let flag = l.emergency.then(|| view! { " "<span class="badge state-overdue">"emergency"</span> });
-            let status_class = format!("badge leave-{}", l.status);
+            let status_class = format!("badge leave-{}", l.status.as_str());
             let decided = l.decided_by.clone().map(|d| {
                 let note = if l.decision_note.is_empty() { String::new() } else { format!(": {}", l.decision_note) };
                 view! { <br/><small class="muted">{format!("by {d}{note}")}</small> }
             });
-            let cancel = (own && matches!(l.status.as_str(), "pending" | "acknowledged") && l.ends_at > now).then(|| {
+            let cancel = (own && l.status.is_active() && l.ends_at > now).then(|| {
                 let action = format!("/leave/{}/cancel", l.id);
                 view! {
                     <form method="post" action=action class="inline">
@@ -306,7 +306,7 @@ pub fn leave_table(
                     {who}
                     <td>{dates}</td>
                     <td>{l.kind.clone()}{flag}<br/><small class="muted">{l.note.clone()}</small></td>
-                    <td><span class=status_class>{l.status.clone()}</span>{decided}</td>
+                    <td><span class=status_class>{l.status.as_str()}</span>{decided}</td>
                     <td>{cancel}</td>
                 </tr>
             }
@@ -409,14 +409,14 @@ pub fn calendar(
                         Some(l) => {
                             let class = format!(
                                 "cal leave-{}{}",
-                                l.status,
+                                l.status.as_str(),
                                 if l.emergency { " emergency" } else { "" }
                             );
                             let title = format!(
                                 "{} {} ({}){}",
                                 m.display_name,
                                 l.kind,
-                                l.status,
+                                l.status.as_str(),
                                 if l.emergency { ", emergency" } else { "" }
                             );
                             let mark = if l.emergency { "!" } else { &l.kind[..1] };
@@ -463,11 +463,11 @@ pub fn member(
                 .until
                 .map(|u| format!("until {}", ui::local_time(u, &tz)))
                 .unwrap_or_default();
-            let class = format!("badge state-{}", e.state);
+            let class = format!("badge state-{}", e.state.as_str());
             view! {
                 <tr>
                     <td>{ui::local_time(e.at, &tz)}</td>
-                    <td><span class=class>{e.state.clone()}</span></td>
+                    <td><span class=class>{e.state.as_str()}</span></td>
                     <td>{until}</td>
                     <td>{e.reason.clone()}</td>
                 </tr>

@@ -3,7 +3,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{PgConnection, PgPool};
 
-use super::model::{CheckIn, LeavePlan};
+use super::model::{CheckIn, LeavePlan, LeaveStatus};
 use crate::auth::model::AccountId;
 
 /// Records a check-in and makes it the member's current one.
@@ -44,18 +44,16 @@ pub struct BoardRow {
     pub handle: String,
     pub display_name: String,
     pub timezone: String,
-    pub state: Option<String>,
+    pub state: Option<CheckIn>,
     pub at: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
     pub reason: Option<String>,
     pub leave_ends_on: Option<NaiveDate>,
     pub leave_emergency: Option<bool>,
-    pub leave_status: Option<String>,
+    pub leave_status: Option<LeaveStatus>,
     pub next_leave_starts_on: Option<NaiveDate>,
     pub next_leave_ends_on: Option<NaiveDate>,
 }
-
-const ACTIVE: [&str; 2] = ["pending", "acknowledged"];
 
 /// Every enabled member (or only `handle`) with what the board needs at `now`.
 pub async fn board(
@@ -84,9 +82,9 @@ async fn board_of(
     sqlx::query_as!(
         BoardRow,
         r#"select a.id, a.handle, a.display_name, a.timezone,
-                  e.state as "state?", e.at as "at?: _", e.until as "until?: _", e.reason as "reason?",
+                  e.state as "state?: CheckIn", e.at as "at?: _", e.until as "until?: _", e.reason as "reason?",
                   cl.ends_on as "leave_ends_on?: _", cl.emergency as "leave_emergency?",
-                  cl.status as "leave_status?",
+                  cl.status as "leave_status?: LeaveStatus",
                   nl.starts_on as "next_leave_starts_on?: _", nl.ends_on as "next_leave_ends_on?: _"
            from accounts a
            left join presence_current pc on pc.account_id = a.id
@@ -106,7 +104,7 @@ async fn board_of(
              and ($4::bigint[] is null or a.id = any($4))
            order by a.display_name, a.id"#,
         now as _,
-        &ACTIVE.map(String::from)[..],
+        &LeaveStatus::ACTIVE.map(|s| s.as_str().to_string())[..],
         handle,
         ids
     )
@@ -117,7 +115,7 @@ async fn board_of(
 #[derive(Clone, Debug)]
 pub struct EventRow {
     pub id: i64,
-    pub state: String,
+    pub state: CheckIn,
     pub at: DateTime<Utc>,
     pub until: Option<DateTime<Utc>>,
     pub reason: String,
@@ -132,7 +130,7 @@ pub async fn history(
 ) -> sqlx::Result<Vec<EventRow>> {
     sqlx::query_as!(
         EventRow,
-        r#"select id, state, at as "at: _", until as "until: _", reason
+        r#"select id, state as "state: CheckIn", at as "at: _", until as "until: _", reason
            from presence_events
            where account_id = $1 and ($2::bigint is null or id < $2)
            order by id desc
@@ -159,7 +157,7 @@ pub struct LeaveRow {
     pub kind: String,
     pub note: String,
     pub emergency: bool,
-    pub status: String,
+    pub status: LeaveStatus,
     pub decided_by: Option<String>,
     pub decision_note: String,
     pub created_at: DateTime<Utc>,
@@ -185,7 +183,7 @@ pub async fn overlapping_leave(
          where account_id = $1 and status = any($2) and starts_at < $4 and ends_at > $3
          order by starts_at limit 1"#,
         who.0,
-        &ACTIVE.map(String::from)[..],
+        &LeaveStatus::ACTIVE.map(|s| s.as_str().to_string())[..],
         plan.starts_at as _,
         plan.ends_at as _
     )
@@ -239,7 +237,7 @@ pub async fn leaves(pool: &PgPool, scope: LeaveScope, limit: i64) -> sqlx::Resul
         LeaveRow,
         r#"select l.id, l.account_id, a.handle, a.display_name, l.starts_on as "starts_on: _", l.ends_on as "ends_on: _",
                   l.starts_at as "starts_at: _", l.ends_at as "ends_at: _", l.timezone, l.kind,
-                  l.note, l.emergency, l.status, d.handle as "decided_by?", l.decision_note,
+                  l.note, l.emergency, l.status as "status: LeaveStatus", d.handle as "decided_by?", l.decision_note,
                   l.created_at as "created_at: _"
            from leave_requests l
            join accounts a on a.id = l.account_id
@@ -268,7 +266,7 @@ pub async fn lock_leave(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option
         LeaveRow,
         r#"select l.id, l.account_id, a.handle, a.display_name, l.starts_on as "starts_on: _", l.ends_on as "ends_on: _",
                   l.starts_at as "starts_at: _", l.ends_at as "ends_at: _", l.timezone, l.kind,
-                  l.note, l.emergency, l.status, null::text as "decided_by?", l.decision_note,
+                  l.note, l.emergency, l.status as "status: LeaveStatus", null::text as "decided_by?", l.decision_note,
                   l.created_at as "created_at: _"
            from leave_requests l join accounts a on a.id = l.account_id
            where l.id = $1
@@ -282,7 +280,7 @@ pub async fn lock_leave(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option
 pub async fn set_leave_status(
     conn: &mut PgConnection,
     id: i64,
-    status: &str,
+    status: LeaveStatus,
     decided_by: Option<AccountId>,
     note: &str,
 ) -> sqlx::Result<()> {
@@ -293,7 +291,7 @@ pub async fn set_leave_status(
              decision_note = case when $3::bigint is null then decision_note else $4 end
          where id = $1",
         id,
-        status,
+        status as LeaveStatus,
         decided_by.map(|a| a.0),
         note
     )
