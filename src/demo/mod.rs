@@ -295,6 +295,8 @@ async fn release_history(
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("demo line {name}"))?;
             rstore::insert_backport_target(tx, id, l, pos as i32).await?;
+            let status = crate::releases::model::BackportStatus::parse(status)
+                .map_err(anyhow::Error::msg)?;
             rstore::set_target_status(tx, id, l, status).await?;
         }
     }

@@ -365,7 +365,45 @@ pub const CRITICALITY: [(&str, &str); 5] = [
     ("other", "other (justify)"),
 ];
 
-pub const BACKPORT_STATUSES: [&str; 4] = ["pending", "approved", "picked", "not_needed"];
+/// Where a backport stands on one line, decoded from `backport_targets.status`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum BackportStatus {
+    Pending,
+    Approved,
+    Picked,
+    NotNeeded,
+}
+
+impl BackportStatus {
+    pub const ALL: [BackportStatus; 4] = [
+        BackportStatus::Pending,
+        BackportStatus::Approved,
+        BackportStatus::Picked,
+        BackportStatus::NotNeeded,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackportStatus::Pending => "pending",
+            BackportStatus::Approved => "approved",
+            BackportStatus::Picked => "picked",
+            BackportStatus::NotNeeded => "not_needed",
+        }
+    }
+    pub fn parse(s: &str) -> Result<Self, String> {
+        Self::ALL
+            .into_iter()
+            .find(|b| b.as_str() == s.trim())
+            .ok_or_else(|| "Choose pending, approved, picked or not needed.".into())
+    }
+    /// The status for people ("not needed").
+    pub fn label(self) -> &'static str {
+        match self {
+            BackportStatus::NotNeeded => "not needed",
+            other => other.as_str(),
+        }
+    }
+}
 
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();

@@ -522,9 +522,7 @@ pub async fn set_backport_status(
     line: i64,
     status: &str,
 ) -> AppResult<()> {
-    if !model::BACKPORT_STATUSES.contains(&status) {
-        return Err(AppError::BadRequest("Unknown backport status.".into()));
-    }
+    let status = model::BackportStatus::parse(status).map_err(AppError::BadRequest)?;
     let mut tx = state.pool.begin().await?;
     let before = store::set_target_status(&mut tx, backport, line, status)
         .await?
@@ -536,8 +534,8 @@ pub async fn set_backport_status(
             action: "backport.status_changed",
             target_type: "backport",
             target_id: backport.to_string(),
-            before: Some(json!({ "line_id": line, "status": before })),
-            after: Some(json!({ "line_id": line, "status": status })),
+            before: Some(json!({ "line_id": line, "status": before.as_str() })),
+            after: Some(json!({ "line_id": line, "status": status.as_str() })),
         },
     )
     .await?;

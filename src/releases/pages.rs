@@ -174,15 +174,15 @@ pub fn backports_table(
                 .iter()
                 .filter(|t| t.backport_id == b.id)
                 .map(|t| {
-                    let class = format!("badge bp-{}", t.status);
+                    let class = format!("badge bp-{}", t.status.as_str());
                     let control = can_manage.then(|| {
                         let action = format!("/releases/{repo}/backports/{}/lines/{}", b.id, t.line_id);
                         let id = format!("bp-{}-{}", b.id, t.line_id);
-                        let options = model::BACKPORT_STATUSES
+                        let options = model::BackportStatus::ALL
                             .iter()
                             .map(|s| {
                                 let sel = *s == t.status;
-                                view! { <option value=*s selected=sel>{s.replace('_', " ")}</option> }
+                                view! { <option value=s.as_str() selected=sel>{s.label()}</option> }
                             })
                             .collect::<Vec<_>>();
                         let label = format!("Status on {}", t.line);
@@ -196,7 +196,7 @@ pub fn backports_table(
                         }
                     });
                     view! {
-                        <li><code>{t.line.clone()}</code>" "<span class=class>{t.status.replace('_', " ")}</span>" "{control}</li>
+                        <li><code>{t.line.clone()}</code>" "<span class=class>{t.status.label()}</span>" "{control}</li>
                     }
                 })
                 .collect::<Vec<_>>();

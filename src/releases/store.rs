@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 
-use super::model::{LineName, Version};
+use super::model::{BackportStatus, LineName, Version};
 use crate::{auth::model::AccountId, error::none_if_violates};
 
 #[derive(Clone, Debug)]
@@ -326,7 +326,7 @@ pub struct TargetRow {
     pub backport_id: i64,
     pub line_id: i64,
     pub line: String,
-    pub status: String,
+    pub status: BackportStatus,
 }
 
 /// A repository's backports (newest first, or only those targeting `line`) with their targets:
@@ -354,10 +354,10 @@ pub async fn backports(
     let ids: Vec<i64> = list.iter().map(|b| b.id).collect();
     let targets = sqlx::query_as!(
         TargetRow,
-        "select bt.backport_id, bt.line_id, l.name as line, bt.status
-         from backport_targets bt join release_lines l on l.id = bt.line_id
-         where bt.backport_id = any($1)
-         order by bt.backport_id, bt.position",
+        r#"select bt.backport_id, bt.line_id, l.name as line, bt.status as "status: BackportStatus"
+           from backport_targets bt join release_lines l on l.id = bt.line_id
+           where bt.backport_id = any($1)
+           order by bt.backport_id, bt.position"#,
         &ids
     )
     .fetch_all(pool)
@@ -370,10 +370,11 @@ pub async fn set_target_status(
     conn: &mut PgConnection,
     backport: i64,
     line: i64,
-    status: &str,
-) -> sqlx::Result<Option<String>> {
+    status: BackportStatus,
+) -> sqlx::Result<Option<BackportStatus>> {
     let before = sqlx::query_scalar!(
-        "select status from backport_targets where backport_id = $1 and line_id = $2 for update",
+        r#"select status as "status: BackportStatus" from backport_targets
+           where backport_id = $1 and line_id = $2 for update"#,
         backport,
         line
     )
@@ -385,7 +386,7 @@ pub async fn set_target_status(
              where backport_id = $1 and line_id = $2",
             backport,
             line,
-            status
+            status as BackportStatus
         )
         .execute(conn)
         .await?;
