@@ -126,7 +126,11 @@ async fn tags_are_immutable_everywhere_but_can_be_retracted_once() {
             &[("reason", "again")],
         )
         .await;
-    assert_eq!(twice.status, StatusCode::CONFLICT);
+    assert_eq!(twice.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        twice.body.contains("already retracted"),
+        "on the tag's page"
+    );
     let raw = sqlx::query("update release_tags set retract_reason = 'rewritten'")
         .execute(&app.pool)
         .await;

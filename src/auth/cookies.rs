@@ -62,6 +62,29 @@ impl Cookies {
         Redirect::to(to)
     }
 
+    /// The one form outcome. `result` is what the operation said: done → its message as a flash
+    /// and a 303 to `to`; refused in the user's terms (`Conflict`, `BadRequest`) → `again(reason)`
+    /// renders the same page with the reason at the form and what was typed kept, answered 422.
+    /// Anything else (403, 404, 503, 500) stays an error page (with the navigation).
+    pub async fn outcome<Fut>(
+        &self,
+        result: Result<String, AppError>,
+        to: &str,
+        again: impl FnOnce(String) -> Fut,
+    ) -> Result<Response, AppError>
+    where
+        Fut: Future<Output = Result<axum::response::Html<String>, AppError>>,
+    {
+        match result {
+            Ok(msg) => Ok(self.done(msg, to).into_response()),
+            Err(AppError::Conflict(why) | AppError::BadRequest(why)) => {
+                let page = again(why).await?;
+                Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// The flash message this request brought, removed from the browser once shown.
     pub fn take_flash(&self) -> Option<Flash> {
         let mut i = self.lock();

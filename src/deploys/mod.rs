@@ -361,6 +361,7 @@ async fn render_service(
     name: &str,
     image_form: &ImageForm,
     image_errs: &FormErrors,
+    health_refusal: Option<(i64, String, String)>,
 ) -> AppResult<Html<String>> {
     let s = store::service(&state.pool, name)
         .await?
@@ -389,6 +390,7 @@ async fn render_service(
         can_manage,
         image_form,
         image_errs,
+        health_refusal,
     };
     Ok(ui::page(ctx, &s.name, pages::service(ctx, view)))
 }
@@ -404,6 +406,7 @@ async fn service(
         &name,
         &ImageForm::default(),
         &FormErrors::default(),
+        None,
     )
     .await
 }
@@ -428,16 +431,23 @@ async fn health_url(
     user: CurrentUser,
     actor: Actor,
     cookies: Cookies,
+    ctx: PageCtx,
     Path(name): Path<String>,
     Form(f): Form<UrlForm>,
-) -> AppResult<Redirect> {
+) -> AppResult<Response> {
     require(Some(&user), Action::ManageDeployTargets)?;
     let s = store::service(&state.pool, &name)
         .await?
         .ok_or(AppError::NotFound)?;
     let env = env_id(&state, &f.environment).await?;
-    let msg = ops::set_health_url(&state, &actor, &s, env, &f.url).await?;
-    Ok(cookies.done(msg, &format!("/services/{name}")))
+    let result = ops::set_health_url(&state, &actor, &s, env, &f.url).await;
+    let (blank, none) = (ImageForm::default(), FormErrors::default());
+    cookies
+        .outcome(result, &format!("/services/{name}"), |why| {
+            let refusal = Some((env, f.url.clone(), why));
+            render_service(&state, &ctx, &name, &blank, &none, refusal)
+        })
+        .await
 }
 
 async fn record_image(
@@ -457,7 +467,7 @@ async fn record_image(
             .into_response()),
         Err(errs) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
-            render_service(&state, &ctx, &name, &f, &errs).await?,
+            render_service(&state, &ctx, &name, &f, &errs, None).await?,
         )
             .into_response()),
     }

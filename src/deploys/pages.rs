@@ -468,6 +468,8 @@ pub struct ServiceView<'a> {
     pub can_manage: bool,
     pub image_form: &'a ImageForm,
     pub image_errs: &'a FormErrors,
+    /// A refused health URL: (environment id, what was typed, why).
+    pub health_refusal: Option<(i64, String, String)>,
 }
 
 pub fn service(ctx: &PageCtx, v: ServiceView<'_>) -> impl IntoView + use<> {
@@ -479,7 +481,12 @@ pub fn service(ctx: &PageCtx, v: ServiceView<'_>) -> impl IntoView + use<> {
         .map(|e| {
             let cell = v.cells.get(&(s.id, e.id));
             let version = cell.and_then(|c| c.version.clone()).unwrap_or_else(|| "—".into());
-            let url = v.targets.get(&e.id).cloned().unwrap_or_default();
+            let refused = v.health_refusal.as_ref().filter(|(env, _, _)| *env == e.id);
+            let url = match refused {
+                Some((_, typed, _)) => typed.clone(),
+                None => v.targets.get(&e.id).cloned().unwrap_or_default(),
+            };
+            let why = refused.map(|(_, _, why)| view! { <p class="field-error" role="alert">{why.clone()}</p> });
             let manage = v.can_manage.then(|| {
                 let action = format!("/services/{}/health-url", s.name);
                 let id = format!("hu-{}", e.id);
@@ -491,6 +498,7 @@ pub fn service(ctx: &PageCtx, v: ServiceView<'_>) -> impl IntoView + use<> {
                         <label for=id.clone() class="sr-only">{label}</label>
                         <input id=id name="url" type="url" value=url.clone() placeholder="https://…/healthz"/>
                         <button type="submit" class="secondary small">"Save"</button>
+                        {why}
                     </form>
                 }
             });

@@ -315,9 +315,8 @@ async fn render_doc(
     ))
 }
 
-/// The one outcome of the doc page's forms: done → flash and 303 to `to`; refused in the doc's
-/// terms (a conflict) → the doc page again with 422, the reason at the top and the input kept.
-/// A missing permission stays a 403 page, a missing doc a 404.
+/// The doc page's forms answer through `Cookies::outcome`: a refusal shows the doc again with the
+/// reason at the top and the input kept.
 #[allow(clippy::too_many_arguments)]
 async fn doc_outcome(
     state: &AppState,
@@ -329,14 +328,11 @@ async fn doc_outcome(
     kept: pages::Kept,
     to: String,
 ) -> AppResult<Response> {
-    match result {
-        Ok(msg) => Ok(cookies.done(msg, &to).into_response()),
-        Err(AppError::Conflict(why)) => {
-            let page = render_doc(state, ctx, user, n, Some(why), kept).await?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
-        }
-        Err(e) => Err(e),
-    }
+    cookies
+        .outcome(result, &to, |why| {
+            render_doc(state, ctx, user, n, Some(why), kept)
+        })
+        .await
 }
 
 async fn edit_form(

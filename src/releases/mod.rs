@@ -197,15 +197,26 @@ async fn tag(
     ctx: PageCtx,
     Path((name, tag)): Path<(String, String)>,
 ) -> AppResult<Html<String>> {
-    let repo = repo_or_404(&state, &name).await?;
-    let t = store::tag(&state.pool, repo.id, &tag)
+    render_tag(&state, &ctx, &name, &tag, None).await
+}
+
+/// A tag's page, after a refused retraction with the reason typed kept and why it was refused.
+async fn render_tag(
+    state: &AppState,
+    ctx: &PageCtx,
+    name: &str,
+    tag: &str,
+    refused: Option<(String, String)>,
+) -> AppResult<Html<String>> {
+    let repo = repo_or_404(state, name).await?;
+    let t = store::tag(&state.pool, repo.id, tag)
         .await?
         .ok_or(AppError::NotFound)?;
     let can_manage = can(ctx.user.as_ref(), Action::ManageReleases);
     Ok(ui::page(
-        &ctx,
+        ctx,
         &format!("{} {}", repo.name, t.name),
-        pages::tag(&ctx, &repo, &t, can_manage),
+        pages::tag(ctx, &repo, &t, can_manage, refused),
     ))
 }
 
@@ -220,13 +231,18 @@ async fn retract(
     user: CurrentUser,
     actor: Actor,
     cookies: Cookies,
+    ctx: PageCtx,
     Path((name, tag)): Path<(String, String)>,
     Form(f): Form<ReasonForm>,
-) -> AppResult<Redirect> {
+) -> AppResult<Response> {
     require(Some(&user), Action::ManageReleases)?;
     let repo = repo_or_404(&state, &name).await?;
-    let msg = ops::retract_tag(&state, &actor, &repo, &tag, &f.reason).await?;
-    Ok(cookies.done(msg, &format!("/releases/{name}/tags/{tag}")))
+    let result = ops::retract_tag(&state, &actor, &repo, &tag, &f.reason).await;
+    cookies
+        .outcome(result, &format!("/releases/{name}/tags/{tag}"), |why| {
+            render_tag(&state, &ctx, &name, &tag, Some((f.reason.clone(), why)))
+        })
+        .await
 }
 
 async fn import_form(

@@ -360,7 +360,14 @@ pub fn line(
     }
 }
 
-pub fn tag(ctx: &PageCtx, repo: &RepoRow, t: &TagRow, can_manage: bool) -> impl IntoView + use<> {
+/// A tag's page; `refused` is a refused retraction: (the reason typed, why it was refused).
+pub fn tag(
+    ctx: &PageCtx,
+    repo: &RepoRow,
+    t: &TagRow,
+    can_manage: bool,
+    refused: Option<(String, String)>,
+) -> impl IntoView + use<> {
     let tz = ctx.tz().to_string();
     let title = format!("{} {}", repo.name, t.name);
     let line_href = format!("/releases/{}/{}", repo.name, t.line);
@@ -372,7 +379,17 @@ pub fn tag(ctx: &PageCtx, repo: &RepoRow, t: &TagRow, can_manage: bool) -> impl 
         );
         view! { <div class="form-error" role="status">{text}</div> }
     });
-    let retract = (can_manage && t.retracted_at.is_none()).then(|| {
+    let (typed, why) = match refused {
+        Some((typed, why)) => (typed, Some(why)),
+        None => (String::new(), None),
+    };
+    let show_form = can_manage && t.retracted_at.is_none();
+    // Without the form (the tag is retracted already) the refusal shows at the top.
+    let alert = why
+        .clone()
+        .filter(|_| !show_form)
+        .map(|w| view! { <div class="form-error" role="alert">{w}</div> });
+    let retract = show_form.then(|| {
         let action = format!("/releases/{}/tags/{}/retract", repo.name, t.name);
         view! {
             <section class="card">
@@ -380,7 +397,7 @@ pub fn tag(ctx: &PageCtx, repo: &RepoRow, t: &TagRow, can_manage: bool) -> impl 
                 <p class="muted">"Tags are never edited or deleted. A mistaken tag is marked retracted, with the reason; the history keeps it."</p>
                 <form method="post" action=action>
                     {ui::csrf_field(ctx)}
-                    {ui::field("Reason", "reason", "text", "", None, None)}
+                    {ui::field("Reason", "reason", "text", &typed, why.as_ref(), None)}
                     <button type="submit" class="danger">"Mark retracted"</button>
                 </form>
             </section>
@@ -394,6 +411,7 @@ pub fn tag(ctx: &PageCtx, repo: &RepoRow, t: &TagRow, can_manage: bool) -> impl 
     let by = t.recorded_by.clone().unwrap_or_else(|| "—".into());
     view! {
         <h1>{title}</h1>
+        {alert}
         {retracted}
         <dl class="facts">
             <dt>"Line"</dt><dd><a href=line_href><code>{t.line.clone()}</code></a></dd>
