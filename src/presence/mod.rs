@@ -1,10 +1,11 @@
 //! Availability (DESIGN §3.3): check-ins, announced offline time, leave requests, the team board,
 //! my status, the leave calendar and each member's history.
 
+pub mod demo;
 pub mod model;
 pub mod ops;
 pub mod pages;
-pub mod store;
+mod store;
 
 use axum::{
     Form, Router,
