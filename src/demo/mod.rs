@@ -62,7 +62,8 @@ pub async fn load(pool: &PgPool) -> anyhow::Result<Option<Vec<(String, Role, Str
         ids.push(id);
         created.push((handle.to_string(), role, password));
     }
-    crate::presence::demo::week(&mut tx, &ids, Utc::now()).await?;
+    let zones = TEAM.map(|t| t.3);
+    crate::presence::demo::week(&mut tx, &ids, &zones, Utc::now()).await?;
     release_history(pool, &mut tx, ids[1]).await?;
     deployment_history(&mut tx, ids[1], Utc::now()).await?;
     crate::docs::demo::design_docs(&mut tx, &ids, Utc::now()).await?;

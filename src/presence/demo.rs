@@ -15,9 +15,11 @@ type DemoLeave = (usize, i64, i64, LeaveKind, bool, LeaveStatus, Option<usize>);
 
 /// A realistic week of availability around `now` (indexes follow `TEAM`): online, away,
 /// offline, one overdue, leave past, current and future, one emergency, one member unknown.
+/// `ids` and `zones` (IANA names) are the demo team's, in the same order.
 pub async fn week(
     tx: &mut PgConnection,
     ids: &[AccountId],
+    zones: &[&str],
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     let h = Duration::hours;
@@ -77,7 +79,7 @@ pub async fn week(
         ),
     ];
     for (i, offset, days, kind, emergency, status, decided_by) in leaves {
-        let tz: chrono_tz::Tz = crate::demo::TEAM[i].3.parse().unwrap_or(chrono_tz::UTC);
+        let tz: chrono_tz::Tz = zones[i].parse().unwrap_or(chrono_tz::UTC);
         let first = now.with_timezone(&tz).date_naive() + Duration::days(offset);
         let last = first + Duration::days(days - 1);
         let plan = LeavePlan {
