@@ -23,7 +23,7 @@ impl Member {
         let tz: Tz = row.timezone.parse().unwrap_or(chrono_tz::UTC);
         let latest = match (&row.state, row.at) {
             (Some(state), Some(at)) => Some(model::LatestCheckIn {
-                state: state.clone(),
+                state: *state,
                 at,
                 until: row.until,
             }),
