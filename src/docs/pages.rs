@@ -277,7 +277,79 @@ pub fn doc(ctx: &PageCtx, v: DocView<'_>) -> impl IntoView + use<> {
         let href = format!("/docs/{s}");
         view! { <p class="form-error">"Superseded by "<a href=href>{format!("DD-{s}")}</a></p> }
     });
-    // Alternatives side by side.
+    let comparison = comparison(&c);
+    let approvals = v
+        .reviewers
+        .iter()
+        .filter(|r| r.verdict == Some(model::Verdict::Approve))
+        .count();
+    let aside = reviewers_aside(ctx, &v, approvals);
+    let moves = moves(ctx, &v, approvals);
+    let threads = threads(ctx, &v);
+    let extra = c
+        .extra
+        .iter()
+        .map(|e| view! { <section><h2>{e.title.clone()}</h2>{md(&e.body)}</section> })
+        .collect::<Vec<_>>();
+    let edit = (v.is_owner && status.editable()).then(|| {
+        let href = format!("/docs/{n}/edit");
+        view! { <a class="button" href=href>"Edit"</a> }
+    });
+    let sections = ["", "Background", "Objectives", "Alternatives", "Conclusion"]
+        .iter()
+        .map(|s| view! { <option value=*s>{if s.is_empty() { "the whole doc" } else { s }}</option> })
+        .collect::<Vec<_>>();
+    let refusal = v
+        .refusal
+        .clone()
+        .map(|r| view! { <div class="form-error" role="alert">{r}</div> });
+    let comment_action = format!("/docs/{n}/comments");
+    let history = v
+        .revisions
+        .iter()
+        .map(|r| view! { <li>{format!("v{} by {} — {}", r.version, r.author, ui::local_time(r.at, &tz))}</li> })
+        .collect::<Vec<_>>();
+    let latest = v.revisions.first().map(|r| r.version).unwrap_or(1);
+    let diff_action = format!("/docs/{n}/diff");
+    let export = format!("/docs/{n}/export.md");
+    view! {
+        <p class="muted"><a href="/docs">"← Design docs"</a></p>
+        <h1>{format!("DD-{n} {}", c.title)}</h1>
+        <p>{status_badge(d.status)}" "{c.kind.clone()}" · owner "{d.owner.clone()}" · tags "{tags}{line}" · "<a href=export>"Export Markdown"</a></p>
+        {superseded}
+        {refusal}
+        <div class="row-actions">{edit}{moves}</div>
+        {decision}
+        <div class="doc-layout">
+            <article class="doc-body">
+                <section><h2>"Background"</h2>{md(&c.background)}</section>
+                <section><h2>"Objectives"</h2>{md(&c.objectives)}</section>
+                <section><h2>"Alternatives"</h2>{comparison}</section>
+                <section><h2>"Conclusion"</h2>{md(&c.conclusion)}</section>
+                {extra}
+            </article>
+            {aside}
+        </div>
+        <h2 id="discussion">"Discussion"</h2>
+        <ul class="plain threads">{threads}</ul>
+        <form method="post" action=comment_action class="card">
+            {ui::csrf_field(ctx)}
+            <div class="field"><label for="f-section">"On"</label><select id="f-section" name="section">{sections}</select></div>
+            <div class="field"><label for="f-body">"Comment (Markdown)"</label>{ui::textarea("f-body".into(), "body".into(), "3", &v.kept.body)}</div>
+            <button type="submit">"Comment"</button>
+        </form>
+        <h2>"History"</h2>
+        <ul class="plain">{history}</ul>
+        <form method="get" action=diff_action class="filters">
+            <label for="f-from">"Compare v"</label><input id="f-from" name="from" value="1" size="3"/>
+            <label for="f-to">"with v"</label><input id="f-to" name="to" value=latest.to_string() size="3"/>
+            <button type="submit" class="secondary">"Diff"</button>
+        </form>
+    }
+}
+
+/// The alternatives side by side (or the empty state).
+fn comparison(c: &model::Content) -> AnyView {
     let alts: Vec<model::Alternative> = c
         .alternatives
         .iter()
@@ -300,7 +372,7 @@ pub fn doc(ctx: &PageCtx, v: DocView<'_>) -> impl IntoView + use<> {
             .collect::<Vec<_>>();
         view! { <tr><th scope="row">{label}</th>{cells}</tr> }
     };
-    let comparison = if alts.is_empty() {
+    if alts.is_empty() {
         ui::empty_state(
             "No alternatives yet",
             "A design doc weighs at least two alternatives.",
@@ -320,18 +392,14 @@ pub fn doc(ctx: &PageCtx, v: DocView<'_>) -> impl IntoView + use<> {
             </table></div>
         }
         .into_any()
-    };
-    let extra = c
-        .extra
-        .iter()
-        .map(|e| view! { <section><h2>{e.title.clone()}</h2>{md(&e.body)}</section> })
-        .collect::<Vec<_>>();
-    // Reviewers.
-    let approvals = v
-        .reviewers
-        .iter()
-        .filter(|r| r.verdict == Some(model::Verdict::Approve))
-        .count();
+    }
+}
+
+/// The reviewers with their verdicts and flags, and the owner's and reviewers' forms.
+fn reviewers_aside(ctx: &PageCtx, v: &DocView<'_>, approvals: usize) -> impl IntoView + use<> {
+    let n = v.doc.number;
+    let status = v.doc.status;
+    let tz = ctx.tz().to_string();
     let reviewer_rows = v
         .reviewers
         .iter()
@@ -356,9 +424,8 @@ pub fn doc(ctx: &PageCtx, v: DocView<'_>) -> impl IntoView + use<> {
             }
         })
         .collect::<Vec<_>>();
-    let kept = v.kept.clone();
-    let kept_handle = kept.handle.clone();
-    let kept_note = kept.note.clone();
+    let kept_handle = v.kept.handle.clone();
+    let kept_note = v.kept.note.clone();
     let request_form = v.is_owner.then(|| {
         let action = format!("/docs/{n}/reviewers");
         view! {
@@ -384,7 +451,22 @@ pub fn doc(ctx: &PageCtx, v: DocView<'_>) -> impl IntoView + use<> {
             </form>
         }
     });
-    // Moves available to this viewer.
+    view! {
+        <aside class="card reviewers">
+            <h2>"Reviewers"</h2>
+            <p class="muted">{format!("{approvals} of {} approvals needed", v.required_approvals)}</p>
+            <ul class="plain">{reviewer_rows}</ul>
+            {request_form}
+            {verdict_form}
+        </aside>
+    }
+}
+
+/// The moves this viewer may make now, each a small form (with a rationale where one is needed).
+fn moves(ctx: &PageCtx, v: &DocView<'_>, approvals: usize) -> Vec<impl IntoView + use<>> {
+    let n = v.doc.number;
+    let status = v.doc.status;
+    let kept = v.kept.clone();
     let who = model::Asker {
         is_owner: v.is_owner,
         is_lead: v.is_lead,
@@ -395,7 +477,7 @@ pub fn doc(ctx: &PageCtx, v: DocView<'_>) -> impl IntoView + use<> {
         open_change_requests: 0,
         required: v.required_approvals,
     };
-    let moves = [
+    [
         ("submit", "Submit for review", model::Move::Submit),
         ("withdraw", "Withdraw", model::Move::Withdraw),
         ("approve", "Approve", model::Move::Approve),
@@ -425,13 +507,14 @@ pub fn doc(ctx: &PageCtx, v: DocView<'_>) -> impl IntoView + use<> {
             </form>
         }
     })
-    .collect::<Vec<_>>();
-    let edit = (v.is_owner && status.editable()).then(|| {
-        let href = format!("/docs/{n}/edit");
-        view! { <a class="button" href=href>"Edit"</a> }
-    });
-    // Threads.
-    let threads = v
+    .collect::<Vec<_>>()
+}
+
+/// The discussion: threads with their replies, a reply form and resolve/reopen.
+fn threads(ctx: &PageCtx, v: &DocView<'_>) -> Vec<impl IntoView + use<>> {
+    let n = v.doc.number;
+    let tz = ctx.tz().to_string();
+    v
         .comments
         .iter()
         .filter(|t| t.parent_id.is_none())
@@ -468,64 +551,7 @@ pub fn doc(ctx: &PageCtx, v: DocView<'_>) -> impl IntoView + use<> {
                 </li>
             }
         })
-        .collect::<Vec<_>>();
-    let sections = ["", "Background", "Objectives", "Alternatives", "Conclusion"]
-        .iter()
-        .map(|s| view! { <option value=*s>{if s.is_empty() { "the whole doc" } else { s }}</option> })
-        .collect::<Vec<_>>();
-    let refusal = v
-        .refusal
-        .clone()
-        .map(|r| view! { <div class="form-error" role="alert">{r}</div> });
-    let comment_action = format!("/docs/{n}/comments");
-    let history = v
-        .revisions
-        .iter()
-        .map(|r| view! { <li>{format!("v{} by {} — {}", r.version, r.author, ui::local_time(r.at, &tz))}</li> })
-        .collect::<Vec<_>>();
-    let latest = v.revisions.first().map(|r| r.version).unwrap_or(1);
-    let diff_action = format!("/docs/{n}/diff");
-    let export = format!("/docs/{n}/export.md");
-    view! {
-        <p class="muted"><a href="/docs">"← Design docs"</a></p>
-        <h1>{format!("DD-{n} {}", c.title)}</h1>
-        <p>{status_badge(d.status)}" "{c.kind.clone()}" · owner "{d.owner.clone()}" · tags "{tags}{line}" · "<a href=export>"Export Markdown"</a></p>
-        {superseded}
-        {refusal}
-        <div class="row-actions">{edit}{moves}</div>
-        {decision}
-        <div class="doc-layout">
-            <article class="doc-body">
-                <section><h2>"Background"</h2>{md(&c.background)}</section>
-                <section><h2>"Objectives"</h2>{md(&c.objectives)}</section>
-                <section><h2>"Alternatives"</h2>{comparison}</section>
-                <section><h2>"Conclusion"</h2>{md(&c.conclusion)}</section>
-                {extra}
-            </article>
-            <aside class="card reviewers">
-                <h2>"Reviewers"</h2>
-                <p class="muted">{format!("{approvals} of {} approvals needed", v.required_approvals)}</p>
-                <ul class="plain">{reviewer_rows}</ul>
-                {request_form}
-                {verdict_form}
-            </aside>
-        </div>
-        <h2 id="discussion">"Discussion"</h2>
-        <ul class="plain threads">{threads}</ul>
-        <form method="post" action=comment_action class="card">
-            {ui::csrf_field(ctx)}
-            <div class="field"><label for="f-section">"On"</label><select id="f-section" name="section">{sections}</select></div>
-            <div class="field"><label for="f-body">"Comment (Markdown)"</label>{ui::textarea("f-body".into(), "body".into(), "3", &v.kept.body)}</div>
-            <button type="submit">"Comment"</button>
-        </form>
-        <h2>"History"</h2>
-        <ul class="plain">{history}</ul>
-        <form method="get" action=diff_action class="filters">
-            <label for="f-from">"Compare v"</label><input id="f-from" name="from" value="1" size="3"/>
-            <label for="f-to">"with v"</label><input id="f-to" name="to" value=latest.to_string() size="3"/>
-            <button type="submit" class="secondary">"Diff"</button>
-        </form>
-    }
+        .collect::<Vec<_>>()
 }
 
 pub fn diff(number: i32, from: i32, to: i32, old: &str, new: &str) -> impl IntoView + use<> {
