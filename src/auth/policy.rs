@@ -29,6 +29,8 @@ pub enum Action {
     EditDoc { owner: AccountId },
     /// Ask someone to review a design doc.
     AskReviewers { owner: AccountId },
+    /// Approve, reject, hold or resume a design doc: a lead who does not own it.
+    DecideDoc { owner: AccountId },
 }
 
 /// Whether `user` may do `action`. Nobody anonymous may do anything here.
@@ -43,6 +45,7 @@ pub fn can(user: Option<&CurrentUser>, action: Action) -> bool {
         Action::DecideLeave { owner } => u.role >= Role::Lead && owner != u.id,
         Action::ManageReleases | Action::ManageDeployTargets => u.role >= Role::Lead,
         Action::EditDoc { owner } | Action::AskReviewers { owner } => owner == u.id,
+        Action::DecideDoc { owner } => u.role >= Role::Lead && owner != u.id,
     }
 }
 
@@ -67,6 +70,12 @@ pub fn require(user: Option<&CurrentUser>, action: Action) -> Result<(), AppErro
         }
         Action::EditDoc { .. } => "Only the doc's owner edits it; comment instead.".into(),
         Action::AskReviewers { .. } => "The doc's owner asks for reviewers.".into(),
+        Action::DecideDoc { owner }
+            if user.is_some_and(|u| u.id == owner && u.role >= Role::Lead) =>
+        {
+            "You cannot decide your own doc; another lead does.".into()
+        }
+        Action::DecideDoc { .. } => "Only a lead decides design docs.".into(),
         _ => "Only admins can do this. Ask an admin if you need it done.".into(),
     }))
 }
@@ -170,5 +179,22 @@ mod tests {
         )
         .unwrap_err();
         assert!(err.to_string().contains("owner edits"));
+        let err = require(
+            Some(&member),
+            Action::DecideDoc {
+                owner: AccountId(2),
+            },
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("Only a lead decides"));
+        let lead = user(1, Role::Lead);
+        let err = require(
+            Some(&lead),
+            Action::DecideDoc {
+                owner: AccountId(1),
+            },
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("your own doc"));
     }
 }

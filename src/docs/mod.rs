@@ -303,6 +303,12 @@ async fn render_doc(
         is_owner: doc.owner_id == user.id.0,
         is_lead: user.role >= Role::Lead,
         is_reviewer: reviewers.iter().any(|r| r.reviewer_id == user.id.0),
+        may_decide: crate::auth::policy::can(
+            Some(user),
+            crate::auth::policy::Action::DecideDoc {
+                owner: crate::auth::model::AccountId(doc.owner_id),
+            },
+        ),
         away,
         required_approvals: state.config.required_approvals,
         refusal,

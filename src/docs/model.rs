@@ -319,6 +319,8 @@ pub struct Asker {
     pub is_owner: bool,
     pub is_lead: bool,
     pub is_reviewer: bool,
+    /// `auth::policy` allows this person to decide the doc (`Action::DecideDoc`).
+    pub may_decide: bool,
 }
 
 /// The review state the approval rule looks at.
@@ -332,13 +334,13 @@ pub struct Reviews {
 /// The state `mv` leads to, or why it is refused.
 pub fn transition(from: Status, mv: Move, who: Asker, reviews: Reviews) -> Result<Status, String> {
     use Status::*;
+    // Who may decide is the policy's answer (`Action::DecideDoc`); operations ask the policy
+    // first for its precise refusal, so this is the model's own guard.
     let lead_not_owner = || {
-        if !who.is_lead {
-            Err("Only a lead decides design docs.".to_string())
-        } else if who.is_owner {
-            Err("You cannot decide your own doc; another lead does.".to_string())
-        } else {
+        if who.may_decide {
             Ok(())
+        } else {
+            Err("Only a lead who does not own the doc decides it.".to_string())
         }
     };
     let owner = || {
@@ -549,21 +551,25 @@ pub(crate) mod tests {
         is_owner: true,
         is_lead: false,
         is_reviewer: false,
+        may_decide: false,
     };
     const MEMBER: Asker = Asker {
         is_owner: false,
         is_lead: false,
         is_reviewer: false,
+        may_decide: false,
     };
     const LEAD: Asker = Asker {
         is_owner: false,
         is_lead: true,
         is_reviewer: false,
+        may_decide: true,
     };
     const LEAD_OWNER: Asker = Asker {
         is_owner: true,
         is_lead: true,
         is_reviewer: false,
+        may_decide: false,
     };
     const READY: Reviews = Reviews {
         approvals: 2,
@@ -599,8 +605,8 @@ pub(crate) mod tests {
 
         let err = |from, mv, who, r| transition(from, mv, who, r).unwrap_err();
         assert!(err(Draft, Move::Submit, MEMBER, READY).contains("owner"));
-        assert!(err(InReview, Move::Approve, MEMBER, READY).contains("Only a lead"));
-        assert!(err(InReview, Move::Approve, LEAD_OWNER, READY).contains("your own doc"));
+        assert!(err(InReview, Move::Approve, MEMBER, READY).contains("decides"));
+        assert!(err(InReview, Move::Approve, LEAD_OWNER, READY).contains("does not own"));
         assert!(
             err(
                 InReview,

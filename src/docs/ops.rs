@@ -220,6 +220,14 @@ pub async fn move_doc(
         required: state.config.required_approvals,
     };
     let who = asker(&doc, user, &reviewers);
+    if matches!(mv, Move::Approve | Move::Reject | Move::Hold | Move::Resume) {
+        policy::require(
+            Some(user),
+            Action::DecideDoc {
+                owner: AccountId(doc.owner_id),
+            },
+        )?;
+    }
     let to = model::transition(from, mv, who, reviews).map_err(AppError::Conflict)?;
     if mv == Move::Submit {
         let missing = doc.content().submit_problems();
@@ -266,10 +274,12 @@ pub async fn move_doc(
 
 /// How `user` stands to `doc`.
 fn asker(doc: &store::DocRow, user: &CurrentUser, reviewers: &[store::ReviewerRow]) -> Asker {
+    let owner = AccountId(doc.owner_id);
     Asker {
-        is_owner: doc.owner_id == user.id.0,
+        is_owner: owner == user.id,
         is_lead: user.role >= Role::Lead,
         is_reviewer: reviewers.iter().any(|r| r.reviewer_id == user.id.0),
+        may_decide: policy::can(Some(user), Action::DecideDoc { owner }),
     }
 }
 
@@ -403,9 +413,8 @@ pub async fn verdict(
     }
     if verdict == Verdict::RequestChanges && status == Status::InReview {
         let who = Asker {
-            is_owner: doc.owner_id == user.id.0,
-            is_lead: user.role >= Role::Lead,
             is_reviewer: true, // set_verdict found the request
+            ..asker(&doc, user, &[])
         };
         let reviews = Reviews {
             approvals: 0,

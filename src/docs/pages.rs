@@ -230,6 +230,8 @@ pub struct DocView<'a> {
     pub is_owner: bool,
     pub is_lead: bool,
     pub is_reviewer: bool,
+    /// The policy lets the viewer decide this doc (a lead, not its owner).
+    pub may_decide: bool,
     /// Reviewers who are away right now (offline, overdue, on leave), by account id.
     pub away: std::collections::HashMap<i64, &'static str>,
     pub required_approvals: usize,
@@ -471,6 +473,7 @@ fn moves(ctx: &PageCtx, v: &DocView<'_>, approvals: usize) -> Vec<impl IntoView 
         is_owner: v.is_owner,
         is_lead: v.is_lead,
         is_reviewer: v.is_reviewer,
+        may_decide: v.may_decide,
     };
     let reviews = model::Reviews {
         approvals,
