@@ -604,3 +604,58 @@ async fn samples_older_than_two_weeks_are_folded_into_daily_rows() {
         .unwrap();
     assert_eq!(left, 1, "recent samples stay");
 }
+
+#[tokio::test]
+async fn only_a_lead_or_the_recorder_rolls_back_and_members_report_health_outside_production() {
+    let app = TestApp::spawn().await;
+    let lead = setup(&app).await;
+    let mo = app.logged_in("mo", Role::Member).await;
+    let zoe = app.logged_in("zoe", Role::Member).await;
+    deploy(&mo, "api", "prod", "v1.0.0", "succeeded").await;
+    let id = last_id(&app).await;
+    let path = format!("/deployments/{id}/status");
+    let refused = zoe.post(&path, &[("status", "rolled_back")]).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.body.contains("whoever recorded this deployment"));
+    assert!(
+        !zoe.get("/deployments/history")
+            .await
+            .body
+            .contains(">rolled back</button>"),
+        "the button is not offered to her"
+    );
+    assert_eq!(
+        mo.post(&path, &[("status", "rolled_back")]).await.status,
+        StatusCode::SEE_OTHER,
+        "the recorder may"
+    );
+    deploy(&mo, "api", "prod", "v1.0.1", "succeeded").await;
+    let id = last_id(&app).await;
+    assert_eq!(
+        lead.post(
+            &format!("/deployments/{id}/status"),
+            &[("status", "rolled_back")]
+        )
+        .await
+        .status,
+        StatusCode::SEE_OTHER,
+        "a lead may"
+    );
+
+    let down = |env: &'static str| [("environment", env), ("ok", "false")];
+    let refused = zoe.post("/services/api/report", &down("prod")).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.body.contains("In production only leads"));
+    assert_eq!(
+        zoe.post("/services/api/report", &down("staging"))
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        lead.post("/services/api/report", &down("prod"))
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+}

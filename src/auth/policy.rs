@@ -31,6 +31,11 @@ pub enum Action {
     AskReviewers { owner: AccountId },
     /// Approve, reject, hold or resume a design doc: a lead who does not own it.
     DecideDoc { owner: AccountId },
+    /// Mark a deployment rolled back: a lead, or whoever recorded it.
+    RollBack { recorder: Option<AccountId> },
+    /// Report a service up or down by hand: a lead anywhere; a member outside production (a
+    /// wrong "down" in production alarms everyone).
+    ReportHealth { production: bool },
 }
 
 /// Whether `user` may do `action`. Nobody anonymous may do anything here.
@@ -46,6 +51,8 @@ pub fn can(user: Option<&CurrentUser>, action: Action) -> bool {
         Action::ManageReleases | Action::ManageDeployTargets => u.role >= Role::Lead,
         Action::EditDoc { owner } | Action::AskReviewers { owner } => owner == u.id,
         Action::DecideDoc { owner } => u.role >= Role::Lead && owner != u.id,
+        Action::RollBack { recorder } => u.role >= Role::Lead || recorder == Some(u.id),
+        Action::ReportHealth { production } => u.role >= Role::Lead || !production,
     }
 }
 
@@ -76,6 +83,12 @@ pub fn require(user: Option<&CurrentUser>, action: Action) -> Result<(), AppErro
             "You cannot decide your own doc; another lead does.".into()
         }
         Action::DecideDoc { .. } => "Only a lead decides design docs.".into(),
+        Action::RollBack { .. } => {
+            "Only a lead or whoever recorded this deployment marks it rolled back.".into()
+        }
+        Action::ReportHealth { .. } => {
+            "In production only leads report health by hand; tell a lead what you see.".into()
+        }
         _ => "Only admins can do this. Ask an admin if you need it done.".into(),
     }))
 }

@@ -300,12 +300,13 @@ struct StatusForm {
 
 async fn transition(
     State(state): State<AppState>,
+    user: CurrentUser,
     actor: Actor,
     cookies: Cookies,
     Path(id): Path<i64>,
     Form(f): Form<StatusForm>,
 ) -> AppResult<Redirect> {
-    let msg = ops::transition(&state, &actor, id, &f.status).await?;
+    let msg = ops::transition(&state, &user, &actor, id, &f.status).await?;
     Ok(cookies.done(msg, "/deployments/history"))
 }
 
@@ -483,6 +484,7 @@ struct ReportForm {
 
 async fn report(
     State(state): State<AppState>,
+    user: CurrentUser,
     actor: Actor,
     cookies: Cookies,
     Path(name): Path<String>,
@@ -491,13 +493,15 @@ async fn report(
     let s = store::service(&state.pool, &name)
         .await?
         .ok_or(AppError::NotFound)?;
-    let env = env_id(&state, &f.environment).await?;
+    let env = store::environment(&state.pool, &f.environment)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let ok = match f.ok.as_str() {
         "true" => true,
         "false" => false,
         _ => return Err(AppError::BadRequest("Report up or down.".into())),
     };
-    ops::report_health(&state, &actor, &s, env, ok, "").await?;
+    ops::report_health(&state, &user, &actor, &s, &env, ok, "").await?;
     Ok(cookies.done("Health reported.", &format!("/services/{name}")))
 }
 

@@ -7,6 +7,10 @@ use serde_json::json;
 use super::{model::Status, store};
 use crate::{
     audit::{self, Actor, Change},
+    auth::{
+        model::{AccountId, CurrentUser},
+        policy::{self, Action},
+    },
     error::{AppError, AppResult},
     state::AppState,
     ui::form::FormErrors,
@@ -350,12 +354,22 @@ pub async fn record_deployment(
 
 /// Moves a deployment along its status machine and keeps what-runs-where current.
 #[tracing::instrument(skip_all, fields(id = id))]
-pub async fn transition(state: &AppState, actor: &Actor, id: i64, to: &str) -> AppResult<String> {
+pub async fn transition(
+    state: &AppState,
+    user: &CurrentUser,
+    actor: &Actor,
+    id: i64,
+    to: &str,
+) -> AppResult<String> {
     let to = Status::parse(to).map_err(AppError::BadRequest)?;
     let mut tx = state.pool.begin().await?;
     let d = store::lock_deployment(&mut tx, id)
         .await?
         .ok_or(AppError::NotFound)?;
+    if to == Status::RolledBack {
+        let recorder = d.actor_id.map(AccountId);
+        policy::require(Some(user), Action::RollBack { recorder })?;
+    }
     let from = d.status;
     if !from.can_move_to(to) {
         return Err(AppError::Conflict(format!(
@@ -499,15 +513,19 @@ pub async fn set_health_url(
     })
 }
 
-#[tracing::instrument(skip_all, fields(environment.id = env_id))]
+#[tracing::instrument(skip_all, fields(environment.id = env.id))]
 pub async fn report_health(
     state: &AppState,
+    user: &CurrentUser,
     actor: &Actor,
     service: &store::ServiceRow,
-    env_id: i64,
+    env: &store::EnvRow,
     ok: bool,
     note: &str,
 ) -> AppResult<()> {
+    let production = env.tier == "production";
+    policy::require(Some(user), Action::ReportHealth { production })?;
+    let env_id = env.id;
     let mut tx = state.pool.begin().await?;
     store::report_health(&mut tx, service.id, env_id, ok, note.trim()).await?;
     audit::record(

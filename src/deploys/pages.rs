@@ -11,7 +11,10 @@ use super::{
     ops::{DeploymentInput, EnvForm, ImageForm, IncidentForm, ServiceForm, TIERS},
     store::{CellRow, DeploymentRow, EnvRow, ImageRecord, IncidentRow, SampleRow, ServiceRow},
 };
-use crate::ui::{self, PageCtx, form::FormErrors};
+use crate::{
+    auth::{model::AccountId, policy},
+    ui::{self, PageCtx, form::FormErrors},
+};
 
 pub type Cells = HashMap<(i64, i64), CellRow>;
 
@@ -278,6 +281,15 @@ pub fn history(ctx: &PageCtx, h: HistoryView<'_>) -> impl IntoView + use<> {
             let moves = model::Status::ALL
                 .iter()
                 .filter(|to| d.status.can_move_to(**to))
+                .filter(|to| {
+                    **to != model::Status::RolledBack
+                        || policy::can(
+                            ctx.user.as_ref(),
+                            policy::Action::RollBack {
+                                recorder: d.actor_id.map(AccountId),
+                            },
+                        )
+                })
                 .map(|to| {
                     let action = format!("/deployments/{}/status", d.id);
                     let label = to.label();
@@ -503,20 +515,27 @@ pub fn service(ctx: &PageCtx, v: ServiceView<'_>) -> impl IntoView + use<> {
                 }
             });
             let report_action = format!("/services/{}/report", s.name);
+            let may_report = policy::can(
+                ctx.user.as_ref(),
+                policy::Action::ReportHealth {
+                    production: e.tier == "production",
+                },
+            );
+            let report = may_report.then(|| view! {
+                <form method="post" action=report_action class="inline">
+                    {ui::csrf_field(ctx)}
+                    <input type="hidden" name="environment" value=e.name.clone()/>
+                    <button type="submit" name="ok" value="true" class="secondary small">"report up"</button>
+                    <button type="submit" name="ok" value="false" class="danger small">"report down"</button>
+                </form>
+            });
             view! {
                 <tr>
                     <th scope="row">{e.name.clone()}</th>
                     <td><code>{version}</code></td>
                     <td>{health_badge(cell.and_then(|c| c.health.as_deref()))}</td>
                     <td>{manage}</td>
-                    <td>
-                        <form method="post" action=report_action class="inline">
-                            {ui::csrf_field(ctx)}
-                            <input type="hidden" name="environment" value=e.name.clone()/>
-                            <button type="submit" name="ok" value="true" class="secondary small">"report up"</button>
-                            <button type="submit" name="ok" value="false" class="danger small">"report down"</button>
-                        </form>
-                    </td>
+                    <td>{report}</td>
                 </tr>
             }
         })

@@ -238,6 +238,7 @@ pub struct DeploymentRow {
     pub status: Status,
     pub started_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
+    pub actor_id: Option<i64>,
     pub actor: String,
     pub source: String,
     pub commit_sha: String,
@@ -252,7 +253,7 @@ pub async fn lock_deployment(
         DeploymentRow,
         r#"select d.id, s.name as service, e.name as environment, d.service_id, d.environment_id,
                   d.version, d.image_ref, d.digest, d.status as "status: Status", d.started_at as "started_at: _",
-                  d.finished_at as "finished_at: _", d.actor, d.source, d.commit_sha, d.note
+                  d.finished_at as "finished_at: _", d.actor_id, d.actor, d.source, d.commit_sha, d.note
            from deployments d
            join services s on s.id = d.service_id
            join environments e on e.id = d.environment_id
@@ -283,7 +284,7 @@ pub async fn history(
         DeploymentRow,
         r#"select d.id, s.name as service, e.name as environment, d.service_id, d.environment_id,
                   d.version, d.image_ref, d.digest, d.status as "status: Status", d.started_at as "started_at: _",
-                  d.finished_at as "finished_at: _", d.actor, d.source, d.commit_sha, d.note
+                  d.finished_at as "finished_at: _", d.actor_id, d.actor, d.source, d.commit_sha, d.note
            from deployments d
            join services s on s.id = d.service_id
            join environments e on e.id = d.environment_id
