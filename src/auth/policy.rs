@@ -36,6 +36,19 @@ pub enum Action {
     /// Report a service up or down by hand: a lead anywhere; a member outside production (a
     /// wrong "down" in production alarms everyone).
     ReportHealth { production: bool },
+    /// Record a deployment or an image (every member: CI and people deploy).
+    RecordDeployment,
+    /// Open or resolve an incident (every member).
+    RecordIncident,
+    /// Write design docs, import one, comment, resolve threads (every member).
+    WriteDocs,
+    /// Give a verdict on a doc one was asked to review (every member; being asked is checked by
+    /// the operation).
+    ReviewDoc,
+    /// Check in, go offline, ask for leave — about oneself (every member).
+    SetOwnStatus,
+    /// Ask for a critical fix to be backported (every member).
+    FileBackport,
 }
 
 /// Whether `user` may do `action`. Nobody anonymous may do anything here.
@@ -53,6 +66,14 @@ pub fn can(user: Option<&CurrentUser>, action: Action) -> bool {
         Action::DecideDoc { owner } => u.role >= Role::Lead && owner != u.id,
         Action::RollBack { recorder } => u.role >= Role::Lead || recorder == Some(u.id),
         Action::ReportHealth { production } => u.role >= Role::Lead || !production,
+        // DESIGN §2: every member may do these; listed so each write names its rule (and API
+        // token scopes can map onto them).
+        Action::RecordDeployment
+        | Action::RecordIncident
+        | Action::WriteDocs
+        | Action::ReviewDoc
+        | Action::SetOwnStatus
+        | Action::FileBackport => true,
     }
 }
 

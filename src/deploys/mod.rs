@@ -152,11 +152,13 @@ async fn new_form(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html
 /// records it once.
 async fn record(
     State(state): State<AppState>,
+    user: CurrentUser,
     actor: Actor,
     cookies: Cookies,
     ctx: PageCtx,
     Form(f): Form<DeploymentInput>,
 ) -> AppResult<Response> {
+    crate::auth::policy::require(Some(&user), crate::auth::policy::Action::RecordDeployment)?;
     match ops::record_deployment(&state, &actor, "manual", &f).await? {
         Ok(Recorded::New(id)) => Ok(cookies
             .done(format!("Deployment #{id} recorded."), "/deployments")
@@ -453,12 +455,14 @@ async fn health_url(
 
 async fn record_image(
     State(state): State<AppState>,
+    user: CurrentUser,
     actor: Actor,
     cookies: Cookies,
     ctx: PageCtx,
     Path(name): Path<String>,
     Form(f): Form<ImageForm>,
 ) -> AppResult<Response> {
+    crate::auth::policy::require(Some(&user), crate::auth::policy::Action::RecordDeployment)?;
     let s = store::service(&state.pool, &name)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -533,11 +537,13 @@ async fn incidents(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Htm
 
 async fn open_incident(
     State(state): State<AppState>,
+    user: CurrentUser,
     actor: Actor,
     cookies: Cookies,
     ctx: PageCtx,
     Form(f): Form<IncidentForm>,
 ) -> AppResult<Response> {
+    crate::auth::policy::require(Some(&user), crate::auth::policy::Action::RecordIncident)?;
     match ops::open_incident(&state, &actor, &f).await? {
         Ok(id) => Ok(cookies
             .done(format!("Incident #{id} opened."), "/incidents")
@@ -552,10 +558,12 @@ async fn open_incident(
 
 async fn resolve_incident(
     State(state): State<AppState>,
+    user: CurrentUser,
     actor: Actor,
     cookies: Cookies,
     Path(id): Path<i64>,
 ) -> AppResult<Redirect> {
+    crate::auth::policy::require(Some(&user), crate::auth::policy::Action::RecordIncident)?;
     let msg = ops::resolve_incident(&state, &actor, id).await?;
     Ok(cookies.done(msg, "/incidents"))
 }

@@ -361,6 +361,7 @@ pub async fn transition(
     id: i64,
     to: &str,
 ) -> AppResult<String> {
+    policy::require(Some(user), Action::RecordDeployment)?;
     let to = Status::parse(to).map_err(AppError::BadRequest)?;
     let mut tx = state.pool.begin().await?;
     let d = store::lock_deployment(&mut tx, id)

@@ -246,6 +246,7 @@ async fn create(
     ctx: PageCtx,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
+    crate::auth::policy::require(Some(&user), crate::auth::policy::Action::WriteDocs)?;
     let (c, _) = parse_content(&pairs);
     match ops::create(&state, &user, &actor, &c).await? {
         Ok(n) => Ok(cookies
@@ -478,6 +479,7 @@ async fn verdict(
     Path(n): Path<i32>,
     Form(f): Form<VerdictForm>,
 ) -> AppResult<Response> {
+    crate::auth::policy::require(Some(&user), crate::auth::policy::Action::ReviewDoc)?;
     let result = ops::verdict(&state, &user, &actor, n, &f).await;
     let kept = pages::Kept {
         note: f.note.clone(),
@@ -505,6 +507,7 @@ async fn comment(
     Path(n): Path<i32>,
     Form(f): Form<CommentForm>,
 ) -> AppResult<Response> {
+    crate::auth::policy::require(Some(&user), crate::auth::policy::Action::WriteDocs)?;
     let result = ops::comment(&state, &user, &actor, n, &f).await;
     let kept = pages::Kept {
         body: f.body.clone(),
@@ -522,6 +525,7 @@ async fn thread(
     cookies: Cookies,
     Path((n, id, action)): Path<(i32, i64, String)>,
 ) -> AppResult<Redirect> {
+    crate::auth::policy::require(Some(&user), crate::auth::policy::Action::WriteDocs)?;
     let resolved = match action.as_str() {
         "resolve" => true,
         "reopen" => false,
@@ -605,6 +609,7 @@ async fn import(
     ctx: PageCtx,
     Form(f): Form<ImportForm>,
 ) -> AppResult<Response> {
+    crate::auth::policy::require(Some(&user), crate::auth::policy::Action::WriteDocs)?;
     let refuse = |msg: String| {
         Ok((
             StatusCode::UNPROCESSABLE_ENTITY,

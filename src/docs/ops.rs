@@ -200,6 +200,7 @@ pub async fn move_doc(
     number: i32,
     f: &MoveForm,
 ) -> AppResult<String> {
+    policy::require(Some(user), Action::WriteDocs)?;
     let mv = Move::parse(&f.action).map_err(AppError::BadRequest)?;
     let rationale = f.rationale.trim();
     let mut tx = state.pool.begin().await?;

@@ -211,6 +211,7 @@ async fn online(
     actor: Actor,
     cookies: Cookies,
 ) -> AppResult<Redirect> {
+    crate::auth::policy::require(Some(&user), crate::auth::policy::Action::SetOwnStatus)?;
     ops::check_in(&state, &user, &actor, CheckIn::Online).await?;
     Ok(cookies.done("You are online.", "/me"))
 }
@@ -221,6 +222,7 @@ async fn away(
     actor: Actor,
     cookies: Cookies,
 ) -> AppResult<Redirect> {
+    crate::auth::policy::require(Some(&user), crate::auth::policy::Action::SetOwnStatus)?;
     ops::check_in(&state, &user, &actor, CheckIn::Away).await?;
     Ok(cookies.done("You are away. Press “I'm online” when you are back.", "/me"))
 }
@@ -233,6 +235,7 @@ async fn offline(
     ctx: PageCtx,
     Form(f): Form<OfflineForm>,
 ) -> AppResult<Response> {
+    crate::auth::policy::require(Some(&user), crate::auth::policy::Action::SetOwnStatus)?;
     match ops::go_offline(&state, &user, &actor, &f).await? {
         Ok(()) => {
             cookies.flash(Flash::ok(
@@ -267,6 +270,7 @@ async fn request_leave(
     ctx: PageCtx,
     Form(f): Form<LeaveInput>,
 ) -> AppResult<Response> {
+    crate::auth::policy::require(Some(&user), crate::auth::policy::Action::SetOwnStatus)?;
     match ops::request_leave(&state, &user, &actor, &f).await? {
         Ok(_) => {
             let msg = if f.emergency.is_some() {

@@ -305,6 +305,7 @@ async fn file_backport(
     Path(name): Path<String>,
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
+    crate::auth::policy::require(Some(&user), crate::auth::policy::Action::FileBackport)?;
     let repo = repo_or_404(&state, &name).await?;
     // Checkboxes repeat `lines`; the other fields appear once.
     let mut f = BackportForm::default();
