@@ -6,7 +6,7 @@ use clap::{Parser, Subcommand};
 
 use crate::{
     audit::Actor,
-    auth::{model::Role, ops, store, token},
+    auth::{self, model::Role, ops, token},
     config::{Config, GlobalOpts, ServeOpts},
     db::{self, Database},
     demo, server,
@@ -163,7 +163,7 @@ async fn serve(pool: sqlx::PgPool, mut config: Config, load_demo: bool) -> anyho
         config.max_connections = room.max(16);
     }
     if load_demo {
-        if store::count_accounts(&pool).await? == 0 {
+        if auth::account_count(&pool).await? == 0 {
             demo::load_and_print(&pool).await?;
         } else {
             println!("--demo: the database already has accounts; demo data not loaded");
@@ -177,9 +177,9 @@ async fn serve(pool: sqlx::PgPool, mut config: Config, load_demo: bool) -> anyho
                 config.listen
             )
         })?;
-    if store::count_accounts(&pool).await? == 0 {
+    if auth::account_count(&pool).await? == 0 {
         let secret = token::random_token();
-        store::replace_setup_token(&pool, &token::hash_token(&secret)).await?;
+        auth::replace_setup_token(&pool, &token::hash_token(&secret)).await?;
         println!(
             "\nflowdeck has no accounts yet. Open this one-time link to create the first admin:\n\n    {}/setup?token={secret}\n",
             config.base_url()
@@ -240,7 +240,7 @@ async fn releases_import(
     repo: Option<String>,
     owner: Option<String>,
 ) -> anyhow::Result<()> {
-    use crate::releases::{ops as rops, store as rstore};
+    use crate::releases::{self, ops as rops};
     let path =
         std::fs::canonicalize(&path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let name = match repo {
@@ -253,8 +253,8 @@ async fn releases_import(
     };
     let mut conn = pool.acquire().await?;
     let owner_id = match &owner {
-        Some(h) => store::active_id_by_handle(&mut conn, &h.to_lowercase()).await?,
-        None => store::first_admin_id(&mut conn).await?,
+        Some(h) => auth::active_account_id(&mut conn, &h.to_lowercase()).await?,
+        None => auth::first_admin_id(&mut conn).await?,
     };
     drop(conn);
     let owner_id = owner_id.ok_or_else(|| {
@@ -265,7 +265,7 @@ async fn releases_import(
         Config::from_opts(&ServeOpts::parse_default())?,
     );
     let actor = Actor::system("cli");
-    if rstore::repository(pool, &name).await?.is_none() {
+    if releases::repository_named(pool, &name).await?.is_none() {
         let form = rops::RepoForm {
             name: name.clone(),
             ..Default::default()
@@ -280,7 +280,7 @@ async fn releases_import(
         .map_err(|e| anyhow::anyhow!("{e}"))?
         .map_err(|errs| anyhow::anyhow!("repository {name}: {:?}", errs.fields))?;
     }
-    let repo = rstore::repository(pool, &name)
+    let repo = releases::repository_named(pool, &name)
         .await?
         .ok_or_else(|| anyhow::anyhow!("repository {name} is missing"))?;
     let report = rops::import(&state, &actor, &repo, &path)

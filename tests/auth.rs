@@ -3,7 +3,7 @@
 mod common;
 
 use common::{PASSWORD, TestApp};
-use flowdeck::auth::{model::Role, store, token};
+use flowdeck::auth::{self, model::Role, token};
 use reqwest::StatusCode;
 
 #[tokio::test]
@@ -473,7 +473,7 @@ async fn expired_and_revoked_invites_do_not_work() {
 async fn first_run_setup_creates_the_admin_once() {
     let app = TestApp::spawn().await;
     let secret = token::random_token();
-    store::replace_setup_token(&app.pool, &token::hash_token(&secret))
+    auth::replace_setup_token(&app.pool, &token::hash_token(&secret))
         .await
         .unwrap();
     let c = app.client();

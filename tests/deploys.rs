@@ -381,8 +381,8 @@ async fn two_instances_never_probe_the_same_target() {
     drop(lead);
     let second = flowdeck::db::pool(&app.db_url).await.unwrap();
     let (a, b) = tokio::join!(
-        deploys::store::claim_due(&app.pool, "instance-a", 100),
-        deploys::store::claim_due(&second, "instance-b", 100),
+        deploys::prober::claim_due(&app.pool, "instance-a", 100),
+        deploys::prober::claim_due(&second, "instance-b", 100),
     );
     let (a, b) = (a.unwrap(), b.unwrap());
     let total: i64 = sqlx::query_scalar("select count(*) from health_targets")
@@ -401,7 +401,7 @@ async fn two_instances_never_probe_the_same_target() {
             "claimed twice"
         );
     }
-    let again = deploys::store::claim_due(&second, "instance-b", 100)
+    let again = deploys::prober::claim_due(&second, "instance-b", 100)
         .await
         .unwrap();
     assert!(again.is_empty(), "leased targets are not claimed again");
@@ -588,9 +588,7 @@ async fn samples_older_than_two_weeks_are_folded_into_daily_rows() {
     .execute(&app.pool)
     .await
     .unwrap();
-    let removed = deploys::store::summarise_old_samples(&app.pool)
-        .await
-        .unwrap();
+    let removed = deploys::fold_old_samples(&app.pool).await.unwrap();
     assert_eq!(removed, 8);
     let (checks, failures): (i32, i32) =
         sqlx::query_as("select checks, failures from health_daily")

@@ -2,7 +2,7 @@
 //! (who, what, when, before/after), and the admin's view of it.
 
 pub mod pages;
-pub mod store;
+mod store;
 
 use axum::{extract::FromRequestParts, http::request::Parts, response::Response};
 use serde_json::Value;

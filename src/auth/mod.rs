@@ -9,7 +9,8 @@ pub mod pages;
 pub mod password;
 pub mod policy;
 pub mod session;
-pub mod store;
+/// Private to `auth`, except for `admin`, which manages auth's accounts and invites.
+pub(crate) mod store;
 pub mod token;
 
 use std::net::SocketAddr;
@@ -44,6 +45,34 @@ pub fn router() -> Router<AppState> {
         .route("/invite/{token}", get(invite_form).post(accept_invite))
         .route("/profile", get(profile_form).post(update_profile))
         .route("/profile/password", post(change_password))
+}
+
+/// How many accounts exist (an empty database gets the first-run setup link).
+pub async fn account_count(pool: &sqlx::PgPool) -> sqlx::Result<i64> {
+    store::count_accounts(pool).await
+}
+
+/// Stores the hash of a new one-time setup link, replacing any older one.
+pub async fn replace_setup_token(pool: &sqlx::PgPool, token_hash: &[u8]) -> sqlx::Result<()> {
+    store::replace_setup_token(pool, token_hash).await
+}
+
+/// The id of the enabled account with `handle`.
+pub async fn active_account_id(
+    conn: &mut sqlx::PgConnection,
+    handle: &str,
+) -> sqlx::Result<Option<i64>> {
+    store::active_id_by_handle(conn, handle).await
+}
+
+/// The oldest enabled admin (the default owner of things created from the shell).
+pub async fn first_admin_id(conn: &mut sqlx::PgConnection) -> sqlx::Result<Option<i64>> {
+    store::first_admin_id(conn).await
+}
+
+/// Forgets login-throttle rows whose window and delay are long over (the janitor calls it).
+pub async fn prune_login_throttle(pool: &sqlx::PgPool) -> sqlx::Result<u64> {
+    store::prune_login_throttle(pool).await
 }
 
 /// The client's IP: the socket peer, or with `FLOWDECK_TRUST_PROXY` the last `X-Forwarded-For` hop.

@@ -1,11 +1,12 @@
 //! Deployment state (DESIGN §3.5): services, environments, deployments and what runs where, the
 //! version matrix with skew warnings, images, health probing, incidents, offline bundle plans.
 
+pub mod demo;
 pub mod model;
 pub mod ops;
 pub mod pages;
 pub mod prober;
-pub mod store;
+mod store;
 
 use std::collections::HashMap;
 
@@ -51,6 +52,24 @@ pub fn router() -> Router<AppState> {
         .route("/environments", post(add_environment))
         .route("/incidents", get(incidents).post(open_incident))
         .route("/incidents/{id}/resolve", post(resolve_incident))
+}
+
+pub use store::DeploymentRow;
+
+/// (service, environment) of every target the prober marks down now.
+pub async fn down_now(pool: &sqlx::PgPool) -> AppResult<Vec<(String, String)>> {
+    Ok(store::down_targets(pool).await?)
+}
+
+/// The newest `limit` deployments.
+pub async fn latest(pool: &sqlx::PgPool, limit: i64) -> AppResult<Vec<DeploymentRow>> {
+    Ok(store::history(pool, &store::HistoryFilter::default(), limit).await?)
+}
+
+/// Folds health samples older than two weeks into daily rows (the janitor calls it); returns
+/// how many samples were folded.
+pub async fn fold_old_samples(pool: &sqlx::PgPool) -> sqlx::Result<u64> {
+    store::summarise_old_samples(pool).await
 }
 
 /// The matrix cells keyed by (service, environment), and skew warnings per environment.

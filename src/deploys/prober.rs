@@ -86,3 +86,13 @@ async fn futures_join_all<F: Future<Output = ()> + Send + 'static>(futs: impl It
         let _ = h.await;
     }
 }
+
+/// Claims up to `limit` due targets for `instance` (leased through PostgreSQL: a target leased
+/// by one instance is not handed to another until its lease ends).
+pub async fn claim_due(
+    pool: &sqlx::PgPool,
+    instance: &str,
+    limit: i64,
+) -> sqlx::Result<Vec<super::store::Target>> {
+    super::store::claim_due(pool, instance, limit).await
+}

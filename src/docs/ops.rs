@@ -342,7 +342,7 @@ pub async fn request_review(
         },
     )?;
     let handle = handle.trim().to_lowercase();
-    let reviewer = crate::auth::store::active_id_by_handle(&mut tx, &handle).await?;
+    let reviewer = crate::auth::active_account_id(&mut tx, &handle).await?;
     let reviewer = reviewer
         .ok_or_else(|| AppError::Conflict(format!("There is no active member “{handle}”.")))?;
     if reviewer == user.id.0 {

@@ -33,11 +33,8 @@ async fn home(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<Str
                 _ => 0,
             })
         },
-        async { Ok::<_, AppError>(deploys::store::down_targets(pool).await?) },
-        async {
-            let f = deploys::store::HistoryFilter::default();
-            Ok::<_, AppError>(deploys::store::history(pool, &f, 6).await?)
-        },
+        deploys::down_now(pool),
+        deploys::latest(pool, 6),
         async {
             Ok::<_, AppError>(match &user {
                 Some(u) => docs::review_queue(pool, u.id).await?,

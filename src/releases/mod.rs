@@ -1,11 +1,12 @@
 //! Release lines (DESIGN §3.4): repositories, `main` and `release-vX.Y` lines, immutable SemVer
 //! tags, import from git, backport requests.
 
+pub mod demo;
 pub mod git;
 pub mod model;
 pub mod ops;
 pub mod pages;
-pub mod store;
+mod store;
 
 use axum::{
     Form, Router,
@@ -47,6 +48,13 @@ pub fn router() -> Router<AppState> {
             post(set_backport_status),
         )
         .route("/releases/{repo}/{line}", get(line))
+}
+
+pub use store::RepoRow;
+
+/// The repository named `name`, if recorded.
+pub async fn repository_named(pool: &sqlx::PgPool, name: &str) -> sqlx::Result<Option<RepoRow>> {
+    store::repository(pool, name).await
 }
 
 async fn repo_or_404(state: &AppState, name: &str) -> AppResult<store::RepoRow> {

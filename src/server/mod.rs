@@ -234,10 +234,10 @@ async fn janitor(state: AppState) {
         if let Err(e) = store.delete_expired().await {
             tracing::warn!(error = %e, "could not delete expired sessions");
         }
-        if let Err(e) = auth::store::prune_login_throttle(&state.pool).await {
+        if let Err(e) = auth::prune_login_throttle(&state.pool).await {
             tracing::warn!(error = %e, "could not prune login failures");
         }
-        if let Err(e) = crate::deploys::store::summarise_old_samples(&state.pool).await {
+        if let Err(e) = crate::deploys::fold_old_samples(&state.pool).await {
             tracing::warn!(error = %e, "could not summarise old health samples");
         }
     }

@@ -1,0 +1,179 @@
+//! The demo's deployment history (`flowdeck demo`): services, environments, months of
+//! deployments, images, health and incidents, written through this feature's own store.
+
+use chrono::{DateTime, Duration, Utc};
+use sqlx::PgConnection;
+
+use crate::auth::model::AccountId;
+
+/// Services and environments like a chat server's, about four months of deployments (api first,
+/// then the others, prod behind staging), images with one missing arm64 build and one digest
+/// mismatch, a skew warning in staging, and two incidents (one resolved).
+pub async fn history(
+    tx: &mut PgConnection,
+    owner: AccountId,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    use super::{model::Status as DeployStatus, store as d};
+    use sha2::Digest;
+    let services = [
+        ("api", "api"),
+        ("rpc-user", "rpc"),
+        ("rpc-msg", "rpc"),
+        ("msggateway", "gateway"),
+        ("msgtransfer", "worker"),
+        ("push", "worker"),
+        ("web", "web"),
+    ];
+    let mut sids = Vec::new();
+    for (name, role) in services {
+        let image = format!("ghcr.io/example/{name}");
+        let new = d::NewService {
+            name,
+            role,
+            image: &image,
+            supervisor: "kubernetes",
+            owner,
+            probe_interval_seconds: 30,
+        };
+        sids.push(
+            d::create_service(tx, new)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("demo service {name}"))?,
+        );
+    }
+    let envs = [
+        ("dev", "development", 1),
+        ("staging", "staging", 2),
+        ("prod", "production", 3),
+        ("customer-site", "offline", 4),
+    ];
+    let mut eids = Vec::new();
+    for (name, tier, pos) in envs {
+        eids.push(
+            d::create_environment(tx, name, tier, pos, "")
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("demo env {name}"))?,
+        );
+    }
+    // Releases roughly every two weeks; each reaches dev, then staging a day later, prod two days later.
+    let versions = [
+        "v3.6.0", "v3.6.1", "v3.6.2", "v3.7.0", "v3.7.1", "v3.7.2", "v3.8.0", "v3.8.1",
+    ];
+    let start = now - Duration::days(120);
+    let mut last_prod_api = 0;
+    for (vi, v) in versions.iter().enumerate() {
+        for (ei, lag) in [(0usize, 0i64), (1, 1), (2, 3)] {
+            for (si, (name, _)) in services.iter().enumerate() {
+                let at =
+                    start + Duration::days(vi as i64 * 15 + lag) + Duration::minutes(si as i64 * 7);
+                // push in staging is stuck at v3.6.2, two minors behind api: the skew warning.
+                if *name == "push" && ei == 1 && vi >= 3 {
+                    continue;
+                }
+                let failed = vi == 4 && ei == 2 && *name == "msgtransfer";
+                let image_ref = format!("ghcr.io/example/{name}:{v}");
+                let new = d::NewDeployment {
+                    service: sids[si],
+                    environment: eids[ei],
+                    version: v,
+                    image_ref: &image_ref,
+                    digest: "",
+                    status: if failed {
+                        DeployStatus::Failed
+                    } else {
+                        DeployStatus::Succeeded
+                    },
+                    at,
+                    actor_id: None,
+                    actor: "ci",
+                    source: "api",
+                    commit: "",
+                    note: "",
+                    idempotency_key: None,
+                };
+                let id = d::insert_deployment(tx, new).await?.unwrap_or_default();
+                if name == &"api" && ei == 2 {
+                    last_prod_api = id;
+                }
+            }
+        }
+    }
+    for (si, _) in services.iter().enumerate() {
+        for &e in &eids[..3] {
+            d::refresh_current(tx, sids[si], e).await?;
+        }
+    }
+    // The offline customer site runs v3.7.2 everywhere, pinned by digest.
+    for (si, (name, _)) in services.iter().enumerate() {
+        let digest = format!(
+            "sha256:{}",
+            hex::encode(sha2::Sha256::digest(format!("{name}v3.7.2").as_bytes()))
+        );
+        let image_ref = format!("ghcr.io/example/{name}:v3.7.2");
+        let new = d::NewDeployment {
+            service: sids[si],
+            environment: eids[3],
+            version: "v3.7.2",
+            image_ref: &image_ref,
+            digest: &digest,
+            status: DeployStatus::Succeeded,
+            at: now - Duration::days(20),
+            actor_id: None,
+            actor: "ops",
+            source: "manual",
+            commit: "",
+            note: "carried on a USB disk",
+            idempotency_key: None,
+        };
+        d::insert_deployment(tx, new).await?;
+        d::refresh_current(tx, sids[si], eids[3]).await?;
+    }
+    // Images of v3.8.1: api is complete, push lacks arm64 on docker.io, rpc-msg's digests disagree.
+    for (si, (name, _)) in services.iter().enumerate() {
+        for reg in ["ghcr.io", "docker.io"] {
+            for arch in crate::deploys::model::ARCHES {
+                if *name == "push" && reg == "docker.io" && arch == "linux/arm64" {
+                    continue;
+                }
+                let salt = if *name == "rpc-msg" && reg == "docker.io" {
+                    "x"
+                } else {
+                    ""
+                };
+                let digest = format!(
+                    "sha256:{}",
+                    hex::encode(sha2::Sha256::digest(
+                        format!("{name}{arch}{salt}").as_bytes()
+                    ))
+                );
+                d::upsert_image(tx, sids[si], "v3.8.1", reg, arch, &digest).await?;
+            }
+        }
+    }
+    let stalled = d::open_incident(
+        tx,
+        sids[4],
+        eids[2],
+        "sev2",
+        "Message transfer stalled after v3.7.1",
+        start + Duration::days(63),
+        None,
+        None,
+    )
+    .await?;
+    d::resolve_incident(tx, stalled, start + Duration::days(63) + Duration::hours(5)).await?;
+    let resolved = d::open_incident(
+        tx,
+        sids[0],
+        eids[2],
+        "sev3",
+        "Login latency above 2 s",
+        now - Duration::days(2),
+        Some(last_prod_api),
+        None,
+    )
+    .await?;
+    d::resolve_incident(tx, resolved, now - Duration::days(2) + Duration::hours(3)).await?;
+    Ok(())
+}
