@@ -14,7 +14,10 @@ pub async fn history(
     owner: AccountId,
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
-    use super::{model::Status as DeployStatus, store as d};
+    use super::{
+        model::{DeploymentId, EnvironmentId, ServiceId, Status as DeployStatus},
+        store as d,
+    };
     use sha2::Digest;
     let services = [
         ("api", "api"),
@@ -101,7 +104,7 @@ pub async fn history(
     }
     for (si, _) in services.iter().enumerate() {
         for &e in &eids[..3] {
-            d::refresh_current(tx, sids[si], e).await?;
+            d::refresh_current(tx, ServiceId(sids[si]), EnvironmentId(e)).await?;
         }
     }
     // The offline customer site runs v3.7.2 everywhere, pinned by digest.
@@ -127,7 +130,7 @@ pub async fn history(
             idempotency_key: None,
         };
         d::insert_deployment(tx, new).await?;
-        d::refresh_current(tx, sids[si], eids[3]).await?;
+        d::refresh_current(tx, ServiceId(sids[si]), EnvironmentId(eids[3])).await?;
     }
     // Images of v3.8.1: api is complete, push lacks arm64 on docker.io, rpc-msg's digests disagree.
     for (si, (name, _)) in services.iter().enumerate() {
@@ -153,8 +156,8 @@ pub async fn history(
     }
     let stalled = d::open_incident(
         tx,
-        sids[4],
-        eids[2],
+        ServiceId(sids[4]),
+        EnvironmentId(eids[2]),
         "sev2",
         "Message transfer stalled after v3.7.1",
         start + Duration::days(63),
@@ -165,12 +168,12 @@ pub async fn history(
     d::resolve_incident(tx, stalled, start + Duration::days(63) + Duration::hours(5)).await?;
     let resolved = d::open_incident(
         tx,
-        sids[0],
-        eids[2],
+        ServiceId(sids[0]),
+        EnvironmentId(eids[2]),
         "sev3",
         "Login latency above 2 s",
         now - Duration::days(2),
-        Some(last_prod_api),
+        Some(DeploymentId(last_prod_api)),
         None,
     )
     .await?;

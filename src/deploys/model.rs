@@ -3,6 +3,18 @@
 
 use crate::releases::model::{DEFAULT_MODIFIERS, Version};
 
+/// A service's row id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ServiceId(pub i64);
+
+/// An environment's row id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct EnvironmentId(pub i64);
+
+/// A deployment's row id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DeploymentId(pub i64);
+
 /// A deployment's status, decoded from `deployments.status`; moved only by `ops::transition`
 /// along `can_move_to`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, sqlx::Type)]

@@ -4,7 +4,10 @@
 
 use serde_json::json;
 
-use super::{model::Status, store};
+use super::{
+    model::{DeploymentId, EnvironmentId, ServiceId, Status},
+    store,
+};
 use crate::{
     audit::{self, Actor, Change},
     auth::{
@@ -321,7 +324,7 @@ pub async fn record_deployment(
         return Ok(Ok(Recorded::Existing(id)));
     };
     if status == Status::Succeeded {
-        store::refresh_current(&mut tx, svc.id, env.id).await?;
+        store::refresh_current(&mut tx, ServiceId(svc.id), EnvironmentId(env.id)).await?;
     }
     let payload = json!({
         "deployment_id": id, "service": svc.name, "environment": env.name, "version": version,
@@ -381,7 +384,12 @@ pub async fn transition(
     }
     store::set_status(&mut tx, id, to, state.clock.now()).await?;
     if from == Status::Succeeded || to == Status::Succeeded {
-        store::refresh_current(&mut tx, d.service_id, d.environment_id).await?;
+        store::refresh_current(
+            &mut tx,
+            ServiceId(d.service_id),
+            EnvironmentId(d.environment_id),
+        )
+        .await?;
     }
     if to == Status::Failed {
         let payload = json!({ "deployment_id": id, "service": d.service, "environment": d.environment, "version": d.version });
@@ -493,7 +501,7 @@ pub async fn set_health_url(
     let url = crate::ui::form::http_url(url, "health URL").map_err(AppError::BadRequest)?;
     let url = url.as_str();
     let mut tx = state.pool.begin().await?;
-    store::set_health_url(&mut tx, service.id, env_id, url).await?;
+    store::set_health_url(&mut tx, ServiceId(service.id), EnvironmentId(env_id), url).await?;
     audit::record(
         &mut tx,
         actor,
@@ -528,7 +536,8 @@ pub async fn report_health(
     policy::require(Some(user), Action::ReportHealth { production })?;
     let env_id = env.id;
     let mut tx = state.pool.begin().await?;
-    store::report_health(&mut tx, service.id, env_id, ok, note.trim()).await?;
+    let (service_id, env_id) = (ServiceId(service.id), EnvironmentId(env_id));
+    store::report_health(&mut tx, service_id, env_id, ok, note.trim()).await?;
     audit::record(
         &mut tx,
         actor,
@@ -537,7 +546,7 @@ pub async fn report_health(
             target_type: "service",
             target_id: service.id.to_string(),
             before: None,
-            after: Some(json!({ "environment_id": env_id, "ok": ok, "note": note.trim() })),
+            after: Some(json!({ "environment_id": env_id.0, "ok": ok, "note": note.trim() })),
         },
     )
     .await?;
@@ -608,12 +617,12 @@ pub async fn open_incident(
     }
     let id = store::open_incident(
         &mut tx,
-        svc.id,
-        env.id,
+        ServiceId(svc.id),
+        EnvironmentId(env.id),
         &f.severity,
         title,
         state.clock.now(),
-        deployment,
+        deployment.map(DeploymentId),
         actor.id,
     )
     .await?;

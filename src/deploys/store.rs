@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 
-use super::model::Status;
+use super::model::{DeploymentId, EnvironmentId, ServiceId, Status};
 use crate::{auth::model::AccountId, error::none_if_violates};
 
 #[derive(Clone, Debug)]
@@ -326,15 +326,15 @@ pub async fn set_status(
 /// Re-derives what runs in (service, environment): its latest succeeded deployment.
 pub async fn refresh_current(
     conn: &mut PgConnection,
-    service: i64,
-    environment: i64,
+    service: ServiceId,
+    environment: EnvironmentId,
 ) -> sqlx::Result<()> {
     let latest = sqlx::query_scalar!(
         "select id from deployments
          where service_id = $1 and environment_id = $2 and status = 'succeeded'
          order by finished_at desc, id desc limit 1",
-        service,
-        environment
+        service.0,
+        environment.0
     )
     .fetch_optional(&mut *conn)
     .await?;
@@ -344,8 +344,8 @@ pub async fn refresh_current(
                 "insert into current_deployments (service_id, environment_id, deployment_id)
                  values ($1, $2, $3)
                  on conflict (service_id, environment_id) do update set deployment_id = excluded.deployment_id",
-                service,
-                environment,
+                service.0,
+                environment.0,
                 id
             )
             .execute(conn)
@@ -354,8 +354,8 @@ pub async fn refresh_current(
         None => {
             sqlx::query!(
                 "delete from current_deployments where service_id = $1 and environment_id = $2",
-                service,
-                environment
+                service.0,
+                environment.0
             )
             .execute(conn)
             .await?;
@@ -409,15 +409,15 @@ pub async fn upsert_image(
 
 pub async fn set_health_url(
     conn: &mut PgConnection,
-    service: i64,
-    environment: i64,
+    service: ServiceId,
+    environment: EnvironmentId,
     url: &str,
 ) -> sqlx::Result<()> {
     if url.is_empty() {
         sqlx::query!(
             "delete from health_targets where service_id = $1 and environment_id = $2",
-            service,
-            environment
+            service.0,
+            environment.0
         )
         .execute(conn)
         .await?;
@@ -425,8 +425,8 @@ pub async fn set_health_url(
         sqlx::query!(
             "insert into health_targets (service_id, environment_id, url) values ($1, $2, $3)
              on conflict (service_id, environment_id) do update set url = excluded.url, next_probe_at = now()",
-            service,
-            environment,
+            service.0,
+            environment.0,
             url
         )
         .execute(conn)
@@ -524,16 +524,16 @@ pub async fn finish_probe(
 /// A health report from a site that cannot be probed: one sample; the state follows it at once.
 pub async fn report_health(
     conn: &mut PgConnection,
-    service: i64,
-    environment: i64,
+    service: ServiceId,
+    environment: EnvironmentId,
     ok: bool,
     note: &str,
 ) -> sqlx::Result<()> {
     sqlx::query!(
         "insert into health_samples (service_id, environment_id, at, ok, error, source)
          values ($1, $2, now(), $3, $4, 'report')",
-        service,
-        environment,
+        service.0,
+        environment.0,
         ok,
         note
     )
@@ -545,8 +545,8 @@ pub async fn report_health(
          on conflict (service_id, environment_id) do update
          set status = excluded.status, last_checked_at = now(),
              consecutive_failures = case when $3 then 0 else health_targets.consecutive_failures + 1 end",
-        service,
-        environment,
+        service.0,
+        environment.0,
         ok
     )
     .execute(conn)
@@ -639,23 +639,23 @@ pub async fn incidents(
 #[allow(clippy::too_many_arguments)]
 pub async fn open_incident(
     conn: &mut PgConnection,
-    service: i64,
-    environment: i64,
+    service: ServiceId,
+    environment: EnvironmentId,
     severity: &str,
     title: &str,
     at: DateTime<Utc>,
-    deployment: Option<i64>,
+    deployment: Option<DeploymentId>,
     by: Option<AccountId>,
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar!(
         "insert into incidents (service_id, environment_id, severity, title, opened_at, deployment_id, opened_by)
          values ($1, $2, $3, $4, $5, $6, $7) returning id",
-        service,
-        environment,
+        service.0,
+        environment.0,
         severity,
         title,
         at as _,
-        deployment,
+        deployment.map(|d| d.0),
         by.map(|b| b.0)
     )
     .fetch_one(conn)

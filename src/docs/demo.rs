@@ -13,7 +13,7 @@ pub async fn design_docs(
     now: DateTime<Utc>,
 ) -> anyhow::Result<()> {
     use super::{
-        model::{Alternative, Content, Status, Verdict},
+        model::{Alternative, Content, DocId, Status, Verdict},
         ops::working_days_after,
         store as ds,
     };
@@ -92,7 +92,7 @@ pub async fn design_docs(
         let (doc, number) = ds::create(tx, &c, owner).await?;
         ds::add_revision(
             tx,
-            doc,
+            DocId(doc),
             1,
             &crate::docs::madr::export(&c, number, crate::docs::model::Status::Draft, None, "", ""),
             owner,
@@ -112,7 +112,7 @@ pub async fn design_docs(
             .collect();
         let asked = now - Duration::days(6 - (i as i64 % 5));
         for r in &reviewers {
-            ds::add_reviewer(tx, doc, r.0, working_days_after(asked, 3)).await?;
+            ds::add_reviewer(tx, DocId(doc), *r, working_days_after(asked, 3)).await?;
         }
         let verdicts: &[&str] = match *status {
             "in_review" if i % 2 == 0 => &["approve"],
@@ -125,7 +125,7 @@ pub async fn design_docs(
             let verdict = Verdict::parse(v).map_err(anyhow::Error::msg)?;
             ds::set_verdict(
                 tx,
-                doc,
+                DocId(doc),
                 *r,
                 verdict,
                 if *v == "request_changes" {
@@ -156,7 +156,7 @@ pub async fn design_docs(
         .await?;
         ds::add_comment(
             tx,
-            doc,
+            DocId(doc),
             None,
             "Alternatives",
             reviewers[0],

@@ -4,6 +4,14 @@
 
 use serde::{Deserialize, Serialize};
 
+/// A design doc's row id (not its DD-number).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct DocId(pub i64);
+
+/// A comment thread's row id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ThreadId(pub i64);
+
 /// A doc's kind, decoded from `docs.kind` (text, checked by the table's constraint).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, sqlx::Type)]
 #[sqlx(type_name = "text", rename_all = "snake_case")]

@@ -6,7 +6,7 @@ use chrono::{DateTime, Datelike, Duration, Utc, Weekday};
 use serde_json::json;
 
 use super::{
-    model::{self, Asker, Content, Move, Reviews, Status, Verdict},
+    model::{self, Asker, Content, DocId, Move, Reviews, Status, ThreadId, Verdict},
     store,
 };
 use crate::{
@@ -71,7 +71,7 @@ pub async fn create(
     let (id, number) = store::create(&mut tx, c, user.id).await?;
     store::add_revision(
         &mut tx,
-        id,
+        DocId(id),
         1,
         &markdown_of(c, number, Status::Draft, &user.handle),
         user.id,
@@ -160,7 +160,7 @@ pub async fn save(
     }
     store::add_revision(
         &mut tx,
-        doc.id,
+        DocId(doc.id),
         version,
         &markdown_of(c, number, new_status, &user.handle),
         user.id,
@@ -349,7 +349,7 @@ pub async fn request_review(
         return Err(AppError::Conflict("You cannot review your own doc.".into()));
     }
     let due = working_days_after(state.clock.now(), 3);
-    if !store::add_reviewer(&mut tx, doc.id, reviewer, due).await? {
+    if !store::add_reviewer(&mut tx, DocId(doc.id), AccountId(reviewer), due).await? {
         return Err(AppError::Conflict(format!("{handle} was already asked.")));
     }
     audit::record(
@@ -407,7 +407,7 @@ pub async fn verdict(
             status.label()
         )));
     }
-    if !store::set_verdict(&mut tx, doc.id, user.id, verdict, f.note.trim()).await? {
+    if !store::set_verdict(&mut tx, DocId(doc.id), user.id, verdict, f.note.trim()).await? {
         return Err(AppError::Forbidden(
             "Only the reviewers the owner asked give verdicts; comment instead.".into(),
         ));
@@ -485,9 +485,16 @@ pub async fn comment(
     let doc = store::doc(&mut tx, number, false)
         .await?
         .ok_or(AppError::NotFound)?;
-    let id = store::add_comment(&mut tx, doc.id, parent, f.section.trim(), user.id, body)
-        .await?
-        .ok_or_else(|| AppError::BadRequest("Unknown thread.".into()))?;
+    let id = store::add_comment(
+        &mut tx,
+        DocId(doc.id),
+        parent.map(ThreadId),
+        f.section.trim(),
+        user.id,
+        body,
+    )
+    .await?
+    .ok_or_else(|| AppError::BadRequest("Unknown thread.".into()))?;
     audit::record(
         &mut tx,
         actor,
@@ -517,7 +524,14 @@ pub async fn resolve_thread(
     let doc = store::doc(&mut tx, number, false)
         .await?
         .ok_or(AppError::NotFound)?;
-    if !store::set_thread_resolved(&mut tx, doc.id, thread, resolved.then_some(user.id)).await? {
+    if !store::set_thread_resolved(
+        &mut tx,
+        DocId(doc.id),
+        ThreadId(thread),
+        resolved.then_some(user.id),
+    )
+    .await?
+    {
         return Err(AppError::NotFound);
     }
     audit::record(

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool, QueryBuilder};
 
-use super::model::{Alternative, Content, ExtraSection, Kind, Status, Verdict};
+use super::model::{Alternative, Content, DocId, ExtraSection, Kind, Status, ThreadId, Verdict};
 use crate::auth::model::AccountId;
 
 #[derive(Clone, Debug)]
@@ -141,14 +141,14 @@ pub async fn save(
 
 pub async fn add_revision(
     conn: &mut PgConnection,
-    doc: i64,
+    doc: DocId,
     version: i32,
     markdown: &str,
     author: AccountId,
 ) -> sqlx::Result<()> {
     sqlx::query!(
         "insert into doc_revisions (doc_id, version, markdown, author_id) values ($1, $2, $3, $4)",
-        doc,
+        doc.0,
         version,
         markdown,
         author.0
@@ -242,14 +242,14 @@ pub async fn reviewers(conn: &mut PgConnection, doc: i64) -> sqlx::Result<Vec<Re
 /// Requests a review; false if that person was already asked.
 pub async fn add_reviewer(
     conn: &mut PgConnection,
-    doc: i64,
-    reviewer: i64,
+    doc: DocId,
+    reviewer: AccountId,
     due: DateTime<Utc>,
 ) -> sqlx::Result<bool> {
     Ok(sqlx::query!(
         "insert into doc_reviewers (doc_id, reviewer_id, due_at) values ($1, $2, $3) on conflict do nothing",
-        doc,
-        reviewer,
+        doc.0,
+        reviewer.0,
         due as _
     )
     .execute(conn)
@@ -261,14 +261,14 @@ pub async fn add_reviewer(
 /// Records a verdict; false if the person is not a reviewer of the doc.
 pub async fn set_verdict(
     conn: &mut PgConnection,
-    doc: i64,
+    doc: DocId,
     reviewer: AccountId,
     verdict: Verdict,
     note: &str,
 ) -> sqlx::Result<bool> {
     Ok(sqlx::query!(
         "update doc_reviewers set verdict = $3, verdict_at = now(), note = $4 where doc_id = $1 and reviewer_id = $2",
-        doc,
+        doc.0,
         reviewer.0,
         verdict as Verdict,
         note
@@ -305,8 +305,8 @@ pub async fn comments(pool: &PgPool, doc: i64) -> sqlx::Result<Vec<CommentRow>> 
 
 pub async fn add_comment(
     conn: &mut PgConnection,
-    doc: i64,
-    parent: Option<i64>,
+    doc: DocId,
+    parent: Option<ThreadId>,
     section: &str,
     author: AccountId,
     body: &str,
@@ -314,8 +314,8 @@ pub async fn add_comment(
     if let Some(p) = parent {
         let ok = sqlx::query_scalar!(
             "select id from doc_comments where id = $1 and doc_id = $2 and parent_id is null",
-            p,
-            doc
+            p.0,
+            doc.0
         )
         .fetch_optional(&mut *conn)
         .await?;
@@ -325,8 +325,8 @@ pub async fn add_comment(
     }
     let id = sqlx::query_scalar!(
         "insert into doc_comments (doc_id, parent_id, section, author_id, body) values ($1, $2, $3, $4, $5) returning id",
-        doc,
-        parent,
+        doc.0,
+        parent.map(|p| p.0),
         section,
         author.0,
         body
@@ -336,7 +336,7 @@ pub async fn add_comment(
     // Comments are searchable (weight C).
     sqlx::query!(
         "update docs set comments_text = coalesce((select string_agg(body, ' ') from doc_comments where doc_id = $1), '') where id = $1",
-        doc
+        doc.0
     )
     .execute(conn)
     .await?;
@@ -346,15 +346,15 @@ pub async fn add_comment(
 /// Resolves or reopens a thread; false if there is no such thread on the doc.
 pub async fn set_thread_resolved(
     conn: &mut PgConnection,
-    doc: i64,
-    thread: i64,
+    doc: DocId,
+    thread: ThreadId,
     by: Option<AccountId>,
 ) -> sqlx::Result<bool> {
     Ok(sqlx::query!(
         "update doc_comments set resolved_at = case when $3::bigint is null then null else now() end, resolved_by = $3
          where id = $2 and doc_id = $1 and parent_id is null",
-        doc,
-        thread,
+        doc.0,
+        thread.0,
         by.map(|b| b.0)
     )
     .execute(conn)

@@ -4,6 +4,7 @@
 use chrono::{Duration, Utc};
 use sqlx::{PgConnection, PgPool};
 
+use super::model::{BackportId, LineId, LineName, RepositoryId};
 use crate::{audit::Actor, auth::model::AccountId};
 
 /// A repository `server` with main, four release lines (the oldest past the maintained window),
@@ -27,7 +28,7 @@ pub async fn history(pool: &PgPool, tx: &mut PgConnection, owner: AccountId) -> 
     )
     .await?
     .ok_or_else(|| anyhow::anyhow!("repository server exists"))?;
-    rstore::ensure_line(tx, repo_id, crate::releases::model::LineName::Main, owner.0).await?;
+    rstore::ensure_line(tx, RepositoryId(repo_id), LineName::Main, owner).await?;
     let repo = rstore::RepoRow {
         id: repo_id,
         name: "server".into(),
@@ -98,7 +99,7 @@ pub async fn history(pool: &PgPool, tx: &mut PgConnection, owner: AccountId) -> 
     for (title, crit, statuses) in fixes {
         let id = rstore::insert_backport(
             tx,
-            repo_id,
+            RepositoryId(repo_id),
             title,
             "https://github.com/example/server/pull/1",
             crit,
@@ -115,10 +116,10 @@ pub async fn history(pool: &PgPool, tx: &mut PgConnection, owner: AccountId) -> 
             let l = rstore::line_id(tx, repo_id, parsed)
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("demo line {name}"))?;
-            rstore::insert_backport_target(tx, id, l, pos as i32).await?;
+            rstore::insert_backport_target(tx, BackportId(id), LineId(l), pos as i32).await?;
             let status = crate::releases::model::BackportStatus::parse(status)
                 .map_err(anyhow::Error::msg)?;
-            rstore::set_target_status(tx, id, l, status).await?;
+            rstore::set_target_status(tx, BackportId(id), LineId(l), status).await?;
         }
     }
     Ok(())

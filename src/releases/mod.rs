@@ -124,8 +124,9 @@ async fn render_repository(
         store::lines(&state.pool, repo.id).await?,
         state.config.maintained_minor_lines,
     );
-    let tags = store::tags(&state.pool, repo.id, None).await?;
-    let (bps, targets) = store::backports(&state.pool, repo.id, None).await?;
+    let repo_id = model::RepositoryId(repo.id);
+    let tags = store::tags(&state.pool, repo_id, None).await?;
+    let (bps, targets) = store::backports(&state.pool, repo_id, None).await?;
     let can_manage = can(ctx.user.as_ref(), Action::ManageReleases);
     Ok(ui::page(
         ctx,
@@ -393,8 +394,9 @@ async fn line(
         .into_iter()
         .find(|l| l.row.line() == wanted)
         .ok_or(AppError::NotFound)?;
-    let tags = store::tags(&state.pool, repo.id, Some(l.row.id)).await?;
-    let (bps, targets) = store::backports(&state.pool, repo.id, Some(l.row.id)).await?;
+    let (repo_id, line_id) = (model::RepositoryId(repo.id), model::LineId(l.row.id));
+    let tags = store::tags(&state.pool, repo_id, Some(line_id)).await?;
+    let (bps, targets) = store::backports(&state.pool, repo_id, Some(line_id)).await?;
     let docs = crate::docs::targeting(&state.pool, &l.row.name).await?;
     let title = format!("{} {}", repo.name, l.row.name);
     Ok(ui::page(

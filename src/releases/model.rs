@@ -4,6 +4,18 @@
 
 use std::{cmp::Ordering, fmt};
 
+/// A repository's row id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct RepositoryId(pub i64);
+
+/// A release line's row id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct LineId(pub i64);
+
+/// A backport request's row id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BackportId(pub i64);
+
 /// The pre-release modifiers allowed by default (setting `prerelease_modifiers`).
 pub const DEFAULT_MODIFIERS: [&str; 3] = ["alpha", "beta", "rc"];
 

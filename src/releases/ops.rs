@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::{
     git::{self, RefKind},
-    model::{self, LineName, LineStatus, Version},
+    model::{self, BackportId, LineId, LineName, LineStatus, RepositoryId, Version},
     store,
 };
 use crate::{
@@ -65,7 +65,7 @@ pub async fn add_repository(
             "A repository with that name exists.",
         )));
     };
-    store::ensure_line(&mut tx, id, LineName::Main, owner.0).await?;
+    store::ensure_line(&mut tx, RepositoryId(id), LineName::Main, owner).await?;
     audit::record(
         &mut tx,
         actor,
@@ -144,7 +144,13 @@ pub async fn record_tag_in(
     }
     let (line, opened) = match (target, version.patch) {
         (LineName::Main, _) | (_, 0) => {
-            store::ensure_line(conn, repo.id, target, repo.owner_id).await?
+            store::ensure_line(
+                conn,
+                RepositoryId(repo.id),
+                target,
+                AccountId(repo.owner_id),
+            )
+            .await?
         }
         _ => match store::line_id(conn, repo.id, target).await? {
             Some(id) => (id, false),
@@ -325,8 +331,13 @@ pub async fn import(
         }
         match LineName::parse(&r.name) {
             Ok(line) => {
-                let (_, created) =
-                    store::ensure_line(&mut tx, repo.id, line, repo.owner_id).await?;
+                let (_, created) = store::ensure_line(
+                    &mut tx,
+                    RepositoryId(repo.id),
+                    line,
+                    AccountId(repo.owner_id),
+                )
+                .await?;
                 if created {
                     report.lines_created.push(line.to_string());
                 }
@@ -487,7 +498,7 @@ pub async fn file_backport(
     let mut tx = state.pool.begin().await?;
     let id = store::insert_backport(
         &mut tx,
-        repo.id,
+        RepositoryId(repo.id),
         title,
         link,
         criticality,
@@ -496,7 +507,8 @@ pub async fn file_backport(
     )
     .await?;
     for (position, line) in targets.iter().enumerate() {
-        store::insert_backport_target(&mut tx, id, *line, position as i32).await?;
+        store::insert_backport_target(&mut tx, BackportId(id), LineId(*line), position as i32)
+            .await?;
     }
     audit::record(
         &mut tx,
@@ -524,7 +536,7 @@ pub async fn set_backport_status(
 ) -> AppResult<()> {
     let status = model::BackportStatus::parse(status).map_err(AppError::BadRequest)?;
     let mut tx = state.pool.begin().await?;
-    let before = store::set_target_status(&mut tx, backport, line, status)
+    let before = store::set_target_status(&mut tx, BackportId(backport), LineId(line), status)
         .await?
         .ok_or(AppError::NotFound)?;
     audit::record(

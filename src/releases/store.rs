@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 
-use super::model::{BackportStatus, LineName, Version};
+use super::model::{BackportId, BackportStatus, LineId, LineName, RepositoryId, Version};
 use crate::{auth::model::AccountId, error::none_if_violates};
 
 #[derive(Clone, Debug)]
@@ -102,9 +102,9 @@ pub async fn lines(pool: &PgPool, repo: i64) -> sqlx::Result<Vec<LineRow>> {
 /// The id of `line` in `repo`, created (owned by `owner`) if missing; and whether it was created.
 pub async fn ensure_line(
     conn: &mut PgConnection,
-    repo: i64,
+    repo: RepositoryId,
     line: LineName,
-    owner: i64,
+    owner: AccountId,
 ) -> sqlx::Result<(i64, bool)> {
     let (major, minor) = match line.numbers() {
         Some((a, b)) => (Some(a as i32), Some(b as i32)),
@@ -115,11 +115,11 @@ pub async fn ensure_line(
          values ($1, $2, $3, $4, $5)
          on conflict (repository_id, name) do nothing
          returning id",
-        repo,
+        repo.0,
         line.to_string(),
         major,
         minor,
-        owner
+        owner.0
     )
     .fetch_optional(&mut *conn)
     .await?;
@@ -128,7 +128,7 @@ pub async fn ensure_line(
     }
     let id = sqlx::query_scalar!(
         "select id from release_lines where repository_id = $1 and name = $2",
-        repo,
+        repo.0,
         line.to_string()
     )
     .fetch_one(conn)
@@ -164,7 +164,11 @@ pub struct TagRow {
 }
 
 /// Tags of one line (or of the whole repository), newest version first.
-pub async fn tags(pool: &PgPool, repo: i64, line: Option<i64>) -> sqlx::Result<Vec<TagRow>> {
+pub async fn tags(
+    pool: &PgPool,
+    repo: RepositoryId,
+    line: Option<LineId>,
+) -> sqlx::Result<Vec<TagRow>> {
     sqlx::query_as!(
         TagRow,
         r#"select t.id, t.name, l.name as line, t.commit_sha, t.tagged_at as "tagged_at: _",
@@ -177,8 +181,8 @@ pub async fn tags(pool: &PgPool, repo: i64, line: Option<i64>) -> sqlx::Result<V
            order by t.major desc, t.minor desc, t.patch desc, (t.pre_kind = '') desc,
                     t.pre_kind desc, t.pre_number desc
            limit 1000"#,
-        repo,
-        line
+        repo.0,
+        line.map(|l| l.0)
     )
     .fetch_all(pool)
     .await
@@ -272,7 +276,7 @@ pub async fn retract_tag(conn: &mut PgConnection, id: i64, reason: &str) -> sqlx
 
 pub async fn insert_backport(
     conn: &mut PgConnection,
-    repo: i64,
+    repo: RepositoryId,
     title: &str,
     link: &str,
     criticality: &str,
@@ -282,7 +286,7 @@ pub async fn insert_backport(
     sqlx::query_scalar!(
         "insert into backports (repository_id, title, link, criticality, justification, requested_by)
          values ($1, $2, $3, $4, $5, $6) returning id",
-        repo,
+        repo.0,
         title,
         link,
         criticality,
@@ -295,14 +299,14 @@ pub async fn insert_backport(
 
 pub async fn insert_backport_target(
     conn: &mut PgConnection,
-    backport: i64,
-    line: i64,
+    backport: BackportId,
+    line: LineId,
     position: i32,
 ) -> sqlx::Result<()> {
     sqlx::query!(
         "insert into backport_targets (backport_id, line_id, position) values ($1, $2, $3)",
-        backport,
-        line,
+        backport.0,
+        line.0,
         position
     )
     .execute(conn)
@@ -333,8 +337,8 @@ pub struct TargetRow {
 /// two queries, whatever the count.
 pub async fn backports(
     pool: &PgPool,
-    repo: i64,
-    line: Option<i64>,
+    repo: RepositoryId,
+    line: Option<LineId>,
 ) -> sqlx::Result<(Vec<BackportRow>, Vec<TargetRow>)> {
     let list = sqlx::query_as!(
         BackportRow,
@@ -346,8 +350,8 @@ pub async fn backports(
                   or exists(select 1 from backport_targets bt where bt.backport_id = b.id and bt.line_id = $2))
            order by b.id desc
            limit 200"#,
-        repo,
-        line
+        repo.0,
+        line.map(|l| l.0)
     )
     .fetch_all(pool)
     .await?;
@@ -368,15 +372,15 @@ pub async fn backports(
 /// Sets one target's status; the previous status, or `None` if there is no such target.
 pub async fn set_target_status(
     conn: &mut PgConnection,
-    backport: i64,
-    line: i64,
+    backport: BackportId,
+    line: LineId,
     status: BackportStatus,
 ) -> sqlx::Result<Option<BackportStatus>> {
     let before = sqlx::query_scalar!(
         r#"select status as "status: BackportStatus" from backport_targets
            where backport_id = $1 and line_id = $2 for update"#,
-        backport,
-        line
+        backport.0,
+        line.0
     )
     .fetch_optional(&mut *conn)
     .await?;
@@ -384,8 +388,8 @@ pub async fn set_target_status(
         sqlx::query!(
             "update backport_targets set status = $3, updated_at = now()
              where backport_id = $1 and line_id = $2",
-            backport,
-            line,
+            backport.0,
+            line.0,
             status as BackportStatus
         )
         .execute(conn)
