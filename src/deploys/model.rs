@@ -15,6 +15,26 @@ pub struct EnvironmentId(pub i64);
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct DeploymentId(pub i64);
 
+/// A health target's state, decoded from `health_targets.status`: what the prober (or a manual
+/// report) last concluded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum Health {
+    Up,
+    Down,
+    Unknown,
+}
+
+impl Health {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::Up => "up",
+            Health::Down => "down",
+            Health::Unknown => "unknown",
+        }
+    }
+}
+
 /// A deployment's status, decoded from `deployments.status`; moved only by `ops::transition`
 /// along `can_move_to`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, sqlx::Type)]

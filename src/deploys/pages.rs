@@ -18,8 +18,8 @@ use crate::{
 
 pub type Cells = HashMap<(i64, i64), CellRow>;
 
-fn health_badge(h: Option<&str>) -> impl IntoView + use<> {
-    let h = h.unwrap_or("unknown").to_string();
+fn health_badge(h: Option<model::Health>) -> impl IntoView + use<> {
+    let h = h.unwrap_or(model::Health::Unknown).as_str();
     let class = format!("badge health-{h}");
     view! { <span class=class>{h}</span> }
 }
@@ -57,7 +57,7 @@ pub fn matrix(
                         .get(&e.id)
                         .and_then(|w| w.iter().find(|k| k.service == s.name))
                         .map(|k| view! { <br/><span class="skew" title=k.message.clone()>"⚠ "{k.message.clone()}</span> });
-                    let down = cell.and_then(|c| c.health.as_deref()) == Some("down");
+                    let down = cell.and_then(|c| c.health) == Some(model::Health::Down);
                     let class = if down { "cell down" } else { "cell" };
                     let history = format!("/deployments/history?service={}&environment={}", s.name, e.name);
                     let body = match cell.and_then(|c| c.version.clone()) {
@@ -70,7 +70,7 @@ pub fn matrix(
                         }
                         None => view! { <a href=history class="muted">"—"</a> }.into_any(),
                     };
-                    let health = cell.and_then(|c| c.health.clone()).map(|h| view! { <br/>{health_badge(Some(&h))} });
+                    let health = cell.and_then(|c| c.health).map(|h| view! { <br/>{health_badge(Some(h))} });
                     view! { <td class=class>{body}{health}{warn}</td> }
                 })
                 .collect::<Vec<_>>();
@@ -533,7 +533,7 @@ pub fn service(ctx: &PageCtx, v: ServiceView<'_>) -> impl IntoView + use<> {
                 <tr>
                     <th scope="row">{e.name.clone()}</th>
                     <td><code>{version}</code></td>
-                    <td>{health_badge(cell.and_then(|c| c.health.as_deref()))}</td>
+                    <td>{health_badge(cell.and_then(|c| c.health))}</td>
                     <td>{manage}</td>
                     <td>{report}</td>
                 </tr>

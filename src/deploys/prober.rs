@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use super::store;
+use super::{model::Health, store};
 use crate::state::AppState;
 
 /// Probes until the task is aborted. `instance` names this flowdeck for leases and logs.
@@ -60,7 +60,7 @@ pub async fn round(
                 Err(e) => (false, format!("{}", e.without_url())),
             };
             match store::finish_probe(&state.pool, &t, &instance, ok, Some(latency), &error).await {
-                Ok(status) if status == "down" && t.status != "down" => {
+                Ok(status) if status == Health::Down && t.status != Health::Down => {
                     tracing::warn!(service_id = t.service_id, environment_id = t.environment_id, error, "service is down");
                     let payload = json!({ "service_id": t.service_id, "environment_id": t.environment_id, "error": error });
                     let queued = match state.pool.acquire().await {

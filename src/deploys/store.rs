@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{PgConnection, PgPool};
 
-use super::model::{DeploymentId, EnvironmentId, ServiceId, Status};
+use super::model::{DeploymentId, EnvironmentId, Health, ServiceId, Status};
 use crate::{auth::model::AccountId, error::none_if_violates};
 
 #[derive(Clone, Debug)]
@@ -149,7 +149,7 @@ pub struct CellRow {
     pub finished_at: Option<DateTime<Utc>>,
     pub digest: Option<String>,
     pub image_ref: Option<String>,
-    pub health: Option<String>,
+    pub health: Option<Health>,
 }
 
 /// Every (service, environment) that has something running or a health target — one query.
@@ -160,7 +160,7 @@ pub async fn matrix(pool: &PgPool) -> sqlx::Result<Vec<CellRow>> {
                   coalesce(c.environment_id, h.environment_id) as "environment_id!",
                   d.id as "deployment_id?", d.version as "version?",
                   d.finished_at as "finished_at?: _", d.digest as "digest?",
-                  d.image_ref as "image_ref?", h.status as "health?"
+                  d.image_ref as "image_ref?", h.status as "health?: Health"
            from current_deployments c
            join deployments d on d.id = c.deployment_id
            full join health_targets h
@@ -440,7 +440,7 @@ pub struct Target {
     pub service_id: i64,
     pub environment_id: i64,
     pub url: String,
-    pub status: String,
+    pub status: Health,
     pub consecutive_failures: i32,
     pub interval: i32,
     pub timeout: i32,
@@ -465,7 +465,8 @@ pub async fn claim_due(pool: &PgPool, instance: &str, limit: i64) -> sqlx::Resul
            from due, services s
            where h.service_id = due.service_id and h.environment_id = due.environment_id
              and s.id = h.service_id
-           returning h.service_id, h.environment_id, h.url, h.status, h.consecutive_failures,
+           returning h.service_id, h.environment_id, h.url, h.status as "status: Health",
+                     h.consecutive_failures,
                      s.probe_interval_seconds as interval, s.probe_timeout_seconds as timeout,
                      s.probe_failures as failures"#,
         instance,
@@ -483,7 +484,7 @@ pub async fn finish_probe(
     ok: bool,
     latency_ms: Option<i32>,
     error: &str,
-) -> sqlx::Result<String> {
+) -> sqlx::Result<Health> {
     let mut tx = pool.begin().await?;
     sqlx::query!(
         "insert into health_samples (service_id, environment_id, at, ok, latency_ms, error)
@@ -497,7 +498,7 @@ pub async fn finish_probe(
     .execute(&mut *tx)
     .await?;
     let status = sqlx::query_scalar!(
-        "update health_targets
+        r#"update health_targets
          set consecutive_failures = case when $3 then 0 else consecutive_failures + 1 end,
              status = case when $3 then 'up'
                            when consecutive_failures + 1 >= $4 then 'down'
@@ -506,7 +507,7 @@ pub async fn finish_probe(
              next_probe_at = now() + make_interval(secs => $5::int),
              leased_by = null, leased_until = null
          where service_id = $1 and environment_id = $2 and leased_by = $6
-         returning status",
+         returning status as "status: Health""#,
         t.service_id,
         t.environment_id,
         ok,
@@ -516,7 +517,7 @@ pub async fn finish_probe(
     )
     .fetch_optional(&mut *tx)
     .await?
-    .unwrap_or_else(|| t.status.clone());
+    .unwrap_or(t.status);
     tx.commit().await?;
     Ok(status)
 }
