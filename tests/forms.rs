@@ -126,3 +126,16 @@ async fn design_docs_keep_a_refused_reviewer_request() {
     let p = ann.post("/docs/1/reviewers", &[("handle", "ghost")]).await;
     refused_in_place(&p, "There is no active member “ghost”", "ghost");
 }
+
+#[tokio::test]
+async fn the_admin_area_keeps_a_refused_invite() {
+    let app = TestApp::spawn().await;
+    let ada = app.logged_in("ada", Role::Admin).await;
+    let p = ada
+        .post(
+            "/admin/invites",
+            &[("role", "member"), ("email", "not-an-email"), ("note", "")],
+        )
+        .await;
+    refused_in_place(&p, "email", "not-an-email");
+}

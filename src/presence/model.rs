@@ -145,7 +145,9 @@ fn parse_until(raw: &str, now: DateTime<Utc>, tz: Tz) -> Result<DateTime<Utc>, S
     ))
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// The kind of a leave request, decoded from `leave_requests.kind`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum LeaveKind {
     Vacation,
     Sick,

@@ -305,7 +305,7 @@ pub fn leave_table(
                 <tr>
                     {who}
                     <td>{dates}</td>
-                    <td>{l.kind.clone()}{flag}<br/><small class="muted">{l.note.clone()}</small></td>
+                    <td>{l.kind.as_str()}{flag}<br/><small class="muted">{l.note.clone()}</small></td>
                     <td><span class=status_class>{l.status.as_str()}</span>{decided}</td>
                     <td>{cancel}</td>
                 </tr>
@@ -360,7 +360,7 @@ pub fn pending(ctx: &PageCtx, leaves: &[LeaveRow]) -> impl IntoView + use<> {
                 <tr>
                     <td><a href=href>{l.display_name.clone()}</a></td>
                     <td>{dates}</td>
-                    <td>{l.kind.clone()}{flag}<br/><small class="muted">{l.note.clone()}</small></td>
+                    <td>{l.kind.as_str()}{flag}<br/><small class="muted">{l.note.clone()}</small></td>
                     <td>{actions}</td>
                 </tr>
             }
@@ -415,11 +415,15 @@ pub fn calendar(
                             let title = format!(
                                 "{} {} ({}){}",
                                 m.display_name,
-                                l.kind,
+                                l.kind.as_str(),
                                 l.status.as_str(),
                                 if l.emergency { ", emergency" } else { "" }
                             );
-                            let mark = if l.emergency { "!" } else { &l.kind[..1] };
+                            let mark = if l.emergency {
+                                "!"
+                            } else {
+                                &l.kind.as_str()[..1]
+                            };
                             view! { <td class=class title=title>{mark.to_uppercase()}</td> }
                                 .into_any()
                         }

@@ -3,7 +3,7 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{PgConnection, PgPool};
 
-use super::model::{CheckIn, LeavePlan, LeaveStatus};
+use super::model::{CheckIn, LeaveKind, LeavePlan, LeaveStatus};
 use crate::auth::model::AccountId;
 
 /// Records a check-in and makes it the member's current one.
@@ -154,7 +154,7 @@ pub struct LeaveRow {
     pub starts_at: DateTime<Utc>,
     pub ends_at: DateTime<Utc>,
     pub timezone: String,
-    pub kind: String,
+    pub kind: LeaveKind,
     pub note: String,
     pub emergency: bool,
     pub status: LeaveStatus,
@@ -236,7 +236,7 @@ pub async fn leaves(pool: &PgPool, scope: LeaveScope, limit: i64) -> sqlx::Resul
     sqlx::query_as!(
         LeaveRow,
         r#"select l.id, l.account_id, a.handle, a.display_name, l.starts_on as "starts_on: _", l.ends_on as "ends_on: _",
-                  l.starts_at as "starts_at: _", l.ends_at as "ends_at: _", l.timezone, l.kind,
+                  l.starts_at as "starts_at: _", l.ends_at as "ends_at: _", l.timezone, l.kind as "kind: LeaveKind",
                   l.note, l.emergency, l.status as "status: LeaveStatus", d.handle as "decided_by?", l.decision_note,
                   l.created_at as "created_at: _"
            from leave_requests l
@@ -265,7 +265,7 @@ pub async fn lock_leave(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option
     sqlx::query_as!(
         LeaveRow,
         r#"select l.id, l.account_id, a.handle, a.display_name, l.starts_on as "starts_on: _", l.ends_on as "ends_on: _",
-                  l.starts_at as "starts_at: _", l.ends_at as "ends_at: _", l.timezone, l.kind,
+                  l.starts_at as "starts_at: _", l.ends_at as "ends_at: _", l.timezone, l.kind as "kind: LeaveKind",
                   l.note, l.emergency, l.status as "status: LeaveStatus", null::text as "decided_by?", l.decision_note,
                   l.created_at as "created_at: _"
            from leave_requests l join accounts a on a.id = l.account_id
