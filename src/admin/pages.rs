@@ -193,7 +193,7 @@ fn invite_row(ctx: &PageCtx, i: &InviteRow, tz: &str) -> impl IntoView + use<> {
     });
     view! {
         <tr>
-            <td>{i.role.as_str()}</td>
+            <td>{i.role.label()}</td>
             <td>{who}<br/><small class="muted">"by " {i.created_by.clone()}</small></td>
             <td>{state}</td>
             <td>{revoke}</td>

@@ -37,6 +37,11 @@ impl Role {
         }
     }
 
+    /// The role for people.
+    pub fn label(self) -> &'static str {
+        self.as_str()
+    }
+
     pub fn parse(s: &str) -> Result<Self, String> {
         match s.trim() {
             "member" => Ok(Role::Member),

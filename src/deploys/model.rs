@@ -33,6 +33,11 @@ impl Health {
             Health::Unknown => "unknown",
         }
     }
+
+    /// The health for people.
+    pub fn label(self) -> &'static str {
+        self.as_str()
+    }
 }
 
 /// A deployment's status, decoded from `deployments.status`; moved only by `ops::transition`

@@ -19,9 +19,9 @@ use crate::{
 pub type Cells = HashMap<(i64, i64), CellRow>;
 
 fn health_badge(h: Option<model::Health>) -> impl IntoView + use<> {
-    let h = h.unwrap_or(model::Health::Unknown).as_str();
-    let class = format!("badge health-{h}");
-    view! { <span class=class>{h}</span> }
+    let h = h.unwrap_or(model::Health::Unknown);
+    let class = format!("badge health-{}", h.as_str());
+    view! { <span class=class>{h.label()}</span> }
 }
 
 /// A deployment's status as a badge (every page that shows one uses this).

@@ -37,6 +37,11 @@ impl Kind {
             Kind::Information => "information",
         }
     }
+
+    /// The kind for people.
+    pub fn label(self) -> &'static str {
+        self.as_str()
+    }
     pub fn parse(s: &str) -> Result<Self, String> {
         Self::ALL
             .into_iter()

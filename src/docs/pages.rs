@@ -67,7 +67,7 @@ pub fn list(ctx: &PageCtx, v: ListView<'_>) -> impl IntoView + use<> {
                 <tr>
                     <td><a href=href.clone()>{format!("DD-{}", r.number)}</a></td>
                     <td><a href=href>{r.title.clone()}</a><br/><small class="muted">{tags}</small></td>
-                    <td>{r.kind.as_str()}</td>
+                    <td>{r.kind.label()}</td>
                     <td>{status_badge(r.status)}</td>
                     <td>{r.owner.clone()}</td>
                     <td>{r.target_line.clone()}</td>

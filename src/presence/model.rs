@@ -40,6 +40,11 @@ impl LeaveStatus {
         }
     }
 
+    /// The status for people.
+    pub fn label(self) -> &'static str {
+        self.as_str()
+    }
+
     pub fn is_active(self) -> bool {
         Self::ACTIVE.contains(&self)
     }
@@ -52,6 +57,11 @@ impl CheckIn {
             CheckIn::Away => "away",
             CheckIn::Offline => "offline",
         }
+    }
+
+    /// The check-in for people.
+    pub fn label(self) -> &'static str {
+        self.as_str()
     }
 }
 
@@ -170,6 +180,11 @@ impl LeaveKind {
             LeaveKind::Personal => "personal",
             LeaveKind::Other => "other",
         }
+    }
+
+    /// The kind for people.
+    pub fn label(self) -> &'static str {
+        self.as_str()
     }
 
     pub fn parse(s: &str) -> Result<Self, String> {

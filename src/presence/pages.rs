@@ -305,8 +305,8 @@ pub fn leave_table(
                 <tr>
                     {who}
                     <td>{dates}</td>
-                    <td>{l.kind.as_str()}{flag}<br/><small class="muted">{l.note.clone()}</small></td>
-                    <td><span class=status_class>{l.status.as_str()}</span>{decided}</td>
+                    <td>{l.kind.label()}{flag}<br/><small class="muted">{l.note.clone()}</small></td>
+                    <td><span class=status_class>{l.status.label()}</span>{decided}</td>
                     <td>{cancel}</td>
                 </tr>
             }
@@ -360,7 +360,7 @@ pub fn pending(ctx: &PageCtx, leaves: &[LeaveRow]) -> impl IntoView + use<> {
                 <tr>
                     <td><a href=href>{l.display_name.clone()}</a></td>
                     <td>{dates}</td>
-                    <td>{l.kind.as_str()}{flag}<br/><small class="muted">{l.note.clone()}</small></td>
+                    <td>{l.kind.label()}{flag}<br/><small class="muted">{l.note.clone()}</small></td>
                     <td>{actions}</td>
                 </tr>
             }
@@ -415,8 +415,8 @@ pub fn calendar(
                             let title = format!(
                                 "{} {} ({}){}",
                                 m.display_name,
-                                l.kind.as_str(),
-                                l.status.as_str(),
+                                l.kind.label(),
+                                l.status.label(),
                                 if l.emergency { ", emergency" } else { "" }
                             );
                             let mark = if l.emergency {
@@ -471,7 +471,7 @@ pub fn member(
             view! {
                 <tr>
                     <td>{ui::local_time(e.at, &tz)}</td>
-                    <td><span class=class>{e.state.as_str()}</span></td>
+                    <td><span class=class>{e.state.label()}</span></td>
                     <td>{until}</td>
                     <td>{e.reason.clone()}</td>
                 </tr>
