@@ -19,7 +19,11 @@ use tower_sessions::cookie::{Cookie, SameSite, time::Duration as CookieDuration}
 
 pub use super::keys::Keys;
 use super::{model::AccountId, token};
-use crate::{error::AppError, state::AppState, ui::Flash};
+use crate::{
+    error::AppError,
+    state::AppState,
+    ui::{Flash, form::FormErrors},
+};
 
 const FLASH: &str = "flowdeck_flash";
 const PRE: &str = "flowdeck_pre";
@@ -82,6 +86,26 @@ impl Cookies {
                 Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
             }
             Err(e) => Err(e),
+        }
+    }
+
+    /// The same outcome for forms whose operation reports field errors: `Ok(msg)` → flash and a
+    /// 303 to `to`; `Err(errs)` → `again(errs)`, the page with each message at its field and the
+    /// input kept, answered 422.
+    pub async fn form_outcome<Fut>(
+        &self,
+        result: Result<(String, String), FormErrors>,
+        again: impl FnOnce(FormErrors) -> Fut,
+    ) -> Result<Response, AppError>
+    where
+        Fut: Future<Output = Result<axum::response::Html<String>, AppError>>,
+    {
+        match result {
+            Ok((msg, to)) => Ok(self.done(msg, &to).into_response()),
+            Err(errs) => {
+                let page = again(errs).await?;
+                Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+            }
         }
     }
 

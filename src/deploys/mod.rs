@@ -340,19 +340,18 @@ async fn add_service(
     Form(f): Form<ServiceForm>,
 ) -> AppResult<Response> {
     require(Some(&user), Action::ManageDeployTargets)?;
-    match ops::add_service(&state, &actor, &f).await? {
-        Ok(name) => Ok(cookies
-            .done(
-                format!("Service {name} added."),
-                &format!("/services/{name}"),
-            )
-            .into_response()),
-        Err(errs) => {
-            let none = FormErrors::default();
-            let page = render_matrix(&state, &ctx, &f, &errs, &EnvForm::default(), &none).await?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
-        }
-    }
+    let result = ops::add_service(&state, &actor, &f).await?.map(|name| {
+        (
+            format!("Service {name} added."),
+            format!("/services/{name}"),
+        )
+    });
+    let (blank, none) = (EnvForm::default(), FormErrors::default());
+    cookies
+        .form_outcome(result, |errs| async move {
+            render_matrix(&state, &ctx, &f, &errs, &blank, &none).await
+        })
+        .await
 }
 
 async fn add_environment(
@@ -364,17 +363,18 @@ async fn add_environment(
     Form(f): Form<EnvForm>,
 ) -> AppResult<Response> {
     require(Some(&user), Action::ManageDeployTargets)?;
-    match ops::add_environment(&state, &actor, &f).await? {
-        Ok(name) => Ok(cookies
-            .done(format!("Environment {name} added."), "/deployments")
-            .into_response()),
-        Err(errs) => {
-            let none = FormErrors::default();
-            let page =
-                render_matrix(&state, &ctx, &ServiceForm::default(), &none, &f, &errs).await?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
-        }
-    }
+    let result = ops::add_environment(&state, &actor, &f).await?.map(|name| {
+        (
+            format!("Environment {name} added."),
+            "/deployments".to_string(),
+        )
+    });
+    let (blank, none) = (ServiceForm::default(), FormErrors::default());
+    cookies
+        .form_outcome(result, |errs| async move {
+            render_matrix(&state, &ctx, &blank, &none, &f, &errs).await
+        })
+        .await
 }
 
 async fn render_service(

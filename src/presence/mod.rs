@@ -10,8 +10,7 @@ mod store;
 use axum::{
     Form, Router,
     extract::{Path, Query, State},
-    http::StatusCode,
-    response::{Html, IntoResponse, Redirect, Response},
+    response::{Html, Redirect, Response},
     routing::{get, post},
 };
 use chrono::Duration;
@@ -29,7 +28,7 @@ use crate::{
     auth::{model::CurrentUser, model::Role},
     error::{AppError, AppResult},
     state::AppState,
-    ui::{self, Flash, PageCtx, form::FormErrors},
+    ui::{self, PageCtx, form::FormErrors},
 };
 
 pub fn router() -> Router<AppState> {
@@ -236,30 +235,22 @@ async fn offline(
     Form(f): Form<OfflineForm>,
 ) -> AppResult<Response> {
     crate::auth::policy::require(Some(&user), crate::auth::policy::Action::SetOwnStatus)?;
-    match ops::go_offline(&state, &user, &actor, &f).await? {
-        Ok(()) => {
-            cookies.flash(Flash::ok(
-                "You are offline; the team has been told when you will be back.",
-            ));
-            Ok(Redirect::to("/me").into_response())
-        }
-        Err(errs) => {
-            let none = FormErrors::default();
-            let html = render_me(
-                &state,
-                &ctx,
-                &user,
-                MeForms {
-                    offline: &f,
-                    offline_errs: &errs,
-                    leave: &LeaveInput::default(),
-                    leave_errs: &none,
-                },
-            )
-            .await?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response())
-        }
-    }
+    let result = ops::go_offline(&state, &user, &actor, &f).await?.map(|()| {
+        let msg = "You are offline; the team has been told when you will be back.";
+        (msg.to_string(), "/me".to_string())
+    });
+    let (blank, none) = (LeaveInput::default(), FormErrors::default());
+    cookies
+        .form_outcome(result, |errs| async move {
+            let forms = MeForms {
+                offline: &f,
+                offline_errs: &errs,
+                leave: &blank,
+                leave_errs: &none,
+            };
+            render_me(&state, &ctx, &user, forms).await
+        })
+        .await
 }
 
 async fn request_leave(
@@ -271,33 +262,28 @@ async fn request_leave(
     Form(f): Form<LeaveInput>,
 ) -> AppResult<Response> {
     crate::auth::policy::require(Some(&user), crate::auth::policy::Action::SetOwnStatus)?;
-    match ops::request_leave(&state, &user, &actor, &f).await? {
-        Ok(_) => {
+    let result = ops::request_leave(&state, &user, &actor, &f)
+        .await?
+        .map(|_| {
             let msg = if f.emergency.is_some() {
                 "Emergency leave recorded and announced to the inner circle. Take care."
             } else {
                 "Leave requested; a lead will acknowledge it."
             };
-            cookies.flash(Flash::ok(msg));
-            Ok(Redirect::to("/me").into_response())
-        }
-        Err(errs) => {
-            let none = FormErrors::default();
-            let html = render_me(
-                &state,
-                &ctx,
-                &user,
-                MeForms {
-                    offline: &OfflineForm::default(),
-                    offline_errs: &none,
-                    leave: &f,
-                    leave_errs: &errs,
-                },
-            )
-            .await?;
-            Ok((StatusCode::UNPROCESSABLE_ENTITY, html).into_response())
-        }
-    }
+            (msg.to_string(), "/me".to_string())
+        });
+    let (blank, none) = (OfflineForm::default(), FormErrors::default());
+    cookies
+        .form_outcome(result, |errs| async move {
+            let forms = MeForms {
+                offline: &blank,
+                offline_errs: &none,
+                leave: &f,
+                leave_errs: &errs,
+            };
+            render_me(&state, &ctx, &user, forms).await
+        })
+        .await
 }
 
 async fn calendar(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<String>> {

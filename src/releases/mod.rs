@@ -99,19 +99,19 @@ async fn add_repository(
     Form(f): Form<RepoForm>,
 ) -> AppResult<Response> {
     require(Some(&user), Action::ManageReleases)?;
-    match ops::add_repository(&state, &actor, user.id, &f).await? {
-        Ok(name) => Ok(cookies
-            .done(
+    let result = ops::add_repository(&state, &actor, user.id, &f)
+        .await?
+        .map(|name| {
+            (
                 format!("Repository {name} added."),
-                &format!("/releases/{name}"),
+                format!("/releases/{name}"),
             )
-            .into_response()),
-        Err(errs) => Ok((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            render_overview(&state, &ctx, &f, &errs).await?,
-        )
-            .into_response()),
-    }
+        });
+    cookies
+        .form_outcome(result, |errs| async move {
+            render_overview(&state, &ctx, &f, &errs).await
+        })
+        .await
 }
 
 async fn render_repository(
@@ -179,26 +179,21 @@ async fn record_tag(
 ) -> AppResult<Response> {
     require(Some(&user), Action::ManageReleases)?;
     let repo = repo_or_404(&state, &name).await?;
-    match ops::record_tag(&state, &actor, &repo, &f).await? {
-        Ok(msg) => Ok(cookies
-            .done(msg, &format!("/releases/{name}"))
-            .into_response()),
-        Err(errs) => {
-            let none = FormErrors::default();
-            let bp = BackportForm::default();
+    let result = ops::record_tag(&state, &actor, &repo, &f)
+        .await?
+        .map(|msg| (msg, format!("/releases/{name}")));
+    let (bp, none) = (BackportForm::default(), FormErrors::default());
+    cookies
+        .form_outcome(result, |errs| async move {
             let forms = RepoForms {
                 tag: &f,
                 tag_errs: &errs,
                 backport: &bp,
                 backport_errs: &none,
             };
-            Ok((
-                StatusCode::UNPROCESSABLE_ENTITY,
-                render_repository(&state, &ctx, &repo, forms).await?,
-            )
-                .into_response())
-        }
-    }
+            render_repository(&state, &ctx, &repo, forms).await
+        })
+        .await
 }
 
 async fn tag(
@@ -331,29 +326,24 @@ async fn file_backport(
             _ => {}
         }
     }
-    match ops::file_backport(&state, &actor, user.id, &repo, &f).await? {
-        Ok(_) => Ok(cookies
-            .done(
-                "Backport requested for the chosen lines.",
-                &format!("/releases/{name}#backports"),
-            )
-            .into_response()),
-        Err(errs) => {
-            let none = FormErrors::default();
-            let tag = TagForm::default();
+    let result = ops::file_backport(&state, &actor, user.id, &repo, &f)
+        .await?
+        .map(|_| {
+            let msg = "Backport requested for the chosen lines.".to_string();
+            (msg, format!("/releases/{name}#backports"))
+        });
+    let (tag, none) = (TagForm::default(), FormErrors::default());
+    cookies
+        .form_outcome(result, |errs| async move {
             let forms = RepoForms {
                 tag: &tag,
                 tag_errs: &none,
                 backport: &f,
                 backport_errs: &errs,
             };
-            Ok((
-                StatusCode::UNPROCESSABLE_ENTITY,
-                render_repository(&state, &ctx, &repo, forms).await?,
-            )
-                .into_response())
-        }
-    }
+            render_repository(&state, &ctx, &repo, forms).await
+        })
+        .await
 }
 
 #[derive(Deserialize)]
