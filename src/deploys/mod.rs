@@ -13,8 +13,7 @@ use std::collections::HashMap;
 use axum::{
     Form, Router,
     extract::{Path, Query, State},
-    http::StatusCode,
-    response::{Html, IntoResponse, Redirect, Response},
+    response::{Html, Redirect, Response},
     routing::{get, post},
 };
 use chrono::Duration;
@@ -178,22 +177,20 @@ async fn record(
     Form(f): Form<DeploymentInput>,
 ) -> AppResult<Response> {
     crate::auth::policy::require(Some(&user), crate::auth::policy::Action::RecordDeployment)?;
-    match ops::record_deployment(&state, &actor, "manual", &f).await? {
-        Ok(Recorded::New(id)) => Ok(cookies
-            .done(format!("Deployment #{id} recorded."), "/deployments")
-            .into_response()),
-        Ok(Recorded::Existing(id)) => Ok(cookies
-            .done(
-                format!("Deployment #{id} was already recorded."),
-                "/deployments",
-            )
-            .into_response()),
-        Err(errs) => Ok((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            render_new(&state, &ctx, &f, &errs).await?,
-        )
-            .into_response()),
-    }
+    let result = ops::record_deployment(&state, &actor, "manual", &f)
+        .await?
+        .map(|r| {
+            let msg = match r {
+                Recorded::New(id) => format!("Deployment #{id} recorded."),
+                Recorded::Existing(id) => format!("Deployment #{id} was already recorded."),
+            };
+            (msg, "/deployments".to_string())
+        });
+    cookies
+        .form_outcome(result, |errs| async move {
+            render_new(&state, &ctx, &f, &errs).await
+        })
+        .await
 }
 
 #[derive(Deserialize)]
@@ -485,16 +482,14 @@ async fn record_image(
     let s = store::service(&state.pool, &name)
         .await?
         .ok_or(AppError::NotFound)?;
-    match ops::record_image(&state, &actor, &s, &f).await? {
-        Ok(()) => Ok(cookies
-            .done("Image recorded.", &format!("/services/{name}"))
-            .into_response()),
-        Err(errs) => Ok((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            render_service(&state, &ctx, &name, &f, &errs, None).await?,
-        )
-            .into_response()),
-    }
+    let result = ops::record_image(&state, &actor, &s, &f)
+        .await?
+        .map(|()| ("Image recorded.".to_string(), format!("/services/{name}")));
+    cookies
+        .form_outcome(result, |errs| async move {
+            render_service(&state, &ctx, &name, &f, &errs, None).await
+        })
+        .await
 }
 
 #[derive(Deserialize)]
@@ -563,16 +558,14 @@ async fn open_incident(
     Form(f): Form<IncidentForm>,
 ) -> AppResult<Response> {
     crate::auth::policy::require(Some(&user), crate::auth::policy::Action::RecordIncident)?;
-    match ops::open_incident(&state, &actor, &f).await? {
-        Ok(id) => Ok(cookies
-            .done(format!("Incident #{id} opened."), "/incidents")
-            .into_response()),
-        Err(errs) => Ok((
-            StatusCode::UNPROCESSABLE_ENTITY,
-            render_incidents(&state, &ctx, &f, &errs).await?,
-        )
-            .into_response()),
-    }
+    let result = ops::open_incident(&state, &actor, &f)
+        .await?
+        .map(|id| (format!("Incident #{id} opened."), "/incidents".to_string()));
+    cookies
+        .form_outcome(result, |errs| async move {
+            render_incidents(&state, &ctx, &f, &errs).await
+        })
+        .await
 }
 
 async fn resolve_incident(

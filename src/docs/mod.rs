@@ -248,23 +248,19 @@ async fn create(
 ) -> AppResult<Response> {
     crate::auth::policy::require(Some(&user), crate::auth::policy::Action::WriteDocs)?;
     let (c, _) = parse_content(&pairs);
-    match ops::create(&state, &user, &actor, &c).await? {
-        Ok(n) => Ok(cookies
-            .done(format!("DD-{n} created as a draft."), &format!("/docs/{n}"))
-            .into_response()),
-        Err(errs) => {
+    let result = ops::create(&state, &user, &actor, &c)
+        .await?
+        .map(|n| (format!("DD-{n} created as a draft."), format!("/docs/{n}")));
+    cookies
+        .form_outcome(result, |errs| async move {
             let body = pages::editor(&ctx, "/docs".into(), &c, None, &errs);
-            Ok((
-                StatusCode::UNPROCESSABLE_ENTITY,
-                ui::page(
-                    &ctx,
-                    "New design doc",
-                    view! { <h1>"New design doc"</h1>{body} },
-                ),
-            )
-                .into_response())
-        }
-    }
+            Ok(ui::page(
+                &ctx,
+                "New design doc",
+                view! { <h1>"New design doc"</h1>{body} },
+            ))
+        })
+        .await
 }
 
 async fn show(
