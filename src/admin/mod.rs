@@ -6,7 +6,7 @@ pub mod pages;
 use axum::{
     Form, Router,
     extract::{Path, Query, State},
-    response::{Html, IntoResponse, Redirect, Response},
+    response::{Html, Redirect, Response},
     routing::{get, post},
 };
 use serde::Deserialize;
@@ -22,7 +22,7 @@ use crate::{
     },
     error::AppResult,
     state::AppState,
-    ui::{self, Flash, PageCtx, form::FormErrors},
+    ui::{self, PageCtx, form::FormErrors},
 };
 
 pub fn router() -> Router<AppState> {
@@ -185,19 +185,16 @@ async fn create_invite(
     Form(f): Form<ops::InviteForm>,
 ) -> AppResult<Response> {
     require(ctx.user.as_ref(), Action::ManageInvites)?;
-    match ops::create_invite(&state, &actor, &f).await? {
-        Ok(link) => {
-            cookies.flash(Flash::ok(format!(
-                "Invite created. Send this link to the person (it is shown only now): {link}"
-            )));
-            Ok(Redirect::to("/admin").into_response())
-        }
-        Err(errs) => Ok((
-            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
-            render(&state, &ctx, &MembersQuery::default(), &f, &errs).await?,
-        )
-            .into_response()),
-    }
+    let result = ops::create_invite(&state, &actor, &f).await?.map(|link| {
+        let msg =
+            format!("Invite created. Send this link to the person (it is shown only now): {link}");
+        (msg, "/admin".to_string())
+    });
+    cookies
+        .form_outcome(result, |errs| async move {
+            render(&state, &ctx, &MembersQuery::default(), &f, &errs).await
+        })
+        .await
 }
 
 async fn revoke_invite(

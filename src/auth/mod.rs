@@ -414,15 +414,15 @@ async fn update_profile(
     Form(f): Form<ProfileForm>,
 ) -> AppResult<Response> {
     policy::require(Some(&user), policy::Action::EditProfile { owner: user.id })?;
-    match ops::update_profile(&state, &actor, user.id, &f).await? {
-        Ok(()) => {
-            cookies.flash(Flash::ok("Profile saved."));
-            Ok(Redirect::to("/profile").into_response())
-        }
-        Err(errs) => Ok(unprocessable(
-            profile_page_for(&state, &ctx, &user, Some(&f), &errs, &FormErrors::default()).await?,
-        )),
-    }
+    let result = ops::update_profile(&state, &actor, user.id, &f)
+        .await?
+        .map(|()| ("Profile saved.".to_string(), "/profile".to_string()));
+    let none = FormErrors::default();
+    cookies
+        .form_outcome(result, |errs| async move {
+            profile_page_for(&state, &ctx, &user, Some(&f), &errs, &none).await
+        })
+        .await
 }
 
 #[derive(Deserialize)]
