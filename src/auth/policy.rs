@@ -129,6 +129,58 @@ mod tests {
         }
     }
 
+    /// One example of every action.
+    fn every_action() -> Vec<Action> {
+        let id = AccountId(1);
+        let all = vec![
+            Action::ViewAdmin,
+            Action::ManageAccount { target: id },
+            Action::ManageInvites,
+            Action::ReadAuditLog,
+            Action::EditProfile { owner: id },
+            Action::DecideLeave { owner: id },
+            Action::CancelLeave { owner: id },
+            Action::ManageReleases,
+            Action::ManageDeployTargets,
+            Action::EditDoc { owner: id },
+            Action::AskReviewers { owner: id },
+            Action::DecideDoc { owner: id },
+            Action::RollBack { recorder: None },
+            Action::ReportHealth { production: true },
+            Action::RecordDeployment,
+            Action::RecordIncident,
+            Action::WriteDocs,
+            Action::ReviewDoc,
+            Action::SetOwnStatus,
+            Action::FileBackport,
+        ];
+        for a in &all {
+            match a {
+                Action::ViewAdmin
+                | Action::ManageAccount { .. }
+                | Action::ManageInvites
+                | Action::ReadAuditLog
+                | Action::EditProfile { .. }
+                | Action::DecideLeave { .. }
+                | Action::CancelLeave { .. }
+                | Action::ManageReleases
+                | Action::ManageDeployTargets
+                | Action::EditDoc { .. }
+                | Action::AskReviewers { .. }
+                | Action::DecideDoc { .. }
+                | Action::RollBack { .. }
+                | Action::ReportHealth { .. }
+                | Action::RecordDeployment
+                | Action::RecordIncident
+                | Action::WriteDocs
+                | Action::ReviewDoc
+                | Action::SetOwnStatus
+                | Action::FileBackport => {}
+            }
+        }
+        all
+    }
+
     /// Every role × action × (own / other's resource): the expected answer.
     #[test]
     fn the_permission_matrix_holds_for_every_role_and_action() {
@@ -179,7 +231,55 @@ mod tests {
                 Action::AskReviewers { owner: other },
                 [false, false, false, false],
             ),
+            (
+                Action::DecideDoc { owner: other },
+                [false, false, true, true],
+            ),
+            (
+                Action::DecideDoc { owner: me },
+                [false, false, false, false],
+            ),
+            (
+                Action::RollBack { recorder: Some(me) },
+                [false, true, true, true],
+            ),
+            (
+                Action::RollBack {
+                    recorder: Some(other),
+                },
+                [false, false, true, true],
+            ),
+            (
+                Action::RollBack { recorder: None },
+                [false, false, true, true],
+            ),
+            (
+                Action::ReportHealth { production: true },
+                [false, false, true, true],
+            ),
+            (
+                Action::ReportHealth { production: false },
+                [false, true, true, true],
+            ),
+            (Action::RecordDeployment, [false, true, true, true]),
+            (Action::RecordIncident, [false, true, true, true]),
+            (Action::WriteDocs, [false, true, true, true]),
+            (Action::ReviewDoc, [false, true, true, true]),
+            (Action::SetOwnStatus, [false, true, true, true]),
+            (Action::FileBackport, [false, true, true, true]),
         ];
+        // Every action has a row: adding an action without one fails here (and `every_action`'s
+        // match fails to compile until it names the new action).
+        let listed: std::collections::HashSet<_> = actions
+            .iter()
+            .map(|(a, _)| std::mem::discriminant(a))
+            .collect();
+        for a in every_action() {
+            assert!(
+                listed.contains(&std::mem::discriminant(&a)),
+                "{a:?} has no row"
+            );
+        }
         for (action, expected) in actions {
             let callers = [
                 None,
