@@ -318,24 +318,37 @@ async fn render_doc(
     ))
 }
 
-/// The doc page's forms answer through `Cookies::outcome`: a refusal shows the doc again with the
-/// reason at the top and the input kept.
-#[allow(clippy::too_many_arguments)]
-async fn doc_outcome(
-    state: &AppState,
-    ctx: &PageCtx,
-    user: &CurrentUser,
-    cookies: &Cookies,
+/// A form posted from the doc page, answered through `Cookies::outcome`: done → back to the doc
+/// (at `anchor`); refused → the doc again with the reason at the top and the input kept.
+struct DocForm<'a> {
+    state: &'a AppState,
+    ctx: &'a PageCtx,
+    user: &'a CurrentUser,
+    cookies: &'a Cookies,
     n: i32,
-    result: AppResult<String>,
-    kept: pages::Kept,
-    to: String,
-) -> AppResult<Response> {
-    cookies
-        .outcome(result, &to, |why| {
-            render_doc(state, ctx, user, n, Some(why), kept)
-        })
-        .await
+}
+
+impl DocForm<'_> {
+    async fn answer(
+        self,
+        result: AppResult<String>,
+        kept: pages::Kept,
+        anchor: &str,
+    ) -> AppResult<Response> {
+        let Self {
+            state,
+            ctx,
+            user,
+            cookies,
+            n,
+        } = self;
+        let to = format!("/docs/{n}{anchor}");
+        cookies
+            .outcome(result, &to, |why| {
+                render_doc(state, ctx, user, n, Some(why), kept)
+            })
+            .await
+    }
 }
 
 async fn edit_form(
@@ -420,17 +433,14 @@ async fn move_doc(
         superseded_by: f.superseded_by.clone(),
         ..Default::default()
     };
-    doc_outcome(
-        &state,
-        &ctx,
-        &user,
-        &cookies,
+    let form = DocForm {
+        state: &state,
+        ctx: &ctx,
+        user: &user,
+        cookies: &cookies,
         n,
-        result,
-        kept,
-        format!("/docs/{n}"),
-    )
-    .await
+    };
+    form.answer(result, kept, "").await
 }
 
 #[derive(Deserialize)]
@@ -453,17 +463,14 @@ async fn request_review(
         handle: f.handle,
         ..Default::default()
     };
-    doc_outcome(
-        &state,
-        &ctx,
-        &user,
-        &cookies,
+    let form = DocForm {
+        state: &state,
+        ctx: &ctx,
+        user: &user,
+        cookies: &cookies,
         n,
-        result,
-        kept,
-        format!("/docs/{n}"),
-    )
-    .await
+    };
+    form.answer(result, kept, "").await
 }
 
 async fn verdict(
@@ -481,17 +488,14 @@ async fn verdict(
         note: f.note.clone(),
         ..Default::default()
     };
-    doc_outcome(
-        &state,
-        &ctx,
-        &user,
-        &cookies,
+    let form = DocForm {
+        state: &state,
+        ctx: &ctx,
+        user: &user,
+        cookies: &cookies,
         n,
-        result,
-        kept,
-        format!("/docs/{n}"),
-    )
-    .await
+    };
+    form.answer(result, kept, "").await
 }
 
 async fn comment(
@@ -509,8 +513,14 @@ async fn comment(
         body: f.body.clone(),
         ..Default::default()
     };
-    let to = format!("/docs/{n}#discussion");
-    doc_outcome(&state, &ctx, &user, &cookies, n, result, kept, to).await
+    let form = DocForm {
+        state: &state,
+        ctx: &ctx,
+        user: &user,
+        cookies: &cookies,
+        n,
+    };
+    form.answer(result, kept, "#discussion").await
 }
 
 /// `resolve` or `reopen` a thread.
