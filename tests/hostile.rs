@@ -799,3 +799,35 @@ async fn stopping_postgresql_mid_session_answers_503_with_retry_after_and_probes
     );
     assert_eq!(ann.get("/healthz").await.status, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn an_anonymous_client_cannot_make_the_server_hold_a_large_body() {
+    let app = TestApp::spawn().await;
+    app.account("ann", Role::Member).await;
+    let anon = app.client();
+    let token = anon.get("/login").await.csrf();
+    let big = "x".repeat(64 * 1024);
+    let r = anon
+        .post_raw(
+            "/login",
+            &[("handle", "ann"), ("password", &big), ("csrf", &token)],
+            &[],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(r.body.contains("larger than flowdeck accepts"));
+    // A signed-in member may send a long form (a design doc).
+    let ann = app.logged_in("bea", Role::Member).await;
+    let body = "y".repeat(200 * 1024);
+    let created = ann
+        .post(
+            "/docs",
+            &[
+                ("title", "Long"),
+                ("kind", "proposal"),
+                ("background", &body),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+}

@@ -48,7 +48,7 @@ pub async fn protect(
         .get("x-csrf-token")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let bytes = match to_bytes(body, crate::server::edge::MAX_FORM_BYTES).await {
+    let bytes = match to_bytes(body, crate::server::edge::body_limit(&parts.extensions)).await {
         Ok(b) => b,
         Err(_) => return crate::server::edge::too_large(),
     };

@@ -16,8 +16,23 @@ use leptos::prelude::*;
 
 use crate::{error::AppError, state::AppState, ui};
 
-/// Largest form body accepted (a design doc with all sections fits easily).
+/// Largest form body accepted from a signed-in user (a design doc with all sections fits easily).
 pub const MAX_FORM_BYTES: usize = 2 * 1024 * 1024;
+/// Largest body accepted without a session (the login, setup and invite forms are tiny), so
+/// anonymous clients cannot make the server hold megabytes per connection.
+pub const ANON_FORM_BYTES: usize = 16 * 1024;
+
+/// How much of this request's body flowdeck will read.
+pub fn body_limit(extensions: &axum::http::Extensions) -> usize {
+    if extensions
+        .get::<crate::auth::model::CurrentUser>()
+        .is_some()
+    {
+        MAX_FORM_BYTES
+    } else {
+        ANON_FORM_BYTES
+    }
+}
 
 /// Middleware: a request that takes longer than the request timeout (reading its body included)
 /// is answered 503 with `Retry-After`.
@@ -87,7 +102,7 @@ pub async fn refuse_control_characters(
         && !matches!(parts.method, Method::GET | Method::HEAD)
         && is_urlencoded(&parts.headers)
     {
-        let bytes = match to_bytes(body, MAX_FORM_BYTES).await {
+        let bytes = match to_bytes(body, body_limit(&parts.extensions)).await {
             Ok(b) => b,
             Err(_) => return too_large(),
         };
@@ -108,7 +123,8 @@ pub fn too_large() -> Response {
     ui::error_response(
         StatusCode::PAYLOAD_TOO_LARGE,
         "Too large",
-        "What you sent is larger than flowdeck accepts (2 MiB). Nothing was saved.",
+        "What you sent is larger than flowdeck accepts here (2 MiB when logged in, 16 KiB \
+         otherwise). Nothing was saved.",
     )
 }
 
