@@ -139,3 +139,37 @@ async fn the_admin_area_keeps_a_refused_invite() {
         .await;
     refused_in_place(&p, "email", "not-an-email");
 }
+
+#[tokio::test]
+async fn markup_typed_into_a_refused_form_comes_back_as_text() {
+    let app = TestApp::spawn().await;
+    let ann = app.logged_in("ann", Role::Member).await;
+    ann.post("/docs", &[("title", "A doc"), ("kind", "proposal")])
+        .await;
+    let payload = "\"><img src=x onerror=alert(1)></textarea><script>alert(2)</script>";
+    let p = ann.post("/docs/1/reviewers", &[("handle", payload)]).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let p2 = ann
+        .post("/docs/1/comments", &[("body", ""), ("section", payload)])
+        .await;
+    let lead = app.logged_in("lee", Role::Lead).await;
+    lead.post(
+        "/releases",
+        &[("name", "server"), ("url", ""), ("default_branch", "")],
+    )
+    .await;
+    lead.post(
+        "/releases/server/tags",
+        &[("tag", "v1.0.0"), ("commit", "")],
+    )
+    .await;
+    let long = format!("{payload}{}", "x".repeat(400));
+    let p3 = lead
+        .post("/releases/server/tags/v1.0.0/retract", &[("reason", &long)])
+        .await;
+    assert_eq!(p3.status, StatusCode::UNPROCESSABLE_ENTITY);
+    for page in [&p, &p2, &p3] {
+        assert!(!page.body.contains("<img src=x"), "{}", page.body);
+        assert!(!page.body.contains("<script>alert"), "{}", page.body);
+    }
+}
