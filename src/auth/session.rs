@@ -138,15 +138,18 @@ pub async fn load_user(
         }
         None => {}
     }
+    next.run(req).await
+}
+
+/// Middleware just inside `load_user`, for every page: axum's plain-text rejections become error
+/// pages, an error page keeps the signed-in user's navigation, and a write that succeeded is
+/// marked for `saved_despite_session`.
+pub async fn finish_pages(session: Session, req: Request, next: Next) -> Response {
     let write_done = req.extensions().get::<WriteDone>().cloned();
-    let shell = req
-        .extensions()
-        .get::<CurrentUser>()
-        .cloned()
-        .map(|u| (u, req.uri().path().to_string()));
+    let user = req.extensions().get::<CurrentUser>().cloned();
+    let path = req.uri().path().to_string();
     let mut resp = readable_rejection(next.run(req).await).await;
-    // An error page keeps the signed-in user's navigation.
-    if let Some((user, path)) = shell
+    if let Some(user) = user
         && let Some(page) = resp.extensions_mut().remove::<crate::ui::ErrorPage>()
     {
         let ctx = PageCtx {

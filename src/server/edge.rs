@@ -5,16 +5,14 @@
 
 use std::time::Duration;
 
+use crate::{error::AppError, state::AppState, ui};
 use axum::{
     body::{Body, to_bytes},
-    extract::{FromRequestParts, Request, State},
+    extract::{Request, State},
     http::{HeaderMap, Method, StatusCode, header},
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use leptos::prelude::*;
-
-use crate::{error::AppError, state::AppState, ui};
 
 /// Largest form body accepted from a signed-in user (a design doc with all sections fits easily).
 pub const MAX_FORM_BYTES: usize = 2 * 1024 * 1024;
@@ -85,19 +83,14 @@ fn is_urlencoded(headers: &HeaderMap) -> bool {
 }
 
 /// Middleware: refuses control characters in the path, the query and urlencoded form bodies.
-pub async fn refuse_control_characters(
-    State(state): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Response {
+pub async fn refuse_control_characters(req: Request, next: Next) -> Response {
     let mut found = check_path(req.uri().path());
     if found.is_none()
         && let Some(q) = req.uri().query()
     {
         found = check_pairs(q.as_bytes(), false);
     }
-    let (mut parts, body) = req.into_parts();
-    let mut body = body;
+    let (parts, mut body) = req.into_parts();
     if found.is_none()
         && !matches!(parts.method, Method::GET | Method::HEAD)
         && is_urlencoded(&parts.headers)
@@ -113,7 +106,7 @@ pub async fn refuse_control_characters(
         None => next.run(Request::from_parts(parts, body)).await,
         Some(place) => {
             tracing::warn!(?place, "control character refused");
-            refusal(&state, &mut parts, place).await
+            refusal(place)
         }
     }
 }
@@ -128,11 +121,7 @@ pub fn too_large() -> Response {
     )
 }
 
-async fn refusal(
-    state: &AppState,
-    parts: &mut axum::http::request::Parts,
-    place: Place,
-) -> Response {
+fn refusal(place: Place) -> Response {
     let what = match place {
         Place::Path => "The address you opened contains a control character".to_string(),
         Place::Field(f) => format!("The field “{f}” contains a control character"),
@@ -142,22 +131,7 @@ async fn refusal(
          was saved. Go back — your browser still has what you typed — remove the character, and \
          send it again."
     );
-    let ctx = match ui::PageCtx::from_request_parts(parts, state).await {
-        Ok(c) => c,
-        Err(_) => ui::PageCtx::anonymous(),
-    };
-    let body = view! {
-        <section class="card narrow">
-            <h1>"Not accepted"</h1>
-            <p class="form-error" role="alert">{text}</p>
-            <p><a href="/">"Go to the home page"</a></p>
-        </section>
-    };
-    (
-        StatusCode::UNPROCESSABLE_ENTITY,
-        ui::page(&ctx, "Not accepted", body),
-    )
-        .into_response()
+    ui::error_response(StatusCode::UNPROCESSABLE_ENTITY, "Not accepted", &text)
 }
 
 #[cfg(test)]

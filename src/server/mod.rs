@@ -60,10 +60,8 @@ pub fn build_router(state: AppState) -> Router {
         .route("/favicon.ico", get(ui::assets::favicon))
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), auth::csrf::protect))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            edge::refuse_control_characters,
-        ))
+        .layer(middleware::from_fn(edge::refuse_control_characters))
+        .layer(middleware::from_fn(auth::session::finish_pages))
         .layer(middleware::from_fn_with_state(state.clone(), auth::session::load_user))
         .layer(sessions)
         .layer(middleware::from_fn_with_state(state.clone(), auth::cookies::layer))
