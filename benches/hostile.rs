@@ -217,15 +217,7 @@ async fn main() {
             .cookie_store(true)
             .build()
             .unwrap();
-        let page = c
-            .get(format!("{base}/login"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let token = common::csrf_in(&page);
+        let token = common::login_token(&c, &base).await;
         forms.push((c, token, format!("nobody{i}")));
     }
     let t = Instant::now();

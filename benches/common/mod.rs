@@ -153,15 +153,7 @@ pub async fn logged_in(addr: SocketAddr, password: &str) -> reqwest::Client {
         .pool_max_idle_per_host(CONCURRENCY)
         .build()
         .unwrap();
-    let page = client
-        .get(format!("http://{addr}/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let token = &csrf_in(&page);
+    let token = &login_token(&client, &format!("http://{addr}")).await;
     let r = client
         .post(format!("http://{addr}/login"))
         .form(&[("handle", "bench"), ("password", password), ("csrf", token)])
@@ -170,6 +162,19 @@ pub async fn logged_in(addr: SocketAddr, password: &str) -> reqwest::Client {
         .unwrap();
     assert_eq!(r.status(), reqwest::StatusCode::SEE_OTHER, "bench login");
     client
+}
+
+/// Opens the login form with `client` (keeping its pre-session cookie) and returns its token.
+pub async fn login_token(client: &reqwest::Client, base: &str) -> String {
+    let page = client
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    csrf_in(&page)
 }
 
 /// The CSRF token of the form on `page`.
