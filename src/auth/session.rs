@@ -182,21 +182,24 @@ async fn readable_rejection(resp: Response) -> Response {
     if !is_text || !(status.is_client_error() || status.is_server_error()) {
         return resp;
     }
+    // axum's text names Rust types ("Cannot parse `abc` to a `i32`"): logged, not shown.
     let (_, body) = resp.into_parts();
     let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
-    let text = String::from_utf8_lossy(&text);
+    tracing::info!(%status, rejection = %String::from_utf8_lossy(&text), "request refused");
     let (title, message) = if status == StatusCode::NOT_FOUND
         || status == StatusCode::METHOD_NOT_ALLOWED
     {
-        ("Not found", "There is nothing to do at this address. Check the link, or start again from the home page.".to_string())
+        (
+            "Not found",
+            "There is nothing to do at this address. Check the link, or start again from the \
+             home page.",
+        )
     } else {
         (
             "Not accepted",
-            format!(
-                "flowdeck could not read this request ({}). Nothing was changed. Go back, check \
-                 what you entered and send it again.",
-                text.trim().trim_end_matches('.')
-            ),
+            "flowdeck could not read this request: a part of the address or a form field is not \
+             in the form it expects (a number where a number belongs, for example). Nothing was \
+             changed. Go back, check what you entered and send it again.",
         )
     };
     crate::ui::error_response(status, title, &message)
