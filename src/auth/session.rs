@@ -202,7 +202,7 @@ async fn readable_rejection(resp: Response) -> Response {
              changed. Go back, check what you entered and send it again.",
         )
     };
-    crate::ui::error_response(status, title, &message)
+    crate::ui::error_response(status, title, message)
 }
 
 /// Set when a write's handler answered with success (inside the session layer), so the layer
