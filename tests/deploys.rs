@@ -140,10 +140,26 @@ async fn deployments_move_through_their_states_and_the_matrix_shows_what_runs() 
     );
     assert!(cell(&member.get("/deployments").await.body, "api").contains("v3.8.1"));
 
+    let ask = lead
+        .post(
+            &format!("/deployments/{id}/status"),
+            &[("status", "rolled_back")],
+        )
+        .await;
+    assert_eq!(ask.status, StatusCode::OK, "a rollback asks first");
+    assert!(
+        ask.body.contains("will show v3.8.0 again"),
+        "the confirmation names what runs afterwards: {}",
+        ask.body
+    );
+    assert!(
+        cell(&member.get("/deployments").await.body, "api").contains("v3.8.1"),
+        "nothing changed before the confirmation"
+    );
     assert_eq!(
         lead.post(
             &format!("/deployments/{id}/status"),
-            &[("status", "rolled_back")]
+            &[("status", "rolled_back"), ("confirm", "yes")]
         )
         .await
         .status,
@@ -237,8 +253,33 @@ async fn skew_and_image_flags_are_shown() {
     let app = TestApp::spawn().await;
     let lead = setup(&app).await;
     deploy(&lead, "api", "prod", "v3.8.1", "succeeded").await;
-    deploy(&lead, "rpc-user", "prod", "v3.9.0", "succeeded").await;
-    deploy(&lead, "push", "prod", "v3.6.0", "succeeded").await;
+    let ask = deploy(&lead, "rpc-user", "prod", "v3.9.0", "succeeded").await;
+    assert_eq!(ask.status, StatusCode::OK, "skew is shown before saving");
+    assert!(
+        ask.body.contains("Not recorded yet") && ask.body.contains("newer than api v3.8.1"),
+        "{}",
+        ask.body
+    );
+    assert!(ask.body.contains("Record anyway") && ask.body.contains("value=\"v3.9.0\""));
+    let recorded: i64 = sqlx::query_scalar("select count(*) from deployments")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(recorded, 1, "nothing is saved until it is confirmed");
+    for (svc, v) in [("rpc-user", "v3.9.0"), ("push", "v3.6.0")] {
+        let r = lead
+            .post(
+                "/deployments",
+                &[
+                    ("service", svc),
+                    ("environment", "prod"),
+                    ("version", v),
+                    ("confirm", "yes"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    }
     let m = lead.get("/deployments").await.body;
     assert!(cell(&m, "rpc-user").contains("newer than api v3.8.1"));
     assert!(cell(&m, "push").contains("more than one minor behind api v3.8.1"));
@@ -477,24 +518,54 @@ async fn incidents_open_and_resolve_and_offline_sites_get_a_bundle_plan() {
     let list = lead.get("/incidents").await.body;
     assert!(
         list.contains("Push backlog")
-            && list.contains(&format!("deployment #{dep}"))
+            && list.contains(&format!("#{dep} v3.8.0"))
             && list.contains(">open<")
     );
     let id: i64 = sqlx::query_scalar("select id from incidents")
         .fetch_one(&app.pool)
         .await
         .unwrap();
+    let no_note = lead.post(&format!("/incidents/{id}/resolve"), &[]).await;
+    assert_eq!(no_note.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(no_note.body.contains("Write what restored service."));
+    let upd = lead
+        .post(
+            &format!("/incidents/{id}"),
+            &[("body", "Backlog draining <b>slowly</b>")],
+        )
+        .await;
+    assert_eq!(upd.status, StatusCode::SEE_OTHER);
+    let resolve = [("body", "Restarted the consumer")];
     assert_eq!(
-        lead.post(&format!("/incidents/{id}/resolve"), &[])
+        lead.post(&format!("/incidents/{id}/resolve"), &resolve)
             .await
             .status,
         StatusCode::SEE_OTHER
     );
-    assert_eq!(
-        lead.post(&format!("/incidents/{id}/resolve"), &[])
-            .await
-            .status,
-        StatusCode::CONFLICT
+    let again = lead
+        .post(&format!("/incidents/{id}/resolve"), &resolve)
+        .await;
+    assert_eq!(again.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(again.body.contains("already resolved"));
+    let page = lead.get(&format!("/incidents/{id}")).await.body;
+    let (opened, update, resolved) = (
+        page.find("<strong>Opened</strong>").expect("opened"),
+        page.find("Backlog draining &lt;b&gt;slowly&lt;/b&gt;")
+            .expect("update, escaped"),
+        page.find("Restarted the consumer").expect("resolution"),
+    );
+    assert!(
+        opened < update && update < resolved,
+        "the timeline is in order"
+    );
+    assert!(
+        page.contains(&format!("/deployments/{dep}")),
+        "the cause is linked"
+    );
+    let filtered = lead.get("/incidents?service=api").await.body;
+    assert!(
+        !filtered.contains("Push backlog"),
+        "the service filter holds"
     );
     assert!(
         lead.get("/services/push")
@@ -622,8 +693,20 @@ async fn only_a_lead_or_the_recorder_rolls_back_and_members_report_health_outsid
             .contains(">rolled back</button>"),
         "the button is not offered to her"
     );
+    let yes = [("status", "rolled_back"), ("confirm", "yes")];
+    let refused = zoe.post(&path, &yes).await;
+    assert_eq!(
+        refused.status,
+        StatusCode::FORBIDDEN,
+        "confirming does not get around the policy"
+    );
     assert_eq!(
         mo.post(&path, &[("status", "rolled_back")]).await.status,
+        StatusCode::OK,
+        "the recorder is asked to confirm"
+    );
+    assert_eq!(
+        mo.post(&path, &yes).await.status,
         StatusCode::SEE_OTHER,
         "the recorder may"
     );
@@ -632,7 +715,7 @@ async fn only_a_lead_or_the_recorder_rolls_back_and_members_report_health_outsid
     assert_eq!(
         lead.post(
             &format!("/deployments/{id}/status"),
-            &[("status", "rolled_back")]
+            &[("status", "rolled_back"), ("confirm", "yes")]
         )
         .await
         .status,
@@ -640,10 +723,22 @@ async fn only_a_lead_or_the_recorder_rolls_back_and_members_report_health_outsid
         "a lead may"
     );
 
-    let down = |env: &'static str| [("environment", env), ("ok", "false")];
+    let down = |env: &'static str| [("environment", env), ("ok", "false"), ("confirm", "yes")];
     let refused = zoe.post("/services/api/report", &down("prod")).await;
     assert_eq!(refused.status, StatusCode::FORBIDDEN);
     assert!(refused.body.contains("In production only leads"));
+    let ask = zoe
+        .post(
+            "/services/api/report",
+            &[("environment", "staging"), ("ok", "false")],
+        )
+        .await;
+    assert_eq!(ask.status, StatusCode::OK, "a report asks first");
+    assert!(ask.body.contains("show it as down"), "{}", ask.body);
+    assert!(
+        !lead.get("/services/api").await.body.contains("reported by"),
+        "nothing was reported before the confirmation"
+    );
     assert_eq!(
         zoe.post("/services/api/report", &down("staging"))
             .await
@@ -656,4 +751,204 @@ async fn only_a_lead_or_the_recorder_rolls_back_and_members_report_health_outsid
             .status,
         StatusCode::SEE_OTHER
     );
+    let matrix = lead.get("/deployments").await.body;
+    let api = cell(&matrix, "api");
+    assert!(
+        api.contains("health-down")
+            && api.contains("reported by zoe")
+            && api.contains("reported by lee"),
+        "the matrix shows who reported the state: {api}"
+    );
+}
+
+#[tokio::test]
+async fn versions_follow_the_release_rules_and_untagged_ones_of_a_linked_repository_are_flagged() {
+    let app = TestApp::spawn().await;
+    let lead = setup(&app).await;
+    let r = deploy(&lead, "api", "prod", "latest-ish", "succeeded").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        r.body.contains("does not start with “v”") && r.body.contains("v3.8.2, v3.9.0-rc.1"),
+        "the reason is given: {}",
+        r.body
+    );
+    let r = deploy(&lead, "api", "prod", "v3.9.0-RC1", "succeeded").await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("Did you mean v3.9.0-rc.1?"), "{}", r.body);
+
+    // Link api to a repository that has tagged v3.8.0 only.
+    let made = lead
+        .post(
+            "/releases",
+            &[("name", "server"), ("url", ""), ("default_branch", "")],
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::SEE_OTHER);
+    let tagged = lead
+        .post(
+            "/releases/server/tags",
+            &[("tag", "v3.8.0"), ("commit", "")],
+        )
+        .await;
+    assert_eq!(tagged.status, StatusCode::SEE_OTHER, "{}", tagged.body);
+    let linked = lead
+        .post("/services/api/repository", &[("repository", "server")])
+        .await;
+    assert_eq!(linked.status, StatusCode::SEE_OTHER);
+    assert!(
+        lead.get("/services/api")
+            .await
+            .body
+            .contains("versions from repository")
+    );
+
+    assert_eq!(
+        deploy(&lead, "api", "prod", "v3.8.0", "succeeded")
+            .await
+            .status,
+        StatusCode::SEE_OTHER,
+        "a recorded tag needs no confirmation"
+    );
+    let ask = deploy(&lead, "api", "prod", "v3.8.7", "succeeded").await;
+    assert_eq!(ask.status, StatusCode::OK);
+    assert!(
+        ask.body
+            .contains("v3.8.7 is not a recorded tag of repository server"),
+        "{}",
+        ask.body
+    );
+    let r = lead
+        .post(
+            "/deployments",
+            &[
+                ("service", "api"),
+                ("environment", "prod"),
+                ("version", "v3.8.7"),
+                ("confirm", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::SEE_OTHER,
+        "the lead may accept the warning"
+    );
+    assert!(cell(&lead.get("/deployments").await.body, "api").contains("v3.8.7"));
+
+    // A service form names its repository; an unknown one is refused.
+    let r = lead
+        .post(
+            "/services",
+            &[("name", "web"), ("role", "web"), ("repository", "nope")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("Choose a recorded repository"));
+}
+
+#[tokio::test]
+async fn history_is_ordered_by_when_deployments_happened_and_records_can_be_corrected() {
+    let app = TestApp::spawn().await;
+    let lead = setup(&app).await;
+    let mo = app.logged_in("mo", Role::Member).await;
+    let zoe = app.logged_in("zoe", Role::Member).await;
+    // A deployment that started long ago but finished last, and 60 older ones.
+    sqlx::query(
+        "insert into deployments (service_id, environment_id, version, status, started_at, finished_at, actor, source)
+         select 1, 2, 'v3.7.' || n, 'succeeded', now() - interval '10 days' + n * interval '1 minute',
+                now() - interval '10 days' + n * interval '1 minute', 'ci', 'api'
+         from generate_series(1, 60) n",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    sqlx::query(
+        "insert into deployments (service_id, environment_id, version, status, started_at, finished_at, actor, source)
+         values (2, 2, 'v3.8.0', 'succeeded', now() - interval '30 days', now() - interval '1 minute', 'ci', 'api'),
+                (3, 2, 'v3.8.1', 'running', now() - interval '1 hour', null, 'ci', 'api')",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let page = lead.get("/deployments/history").await.body;
+    let (late, running, old) = (
+        page.find("v3.8.0").expect("late finisher"),
+        page.find("v3.8.1").expect("running"),
+        page.find("v3.7.60").expect("old"),
+    );
+    assert!(
+        late < running && running < old,
+        "finished a minute ago, then started an hour ago, then older ones"
+    );
+    let next = page
+        .split("href=\"")
+        .find(|s| s.starts_with("/deployments/history?") && s.contains("before="))
+        .map(|s| s.split('"').next().unwrap().replace("&amp;", "&"))
+        .expect("an older page");
+    let older = lead.get(&next).await.body;
+    assert!(
+        older.contains("v3.7.1<") && !older.contains("v3.8.0"),
+        "the keyset page continues"
+    );
+    assert_eq!(
+        older.matches("<tr>").count() - 1,
+        12,
+        "62 rows: 50, then 12"
+    );
+
+    // Corrections: the recorder or a lead; audited; status and version stay.
+    deploy(&mo, "push", "prod", "v3.8.0", "succeeded").await;
+    let id = last_id(&app).await;
+    let path = format!("/deployments/{id}");
+    let fix = [
+        ("note", "hotfix for login"),
+        ("commit", "abc1234"),
+        ("image_ref", "ghcr.io/example/push:v3.8.0"),
+    ];
+    assert_eq!(zoe.post(&path, &fix).await.status, StatusCode::FORBIDDEN);
+    assert!(!zoe.get(&path).await.body.contains("Correct this record"));
+    let bad = mo
+        .post(
+            &path,
+            &[("note", "x"), ("commit", "nothex!"), ("image_ref", "")],
+        )
+        .await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad.body.contains("A commit id is 7 to 64") && bad.body.contains("value=\"nothex!\""));
+    assert_eq!(mo.post(&path, &fix).await.status, StatusCode::SEE_OTHER);
+    let shown = lead.get(&path).await.body;
+    assert!(
+        shown.contains("hotfix for login")
+            && shown.contains("abc1234")
+            && shown.contains("Corrected")
+    );
+    let (before, after): (serde_json::Value, serde_json::Value) =
+        sqlx::query_as("select before, after from audit_log where action = 'deployment.corrected'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(before["note"], "");
+    assert_eq!(after["commit"], "abc1234");
+}
+
+#[tokio::test]
+async fn the_home_tile_shows_a_rollout_to_many_services_as_one_line() {
+    let app = TestApp::spawn().await;
+    let lead = setup(&app).await;
+    for svc in ["api", "rpc-user", "push"] {
+        let r = lead
+            .post(
+                "/deployments",
+                &[
+                    ("service", svc),
+                    ("environment", "prod"),
+                    ("version", "v3.8.1"),
+                    ("confirm", "yes"),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+    }
+    let home = lead.get("/").await.body;
+    assert!(home.contains("v3.8.1 → prod, 3 services"), "{home}");
 }

@@ -22,10 +22,9 @@ pub fn overview(
     errs: &FormErrors,
 ) -> impl IntoView + use<> {
     let me = ctx.user.as_ref().map(|u| u.id.0);
-    let tz = ctx.tz().to_string();
     let rows = members
         .iter()
-        .map(|m| member_row(ctx, m, me == Some(m.id), &tz))
+        .map(|m| member_row(ctx, m, me == Some(m.id)))
         .collect::<Vec<_>>();
     let pager = next_href.map(|href| {
         view! { <nav class="pager" aria-label="Members pages"><a href="/admin#members">"First"</a><a href=href>"More members →"</a></nav> }
@@ -41,7 +40,7 @@ pub fn overview(
     let q = query.q.clone();
     let invite_rows = invites
         .iter()
-        .map(|i| invite_row(ctx, i, &tz))
+        .map(|i| invite_row(ctx, i))
         .collect::<Vec<_>>();
     let no_invites = invite_rows.is_empty();
     let selected = Role::parse(&invite.role).unwrap_or(Role::Member);
@@ -103,7 +102,7 @@ pub fn overview(
     }
 }
 
-fn member_row(ctx: &PageCtx, m: &AccountRow, is_me: bool, tz: &str) -> impl IntoView + use<> {
+fn member_row(ctx: &PageCtx, m: &AccountRow, is_me: bool) -> impl IntoView + use<> {
     let role = m.role;
     let badge = format!("badge badge-{}", role.as_str());
     let status = if m.disabled {
@@ -150,20 +149,20 @@ fn member_row(ctx: &PageCtx, m: &AccountRow, is_me: bool, tz: &str) -> impl Into
             <td>{m.display_name.clone()}<br/><small class="muted">{email}</small></td>
             <td><span class=badge>{role.as_str()}</span></td>
             <td>{status}</td>
-            <td>{ui::local_time(m.created_at, tz)}</td>
+            <td class="nowrap">{ui::when(ctx, m.created_at)}</td>
             <td>{actions}</td>
         </tr>
     }
 }
 
-fn invite_row(ctx: &PageCtx, i: &InviteRow, tz: &str) -> impl IntoView + use<> {
+fn invite_row(ctx: &PageCtx, i: &InviteRow) -> impl IntoView + use<> {
     let now = Utc::now();
     let (state, pending) = if let Some(at) = i.accepted_at {
         (
             format!(
                 "accepted by {} {}",
                 i.accepted_by.clone().unwrap_or_default(),
-                ui::local_time(at, tz)
+                ui::when_text(ctx, at)
             ),
             false,
         )
@@ -173,7 +172,7 @@ fn invite_row(ctx: &PageCtx, i: &InviteRow, tz: &str) -> impl IntoView + use<> {
         ("expired".to_string(), false)
     } else {
         (
-            format!("pending until {}", ui::local_time(i.expires_at, tz)),
+            format!("pending until {}", ui::when_text(ctx, i.expires_at)),
             true,
         )
     };

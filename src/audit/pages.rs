@@ -38,7 +38,6 @@ pub async fn list(
                 .map(|e| format!("/admin/audit?before={}", e.id))
         })
         .flatten();
-    let tz = ctx.tz().to_string();
     let rows = entries
         .into_iter()
         .map(|e| {
@@ -54,7 +53,7 @@ pub async fn list(
                 .map(|v| view! { <pre class="json">{pretty(&v)}</pre> });
             view! {
                 <tr>
-                    <td>{ui::local_time(e.at, &tz)}</td>
+                    <td class="nowrap">{ui::when(&ctx, e.at)}</td>
                     <td>{e.actor}</td>
                     <td><code>{e.action}</code></td>
                     <td>{target}</td>

@@ -33,6 +33,8 @@ pub enum Action {
     DecideDoc { owner: AccountId },
     /// Mark a deployment rolled back: a lead, or whoever recorded it.
     RollBack { recorder: Option<AccountId> },
+    /// Correct a recorded deployment's note, commit or image: a lead, or whoever recorded it.
+    CorrectDeployment { recorder: Option<AccountId> },
     /// Report a service up or down by hand: a lead anywhere; a member outside production (a
     /// wrong "down" in production alarms everyone).
     ReportHealth { production: bool },
@@ -64,7 +66,9 @@ pub fn can(user: Option<&CurrentUser>, action: Action) -> bool {
         Action::ManageReleases | Action::ManageDeployTargets => u.role >= Role::Lead,
         Action::EditDoc { owner } | Action::AskReviewers { owner } => owner == u.id,
         Action::DecideDoc { owner } => u.role >= Role::Lead && owner != u.id,
-        Action::RollBack { recorder } => u.role >= Role::Lead || recorder == Some(u.id),
+        Action::RollBack { recorder } | Action::CorrectDeployment { recorder } => {
+            u.role >= Role::Lead || recorder == Some(u.id)
+        }
         Action::ReportHealth { production } => u.role >= Role::Lead || !production,
         // DESIGN §2: every member may do these; listed so each write names its rule (and API
         // token scopes can map onto them).
@@ -107,6 +111,9 @@ pub fn require(user: Option<&CurrentUser>, action: Action) -> Result<(), AppErro
         Action::RollBack { .. } => {
             "Only a lead or whoever recorded this deployment marks it rolled back.".into()
         }
+        Action::CorrectDeployment { .. } => {
+            "Only a lead or whoever recorded this deployment corrects it.".into()
+        }
         Action::ReportHealth { .. } => {
             "In production only leads report health by hand; tell a lead what you see.".into()
         }
@@ -146,6 +153,7 @@ mod tests {
             Action::AskReviewers { owner: id },
             Action::DecideDoc { owner: id },
             Action::RollBack { recorder: None },
+            Action::CorrectDeployment { recorder: None },
             Action::ReportHealth { production: true },
             Action::RecordDeployment,
             Action::RecordIncident,
@@ -169,6 +177,7 @@ mod tests {
                 | Action::AskReviewers { .. }
                 | Action::DecideDoc { .. }
                 | Action::RollBack { .. }
+                | Action::CorrectDeployment { .. }
                 | Action::ReportHealth { .. }
                 | Action::RecordDeployment
                 | Action::RecordIncident
@@ -251,6 +260,16 @@ mod tests {
             ),
             (
                 Action::RollBack { recorder: None },
+                [false, false, true, true],
+            ),
+            (
+                Action::CorrectDeployment { recorder: Some(me) },
+                [false, true, true, true],
+            ),
+            (
+                Action::CorrectDeployment {
+                    recorder: Some(other),
+                },
                 [false, false, true, true],
             ),
             (

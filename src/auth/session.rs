@@ -99,6 +99,8 @@ pub async fn load_user(
     {
         return next.run(req).await;
     }
+    req.extensions_mut()
+        .insert(crate::ui::time::Now(state.clock.now()));
     let is_read = matches!(*req.method(), Method::GET | Method::HEAD);
     let user = match current_user(&state, &session, is_read).await {
         Ok(u) => u,
@@ -157,6 +159,7 @@ pub async fn finish_pages(session: Session, req: Request, next: Next) -> Respons
             csrf: csrf_token(&session).await.unwrap_or_default(),
             flash: None,
             path,
+            now: chrono::Utc::now(),
         };
         *resp.body_mut() = axum::body::Body::from(page.render(&ctx).0);
         resp.headers_mut()
@@ -303,11 +306,16 @@ impl<S: Send + Sync> FromRequestParts<S> for PageCtx {
             cookies.pre_session_token()
         };
         let flash = cookies.take_flash();
+        let now = parts
+            .extensions
+            .get::<crate::ui::time::Now>()
+            .map_or_else(chrono::Utc::now, |n| n.0);
         Ok(Self {
             user,
             csrf,
             flash,
             path: parts.uri.path().to_string(),
+            now,
         })
     }
 }

@@ -28,6 +28,9 @@ pub async fn history(
         ("push", "worker"),
         ("web", "web"),
     ];
+    let repo: Option<i64> = sqlx::query_scalar("select id from repositories where name = 'server'")
+        .fetch_optional(&mut *tx)
+        .await?;
     let mut sids = Vec::new();
     for (name, role) in services {
         let image = format!("ghcr.io/example/{name}");
@@ -38,6 +41,7 @@ pub async fn history(
             supervisor: "kubernetes",
             owner,
             probe_interval_seconds: 30,
+            repository_id: repo,
         };
         sids.push(
             d::create_service(tx, new)
@@ -165,7 +169,14 @@ pub async fn history(
         None,
     )
     .await?;
-    d::resolve_incident(tx, stalled, start + Duration::days(63) + Duration::hours(5)).await?;
+    d::resolve_incident(
+        tx,
+        stalled,
+        start + Duration::days(63) + Duration::hours(5),
+        None,
+        "Restarted the consumers; v3.7.2 fixed the offset handling.",
+    )
+    .await?;
     let resolved = d::open_incident(
         tx,
         ServiceId(sids[0]),
@@ -177,6 +188,69 @@ pub async fn history(
         None,
     )
     .await?;
-    d::resolve_incident(tx, resolved, now - Duration::days(2) + Duration::hours(3)).await?;
+    d::resolve_incident(
+        tx,
+        resolved,
+        now - Duration::days(2) + Duration::hours(3),
+        None,
+        "Raised the session cache size; latency back under 300 ms.",
+    )
+    .await?;
+    health(tx, &sids, &eids[1..3], now).await?;
+    Ok(())
+}
+
+/// 24 hours of health samples, one every 5 minutes, for every service in staging and prod:
+/// msggateway in prod flaps (down for a while every few hours, down now); the rest are up with
+/// a latency that follows the day. The demo sites do not exist, so no health URL is set (the
+/// prober leaves them alone) and the targets' state is what the samples say.
+async fn health(
+    tx: &mut PgConnection,
+    sids: &[i64],
+    eids: &[i64],
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    let flapping = (sids[3], eids[1]);
+    for &sid in sids {
+        for &eid in eids {
+            let mut at = Vec::new();
+            let mut ok = Vec::new();
+            let mut latency = Vec::new();
+            for i in 0..288i64 {
+                let t = now - Duration::minutes(5 * (288 - i));
+                let hour = i / 12;
+                let down = (sid, eid) == flapping && (i % 48 >= 40 || i >= 284);
+                at.push(t);
+                ok.push(!down);
+                latency
+                    .push((!down).then_some(40 + ((hour * 7 + sid) % 30) as i32 + (i % 5) as i32));
+            }
+            sqlx::query(
+                "insert into health_samples (service_id, environment_id, at, ok, latency_ms, error)
+                 select $1, $2, t.at, t.ok, t.latency, case when t.ok then '' else 'connection refused' end
+                 from unnest($3::timestamptz[], $4::bool[], $5::int[]) as t(at, ok, latency)",
+            )
+            .bind(sid)
+            .bind(eid)
+            .bind(&at)
+            .bind(&ok)
+            .bind(&latency)
+            .execute(&mut *tx)
+            .await?;
+            let down = (sid, eid) == flapping;
+            sqlx::query(
+                "insert into health_targets (service_id, environment_id, url, status,
+                                             consecutive_failures, last_checked_at, next_probe_at)
+                 values ($1, $2, '', $3, $4, $5, 'infinity')",
+            )
+            .bind(sid)
+            .bind(eid)
+            .bind(if down { "down" } else { "up" })
+            .bind(if down { 4 } else { 0 })
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
     Ok(())
 }

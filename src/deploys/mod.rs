@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use axum::{
     Form, Router,
     extract::{Path, Query, State},
-    response::{Html, Redirect, Response},
+    response::{Html, IntoResponse, Redirect, Response},
     routing::{get, post},
 };
 use chrono::Duration;
@@ -42,14 +42,17 @@ pub fn router() -> Router<AppState> {
         .route("/deployments/history", get(history))
         .route("/deployments/diff", get(diff))
         .route("/deployments/bundle/{env}", get(bundle))
+        .route("/deployments/{id}", get(deployment).post(correct))
         .route("/deployments/{id}/status", post(transition))
         .route("/services", post(add_service))
         .route("/services/{name}", get(service))
+        .route("/services/{name}/repository", post(link_repository))
         .route("/services/{name}/health-url", post(health_url))
         .route("/services/{name}/images", post(record_image))
         .route("/services/{name}/report", post(report))
         .route("/environments", post(add_environment))
         .route("/incidents", get(incidents).post(open_incident))
+        .route("/incidents/{id}", get(incident).post(update_incident))
         .route("/incidents/{id}/resolve", post(resolve_incident))
 }
 
@@ -60,9 +63,21 @@ pub async fn down_now(pool: &sqlx::PgPool) -> AppResult<Vec<(String, String)>> {
     Ok(store::down_targets(pool).await?)
 }
 
-/// The newest `limit` deployments.
-pub async fn latest(pool: &sqlx::PgPool, limit: i64) -> AppResult<Vec<DeploymentRow>> {
-    Ok(store::history(pool, &store::HistoryFilter::default(), limit).await?)
+/// The newest rollouts (deployments of one version to several services of one environment
+/// grouped into one), newest first, from the latest 60 deployments.
+pub async fn latest_rollouts(pool: &sqlx::PgPool, limit: usize) -> AppResult<Vec<model::Rollout>> {
+    let rows = store::history(pool, &store::HistoryFilter::default(), 60).await?;
+    let mut out = model::rollouts(rows.iter().map(|d| {
+        (
+            d.environment.as_str(),
+            d.version.as_str(),
+            d.status,
+            d.service.as_str(),
+            d.happened_at,
+        )
+    }));
+    out.truncate(limit);
+    Ok(out)
 }
 
 /// Folds health samples older than two weeks into daily rows (the janitor calls it); returns
@@ -128,13 +143,19 @@ async fn render_matrix(
     env_errs: &FormErrors,
 ) -> AppResult<Html<String>> {
     let (services, envs, cells, skews) = state_now(state).await?;
-    let manage =
-        can(ctx.user.as_ref(), Action::ManageDeployTargets).then_some(pages::ManageForms {
-            service,
-            service_errs,
-            env,
-            env_errs,
-        });
+    let may_manage = can(ctx.user.as_ref(), Action::ManageDeployTargets);
+    let repositories = if may_manage {
+        crate::releases::repositories(&state.pool).await?
+    } else {
+        Vec::new()
+    };
+    let manage = may_manage.then_some(pages::ManageForms {
+        service,
+        service_errs,
+        env,
+        env_errs,
+        repositories: &repositories,
+    });
     let now = state.clock.now();
     Ok(ui::page(
         ctx,
@@ -148,13 +169,14 @@ async fn render_new(
     ctx: &PageCtx,
     f: &DeploymentInput,
     errs: &FormErrors,
+    warnings: &[String],
 ) -> AppResult<Html<String>> {
     let services = store::services(&state.pool).await?;
     let envs = store::environments(&state.pool).await?;
     Ok(ui::page(
         ctx,
         "Record a deployment",
-        pages::new_deployment(ctx, &services, &envs, f, errs),
+        pages::new_deployment(ctx, &services, &envs, f, errs, warnings),
     ))
 }
 
@@ -163,7 +185,7 @@ async fn new_form(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html
         idempotency_key: uuid::Uuid::new_v4().to_string(),
         ..Default::default()
     };
-    render_new(&state, &ctx, &f, &FormErrors::default()).await
+    render_new(&state, &ctx, &f, &FormErrors::default(), &[]).await
 }
 
 /// Records a deployment from the form. The form carries an idempotency key, so a double submit
@@ -177,18 +199,25 @@ async fn record(
     Form(f): Form<DeploymentInput>,
 ) -> AppResult<Response> {
     crate::auth::policy::require(Some(&user), crate::auth::policy::Action::RecordDeployment)?;
-    let result = ops::record_deployment(&state, &actor, "manual", &f)
-        .await?
-        .map(|r| {
-            let msg = match r {
-                Recorded::New(id) => format!("Deployment #{id} recorded."),
-                Recorded::Existing(id) => format!("Deployment #{id} was already recorded."),
-            };
-            (msg, "/deployments".to_string())
-        });
+    let result = match ops::record_deployment(&state, &actor, "manual", &f).await? {
+        Ok(Recorded::Confirm(warnings)) => {
+            // Nothing saved: the same form again, with what it would cause and a confirm button.
+            let page = render_new(&state, &ctx, &f, &FormErrors::default(), &warnings).await?;
+            return Ok(page.into_response());
+        }
+        Ok(Recorded::New(id)) => Ok((
+            format!("Deployment #{id} recorded."),
+            "/deployments".to_string(),
+        )),
+        Ok(Recorded::Existing(id)) => Ok((
+            format!("Deployment #{id} was already recorded."),
+            "/deployments".to_string(),
+        )),
+        Err(errs) => Err(errs),
+    };
     cookies
         .form_outcome(result, |errs| async move {
-            render_new(&state, &ctx, &f, &errs).await
+            render_new(&state, &ctx, &f, &errs, &[]).await
         })
         .await
 }
@@ -201,7 +230,15 @@ struct HistoryQuery {
     environment: String,
     #[serde(default)]
     status: String,
-    before: Option<i64>,
+    /// Keyset cursor `<unix microseconds>.<id>` of the last row of the previous page.
+    #[serde(default)]
+    before: String,
+}
+
+fn parse_cursor(raw: &str) -> Option<(chrono::DateTime<chrono::Utc>, i64)> {
+    let (micros, id) = raw.split_once('.')?;
+    let at = chrono::DateTime::from_timestamp_micros(micros.parse().ok()?)?;
+    Some((at, id.parse().ok()?))
 }
 
 const HISTORY_PAGE: i64 = 50;
@@ -217,18 +254,19 @@ async fn history(
         service: services.iter().find(|s| s.name == q.service).map(|s| s.id),
         environment: envs.iter().find(|e| e.name == q.environment).map(|e| e.id),
         status: model::Status::parse(&q.status).ok(),
-        before: q.before,
+        before: parse_cursor(&q.before),
     };
     let mut rows = store::history(&state.pool, &filter, HISTORY_PAGE + 1).await?;
     let next = (rows.len() as i64 > HISTORY_PAGE)
-        .then(|| rows.get(HISTORY_PAGE as usize - 1).map(|d| d.id))
+        .then(|| rows.get(HISTORY_PAGE as usize - 1))
         .flatten()
-        .map(|id| {
+        .map(|d| {
+            let cursor = format!("{}.{}", d.happened_at.timestamp_micros(), d.id);
             let qs = serde_urlencoded::to_string([
                 ("service", q.service.as_str()),
                 ("environment", q.environment.as_str()),
                 ("status", q.status.as_str()),
-                ("before", &id.to_string()),
+                ("before", &cursor),
             ])
             .unwrap_or_default();
             format!("/deployments/history?{qs}")
@@ -314,18 +352,105 @@ async fn bundle(
 struct StatusForm {
     #[serde(default)]
     status: String,
+    /// "yes" on the confirmation step of a rollback.
+    #[serde(default)]
+    confirm: String,
 }
 
+/// Moves a deployment's status. Marking one rolled back changes what every page says runs in
+/// that environment, so it takes a confirmation step that spells that out.
 async fn transition(
     State(state): State<AppState>,
     user: CurrentUser,
     actor: Actor,
     cookies: Cookies,
+    ctx: PageCtx,
     Path(id): Path<i64>,
     Form(f): Form<StatusForm>,
-) -> AppResult<Redirect> {
+) -> AppResult<Response> {
+    if f.status == model::Status::RolledBack.as_str() && f.confirm != "yes" {
+        let d = store::deployment(&state.pool, id)
+            .await?
+            .ok_or(AppError::NotFound)?;
+        require(
+            Some(&user),
+            Action::RollBack {
+                recorder: d.actor_id.map(crate::auth::model::AccountId),
+            },
+        )?;
+        let previous = store::history(
+            &state.pool,
+            &store::HistoryFilter {
+                service: Some(d.service_id),
+                environment: Some(d.environment_id),
+                status: Some(model::Status::Succeeded),
+                before: Some((d.happened_at, d.id)),
+            },
+            1,
+        )
+        .await?;
+        return Ok(ui::page(
+            &ctx,
+            "Confirm rollback",
+            pages::confirm_rollback(&ctx, &d, previous.first()),
+        )
+        .into_response());
+    }
     let msg = ops::transition(&state, &user, &actor, id, &f.status).await?;
-    Ok(cookies.done(msg, "/deployments/history"))
+    Ok(cookies
+        .done(msg, &format!("/deployments/{id}"))
+        .into_response())
+}
+
+async fn render_deployment(
+    state: &AppState,
+    ctx: &PageCtx,
+    id: i64,
+    f: Option<&ops::CorrectionForm>,
+    errs: &FormErrors,
+) -> AppResult<Html<String>> {
+    let d = store::deployment(&state.pool, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let may_correct = can(
+        ctx.user.as_ref(),
+        Action::CorrectDeployment {
+            recorder: d.actor_id.map(crate::auth::model::AccountId),
+        },
+    );
+    let title = format!("Deployment #{id}");
+    Ok(ui::page(
+        ctx,
+        &title,
+        pages::deployment(ctx, &d, may_correct, f, errs),
+    ))
+}
+
+async fn deployment(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Path(id): Path<i64>,
+) -> AppResult<Html<String>> {
+    render_deployment(&state, &ctx, id, None, &FormErrors::default()).await
+}
+
+async fn correct(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    actor: Actor,
+    cookies: Cookies,
+    ctx: PageCtx,
+    Path(id): Path<i64>,
+    Form(f): Form<ops::CorrectionForm>,
+) -> AppResult<Response> {
+    let result = ops::correct_deployment(&state, &user, &actor, id, &f)
+        .await?
+        .map(|msg| (msg, format!("/deployments/{id}")));
+    cookies
+        .form_outcome(result, |errs| async move {
+            render_deployment(&state, &ctx, id, Some(&f), &errs).await
+        })
+        .await
 }
 
 async fn add_service(
@@ -394,8 +519,13 @@ async fn render_service(
     let since = now - Duration::hours(24);
     let images = store::images(&state.pool, s.id).await?;
     let samples = store::samples(&state.pool, s.id, since).await?;
-    let incidents = store::incidents(&state.pool, Some(s.id), 50).await?;
+    let incidents = store::incidents(&state.pool, Some(s.id), false, 50).await?;
     let can_manage = can(ctx.user.as_ref(), Action::ManageDeployTargets);
+    let repositories = if can_manage {
+        crate::releases::repositories(&state.pool).await?
+    } else {
+        Vec::new()
+    };
     let view = pages::ServiceView {
         service: &s,
         envs: &envs,
@@ -407,6 +537,7 @@ async fn render_service(
         since,
         now,
         can_manage,
+        repositories: &repositories,
         image_form,
         image_errs,
         health_refusal,
@@ -498,16 +629,24 @@ struct ReportForm {
     environment: String,
     #[serde(default)]
     ok: String,
+    #[serde(default)]
+    note: String,
+    /// "yes" on the confirmation step.
+    #[serde(default)]
+    confirm: String,
 }
 
+/// A manual health report. It changes what everyone sees (and, later, who is told), so the
+/// first post shows a confirmation page with the consequence; the second records it.
 async fn report(
     State(state): State<AppState>,
     user: CurrentUser,
     actor: Actor,
     cookies: Cookies,
+    ctx: PageCtx,
     Path(name): Path<String>,
     Form(f): Form<ReportForm>,
-) -> AppResult<Redirect> {
+) -> AppResult<Response> {
     let s = store::service(&state.pool, &name)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -519,34 +658,107 @@ async fn report(
         "false" => false,
         _ => return Err(AppError::BadRequest("Report up or down.".into())),
     };
-    ops::report_health(&state, &user, &actor, &s, &env, ok, "").await?;
-    Ok(cookies.done("Health reported.", &format!("/services/{name}")))
+    require(
+        Some(&user),
+        Action::ReportHealth {
+            production: env.tier == "production",
+        },
+    )?;
+    if f.confirm != "yes" {
+        let now = store::health_of(
+            &state.pool,
+            model::ServiceId(s.id),
+            model::EnvironmentId(env.id),
+        )
+        .await?;
+        return Ok(ui::page(
+            &ctx,
+            "Confirm health report",
+            pages::confirm_report(&ctx, &s, &env, ok, now, &f.note),
+        )
+        .into_response());
+    }
+    if f.note.chars().count() > 500 {
+        return Err(AppError::BadRequest(
+            "A note has at most 500 characters.".into(),
+        ));
+    }
+    ops::report_health(&state, &user, &actor, &s, &env, ok, &f.note).await?;
+    let msg = format!(
+        "{} in {} reported {}.",
+        s.name,
+        env.name,
+        if ok { "up" } else { "down" }
+    );
+    Ok(cookies
+        .done(msg, &format!("/services/{name}"))
+        .into_response())
+}
+
+#[derive(Deserialize)]
+struct RepositoryForm {
+    #[serde(default)]
+    repository: String,
+}
+
+async fn link_repository(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    actor: Actor,
+    cookies: Cookies,
+    Path(name): Path<String>,
+    Form(f): Form<RepositoryForm>,
+) -> AppResult<Redirect> {
+    require(Some(&user), Action::ManageDeployTargets)?;
+    let s = store::service(&state.pool, &name)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let msg = ops::link_repository(&state, &actor, &s, &f.repository).await?;
+    Ok(cookies.done(msg, &format!("/services/{name}")))
+}
+
+#[derive(Deserialize, Default)]
+struct IncidentQuery {
+    #[serde(default)]
+    service: String,
+    /// "open" shows only open incidents.
+    #[serde(default)]
+    state: String,
 }
 
 async fn render_incidents(
     state: &AppState,
     ctx: &PageCtx,
+    q: &IncidentQuery,
     f: &IncidentForm,
     errs: &FormErrors,
 ) -> AppResult<Html<String>> {
-    let list = store::incidents(&state.pool, None, 100).await?;
     let services = store::services(&state.pool).await?;
     let envs = store::environments(&state.pool).await?;
-    Ok(ui::page(
-        ctx,
-        "Incidents",
-        pages::incidents(ctx, &list, &services, &envs, f, errs),
-    ))
+    let service = services.iter().find(|s| s.name == q.service).map(|s| s.id);
+    let list = store::incidents(&state.pool, service, q.state == "open", 100).await?;
+    let view = pages::IncidentsView {
+        list: &list,
+        services: &services,
+        envs: &envs,
+        service: &q.service,
+        state: &q.state,
+        form: f,
+        errs,
+    };
+    Ok(ui::page(ctx, "Incidents", pages::incidents(ctx, view)))
 }
 
-async fn incidents(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<String>> {
-    render_incidents(
-        &state,
-        &ctx,
-        &IncidentForm::default(),
-        &FormErrors::default(),
-    )
-    .await
+async fn incidents(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Query(q): Query<IncidentQuery>,
+) -> AppResult<Html<String>> {
+    let f = IncidentForm {
+        service: q.service.clone(),
+        ..Default::default()
+    };
+    render_incidents(&state, &ctx, &q, &f, &FormErrors::default()).await
 }
 
 async fn open_incident(
@@ -557,13 +769,66 @@ async fn open_incident(
     ctx: PageCtx,
     Form(f): Form<IncidentForm>,
 ) -> AppResult<Response> {
-    crate::auth::policy::require(Some(&user), crate::auth::policy::Action::RecordIncident)?;
-    let result = ops::open_incident(&state, &actor, &f)
-        .await?
-        .map(|id| (format!("Incident #{id} opened."), "/incidents".to_string()));
+    require(Some(&user), Action::RecordIncident)?;
+    let result = ops::open_incident(&state, &actor, &f).await?.map(|id| {
+        (
+            format!("Incident #{id} opened."),
+            format!("/incidents/{id}"),
+        )
+    });
     cookies
         .form_outcome(result, |errs| async move {
-            render_incidents(&state, &ctx, &f, &errs).await
+            render_incidents(&state, &ctx, &IncidentQuery::default(), &f, &errs).await
+        })
+        .await
+}
+
+async fn render_incident(
+    state: &AppState,
+    ctx: &PageCtx,
+    id: i64,
+    typed: Option<(&'static str, String, String)>,
+) -> AppResult<Html<String>> {
+    let i = store::incident(&state.pool, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let updates = store::incident_updates(&state.pool, id).await?;
+    let title = format!("Incident #{id}");
+    Ok(ui::page(
+        ctx,
+        &title,
+        pages::incident(ctx, &i, &updates, typed),
+    ))
+}
+
+async fn incident(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    Path(id): Path<i64>,
+) -> AppResult<Html<String>> {
+    render_incident(&state, &ctx, id, None).await
+}
+
+#[derive(Deserialize)]
+struct IncidentText {
+    #[serde(default)]
+    body: String,
+}
+
+async fn update_incident(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    actor: Actor,
+    cookies: Cookies,
+    ctx: PageCtx,
+    Path(id): Path<i64>,
+    Form(f): Form<IncidentText>,
+) -> AppResult<Response> {
+    require(Some(&user), Action::RecordIncident)?;
+    let result = ops::add_incident_update(&state, &actor, id, &f.body).await;
+    cookies
+        .outcome(result, &format!("/incidents/{id}"), |why| {
+            render_incident(&state, &ctx, id, Some(("update", f.body.clone(), why)))
         })
         .await
 }
@@ -573,9 +838,15 @@ async fn resolve_incident(
     user: CurrentUser,
     actor: Actor,
     cookies: Cookies,
+    ctx: PageCtx,
     Path(id): Path<i64>,
-) -> AppResult<Redirect> {
-    crate::auth::policy::require(Some(&user), crate::auth::policy::Action::RecordIncident)?;
-    let msg = ops::resolve_incident(&state, &actor, id).await?;
-    Ok(cookies.done(msg, "/incidents"))
+    Form(f): Form<IncidentText>,
+) -> AppResult<Response> {
+    require(Some(&user), Action::RecordIncident)?;
+    let result = ops::resolve_incident(&state, &actor, id, &f.body).await;
+    cookies
+        .outcome(result, &format!("/incidents/{id}"), |why| {
+            render_incident(&state, &ctx, id, Some(("resolve", f.body.clone(), why)))
+        })
+        .await
 }

@@ -230,14 +230,48 @@ pub fn image_flags(images: &[ImageRow<'_>]) -> Vec<String> {
     flags
 }
 
-/// "5m", "3h", "12d": how long ago.
-pub fn age(d: chrono::Duration) -> String {
-    let m = d.num_minutes().max(0);
-    match m {
-        0..=59 => format!("{m}m"),
-        60..=2879 => format!("{}h", m / 60),
-        _ => format!("{}d", m / 1440),
+/// One rollout: a version deployed to one or more services of one environment, consecutively
+/// (the home tile shows "v3.8.1 → prod, 7 services").
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rollout {
+    pub environment: String,
+    pub version: String,
+    pub status: Status,
+    pub services: Vec<String>,
+    /// When its newest deployment happened.
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A deployment as `rollouts` groups it: environment, version, status, service, when.
+pub type RolloutPart<'a> = (
+    &'a str,
+    &'a str,
+    Status,
+    &'a str,
+    chrono::DateTime<chrono::Utc>,
+);
+
+/// Groups deployments (newest first) into rollouts: neighbours with the same environment,
+/// version and status are one rollout.
+pub fn rollouts<'a>(rows: impl IntoIterator<Item = RolloutPart<'a>>) -> Vec<Rollout> {
+    let mut out: Vec<Rollout> = Vec::new();
+    for (env, version, status, service, at) in rows {
+        match out.last_mut() {
+            Some(r) if r.environment == env && r.version == version && r.status == status => {
+                if !r.services.iter().any(|s| s == service) {
+                    r.services.push(service.to_string());
+                }
+            }
+            _ => out.push(Rollout {
+                environment: env.to_string(),
+                version: version.to_string(),
+                status,
+                services: vec![service.to_string()],
+                at,
+            }),
+        }
     }
+    out
 }
 
 #[cfg(test)]
@@ -347,9 +381,29 @@ mod tests {
     }
 
     #[test]
-    fn ages_read_naturally() {
-        assert_eq!(age(chrono::Duration::minutes(5)), "5m");
-        assert_eq!(age(chrono::Duration::hours(30)), "30h");
-        assert_eq!(age(chrono::Duration::days(12)), "12d");
+    fn a_version_rolled_out_to_many_services_is_one_rollout() {
+        let at = chrono::Utc::now();
+        let ok = Status::Succeeded;
+        let rows = [
+            ("prod", "v3.8.1", ok, "api", at),
+            ("prod", "v3.8.1", ok, "rpc", at),
+            ("prod", "v3.8.1", Status::Failed, "push", at),
+            ("staging", "v3.8.1", ok, "api", at),
+            ("prod", "v3.8.0", ok, "api", at),
+        ];
+        let r = rollouts(rows);
+        let summary: Vec<(&str, &str, usize)> = r
+            .iter()
+            .map(|r| (r.environment.as_str(), r.version.as_str(), r.services.len()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                ("prod", "v3.8.1", 2),
+                ("prod", "v3.8.1", 1),
+                ("staging", "v3.8.1", 1),
+                ("prod", "v3.8.0", 1)
+            ]
+        );
     }
 }

@@ -39,6 +39,23 @@ pub struct ServiceForm {
     pub supervisor: String,
     #[serde(default)]
     pub probe_interval_seconds: String,
+    /// The repository whose tags are this service's versions (its name; empty: none).
+    #[serde(default)]
+    pub repository: String,
+}
+
+/// The repository named `name` (empty: none), or the field error.
+async fn repository_id(state: &AppState, name: &str) -> AppResult<Result<Option<i64>, String>> {
+    let name = name.trim();
+    if name.is_empty() {
+        return Ok(Ok(None));
+    }
+    Ok(
+        match crate::releases::repository_named(&state.pool, name).await? {
+            Some(r) => Ok(Some(r.id)),
+            None => Err("Choose a recorded repository, or none.".into()),
+        },
+    )
 }
 
 #[tracing::instrument(skip_all)]
@@ -53,9 +70,11 @@ pub async fn add_service(
         image,
         supervisor,
         probe_interval_seconds,
+        repository,
     } = f;
     let mut errs = FormErrors::default();
     let name = errs.check("name", crate::ui::form::slug(name, "service"));
+    let repository_id = errs.check("repository", repository_id(state, repository).await?);
     let role = role.trim().to_lowercase();
     if role.is_empty()
         || role.len() > 32
@@ -90,7 +109,7 @@ pub async fn add_service(
             }
         }
     };
-    let (Some(name), true) = (name, errs.is_empty()) else {
+    let (Some(name), Some(repository_id), true) = (name, repository_id, errs.is_empty()) else {
         return Ok(Err(errs));
     };
     let owner = actor
@@ -104,6 +123,7 @@ pub async fn add_service(
         supervisor,
         owner,
         probe_interval_seconds: interval,
+        repository_id,
     };
     let Some(id) = store::create_service(&mut tx, new).await? else {
         return Ok(Err(FormErrors::field(
@@ -116,11 +136,47 @@ pub async fn add_service(
         target_type: "service",
         target_id: id.to_string(),
         before: None,
-        after: Some(json!({ "name": name, "role": role, "image": image.trim(), "supervisor": supervisor })),
+        after: Some(json!({ "name": name, "role": role, "image": image.trim(), "supervisor": supervisor, "repository": repository.trim() })),
     })
     .await?;
     tx.commit().await?;
     Ok(Ok(name))
+}
+
+/// Links a service to the repository whose tags are its versions (empty name: unlinks it).
+#[tracing::instrument(skip_all)]
+pub async fn link_repository(
+    state: &AppState,
+    actor: &Actor,
+    service: &store::ServiceRow,
+    repository: &str,
+) -> AppResult<String> {
+    let id = repository_id(state, repository)
+        .await?
+        .map_err(AppError::BadRequest)?;
+    let mut tx = state.pool.begin().await?;
+    store::set_repository(&mut tx, ServiceId(service.id), id).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "service.repository_linked",
+            target_type: "service",
+            target_id: service.id.to_string(),
+            before: Some(json!({ "repository": service.repository })),
+            after: Some(json!({ "repository": repository.trim() })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(match id {
+        Some(_) => format!(
+            "{} is linked to repository {}: deployments of versions it has not tagged are flagged.",
+            service.name,
+            repository.trim()
+        ),
+        None => format!("{} is no longer linked to a repository.", service.name),
+    })
 }
 
 #[derive(Clone, Debug, Default, serde::Deserialize)]
@@ -209,12 +265,78 @@ pub struct DeploymentInput {
     pub note: String,
     #[serde(default)]
     pub idempotency_key: String,
+    /// "yes" once the person has seen the warnings this deployment causes and records it anyway.
+    #[serde(default)]
+    pub confirm: String,
 }
 
 pub enum Recorded {
     New(i64),
     /// The idempotency key was used before: this is that deployment, nothing was written.
     Existing(i64),
+    /// Nothing was written: recording it would cause these warnings (skew it introduces, a
+    /// version the linked repository has not tagged). Send it again with `confirm=yes`.
+    Confirm(Vec<String>),
+}
+
+/// The warnings recording `version` of `svc` in `env` would cause: skew it introduces in that
+/// environment, and a version that the service's repository has not recorded as a tag.
+pub async fn warnings_for(
+    state: &AppState,
+    svc: &store::ServiceRow,
+    env: &store::EnvRow,
+    version: &str,
+) -> AppResult<Vec<String>> {
+    let mut out = Vec::new();
+    if let (Some(repo), Some(repo_name)) = (svc.repository_id, svc.repository.as_deref()) {
+        use crate::releases::TagKnown;
+        match crate::releases::tag_known(&state.pool, repo, version).await? {
+            TagKnown::Recorded => {}
+            TagKnown::Missing => out.push(format!(
+                "{version} is not a recorded tag of repository {repo_name}: record the tag first, or check the version."
+            )),
+            TagKnown::Retracted => out.push(format!(
+                "{version} was retracted in repository {repo_name}: it should not be deployed."
+            )),
+        }
+    }
+    let services = store::services(&state.pool).await?;
+    let cells = store::matrix(&state.pool).await?;
+    let running_now: Vec<(&store::ServiceRow, String)> = services
+        .iter()
+        .filter_map(|s| {
+            let v = cells
+                .iter()
+                .find(|c| c.service_id == s.id && c.environment_id == env.id)?
+                .version
+                .clone()?;
+            Some((s, v))
+        })
+        .collect();
+    let as_running = |list: &[(&store::ServiceRow, String)]| -> Vec<super::model::Skew> {
+        let running: Vec<super::model::Running> = list
+            .iter()
+            .map(|(s, v)| super::model::Running {
+                service: &s.name,
+                role: &s.role,
+                version: v,
+            })
+            .collect();
+        super::model::skew(&running, &state.config.skew_exempt_roles)
+    };
+    let before = as_running(&running_now);
+    let mut after_list: Vec<(&store::ServiceRow, String)> = running_now
+        .iter()
+        .filter(|(s, _)| s.id != svc.id)
+        .cloned()
+        .collect();
+    after_list.push((svc, version.to_string()));
+    for w in as_running(&after_list) {
+        if !before.contains(&w) {
+            out.push(format!("Skew in {}: {} {}", env.name, w.service, w.message));
+        }
+    }
+    Ok(out)
 }
 
 /// Records a deployment. `source` is manual, api or webhook.
@@ -235,13 +357,21 @@ pub async fn record_deployment(
         commit,
         note,
         idempotency_key,
+        confirm,
     } = d;
     let mut errs = FormErrors::default();
     let version = version.trim();
-    if version.is_empty() || version.len() > 100 {
+    if version.is_empty() {
         errs.add(
             "version",
             "Give the version that was deployed, e.g. v3.8.1.",
+        );
+    } else if let Err(why) =
+        crate::releases::model::Version::parse(version, &state.config.modifiers())
+    {
+        errs.add(
+            "version",
+            format!("{why} A deployed version is a release tag: v3.8.2, v3.9.0-rc.1."),
         );
     }
     let digest = digest.trim();
@@ -288,6 +418,17 @@ pub async fn record_deployment(
     let (Some(svc), Some(env), true) = (svc, env, errs.is_empty()) else {
         return Ok(Err(errs));
     };
+    if confirm != "yes" {
+        if let Some(k) = key
+            && let Some(id) = store::deployment_by_key(&mut *state.pool.acquire().await?, k).await?
+        {
+            return Ok(Ok(Recorded::Existing(id)));
+        }
+        let warnings = warnings_for(state, &svc, &env, version).await?;
+        if !warnings.is_empty() {
+            return Ok(Ok(Recorded::Confirm(warnings)));
+        }
+    }
     let mut tx = state.pool.begin().await?;
     if let Some(k) = key
         && let Some(id) = store::deployment_by_key(&mut tx, k).await?
@@ -537,7 +678,7 @@ pub async fn report_health(
     let env_id = env.id;
     let mut tx = state.pool.begin().await?;
     let (service_id, env_id) = (ServiceId(service.id), EnvironmentId(env_id));
-    store::report_health(&mut tx, service_id, env_id, ok, note.trim()).await?;
+    store::report_health(&mut tx, service_id, env_id, ok, note.trim(), user_id(user)).await?;
     audit::record(
         &mut tx,
         actor,
@@ -638,10 +779,30 @@ pub async fn open_incident(
     Ok(Ok(id))
 }
 
+fn user_id(u: &CurrentUser) -> Option<AccountId> {
+    Some(u.id)
+}
+
+fn incident_text(raw: &str, what: &str) -> Result<String, String> {
+    let t = raw.trim();
+    match t.chars().count() {
+        0 => Err(format!("Write {what}.")),
+        1..=2000 => Ok(t.to_string()),
+        _ => Err(format!("{what} has at most 2000 characters.")),
+    }
+}
+
+/// Resolves an open incident with a note saying what restored service.
 #[tracing::instrument(skip_all, fields(id = id))]
-pub async fn resolve_incident(state: &AppState, actor: &Actor, id: i64) -> AppResult<String> {
+pub async fn resolve_incident(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+    note: &str,
+) -> AppResult<String> {
+    let note = incident_text(note, "what restored service").map_err(AppError::BadRequest)?;
     let mut tx = state.pool.begin().await?;
-    if !store::resolve_incident(&mut tx, id, state.clock.now()).await? {
+    if !store::resolve_incident(&mut tx, id, state.clock.now(), actor.id, &note).await? {
         return Err(AppError::Conflict(
             "That incident is already resolved.".into(),
         ));
@@ -654,10 +815,115 @@ pub async fn resolve_incident(state: &AppState, actor: &Actor, id: i64) -> AppRe
             target_type: "incident",
             target_id: id.to_string(),
             before: None,
-            after: None,
+            after: Some(json!({ "resolution": note })),
         },
     )
     .await?;
     tx.commit().await?;
-    Ok("Incident resolved.".into())
+    Ok(format!("Incident #{id} resolved."))
+}
+
+/// Adds an update to an open incident's timeline.
+#[tracing::instrument(skip_all, fields(id = id))]
+pub async fn add_incident_update(
+    state: &AppState,
+    actor: &Actor,
+    id: i64,
+    body: &str,
+) -> AppResult<String> {
+    let body = incident_text(body, "the update").map_err(AppError::BadRequest)?;
+    let mut tx = state.pool.begin().await?;
+    if !store::add_incident_update(&mut tx, id, state.clock.now(), actor.id, &body).await? {
+        return Err(AppError::Conflict(
+            "That incident is resolved; its timeline is closed.".into(),
+        ));
+    }
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "incident.updated",
+            target_type: "incident",
+            target_id: id.to_string(),
+            before: None,
+            after: Some(json!({ "update": body })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok("Update added.".into())
+}
+
+/// Corrections to a recorded deployment: its note, commit and image reference.
+#[derive(Clone, Debug, Default, serde::Deserialize)]
+pub struct CorrectionForm {
+    #[serde(default)]
+    pub note: String,
+    #[serde(default)]
+    pub commit: String,
+    #[serde(default)]
+    pub image_ref: String,
+}
+
+/// Corrects a deployment's note, commit or image (its recorder or a lead), with an audit record
+/// of before and after. Status moves stay `transition`'s.
+#[tracing::instrument(skip_all, fields(id = id))]
+pub async fn correct_deployment(
+    state: &AppState,
+    user: &CurrentUser,
+    actor: &Actor,
+    id: i64,
+    f: &CorrectionForm,
+) -> AppResult<Result<String, FormErrors>> {
+    let mut errs = FormErrors::default();
+    let commit = f.commit.trim();
+    if !(commit.is_empty()
+        || (7..=64).contains(&commit.len()) && commit.chars().all(|c| c.is_ascii_hexdigit()))
+    {
+        errs.add("commit", "A commit id is 7 to 64 hexadecimal digits.");
+    }
+    let note = f.note.trim();
+    if note.chars().count() > 500 {
+        errs.add("note", "A note has at most 500 characters.");
+    }
+    let image_ref = f.image_ref.trim();
+    if image_ref.len() > 300 || image_ref.contains(char::is_whitespace) {
+        errs.add(
+            "image_ref",
+            "An image reference has no spaces and at most 300 characters.",
+        );
+    }
+    let mut tx = state.pool.begin().await?;
+    let d = store::lock_deployment(&mut tx, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    policy::require(
+        Some(user),
+        Action::CorrectDeployment {
+            recorder: d.actor_id.map(AccountId),
+        },
+    )?;
+    if !errs.is_empty() {
+        return Ok(Err(errs));
+    }
+    if d.note == note && d.commit_sha == commit && d.image_ref == image_ref {
+        return Ok(Ok("Nothing changed.".into()));
+    }
+    store::correct_deployment(&mut tx, id, note, commit, image_ref, state.clock.now()).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "deployment.corrected",
+            target_type: "deployment",
+            target_id: id.to_string(),
+            before: Some(
+                json!({ "note": d.note, "commit": d.commit_sha, "image_ref": d.image_ref }),
+            ),
+            after: Some(json!({ "note": note, "commit": commit, "image_ref": image_ref })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(Ok(format!("Deployment #{id} corrected.")))
 }

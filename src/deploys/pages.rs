@@ -9,10 +9,14 @@ use leptos::prelude::*;
 use super::{
     model::{self, Skew},
     ops::{DeploymentInput, EnvForm, ImageForm, IncidentForm, ServiceForm, TIERS},
-    store::{CellRow, DeploymentRow, EnvRow, ImageRecord, IncidentRow, SampleRow, ServiceRow},
+    store::{
+        CellRow, DeploymentRow, EnvRow, ImageRecord, IncidentRow, IncidentUpdate, SampleRow,
+        ServiceRow,
+    },
 };
 use crate::{
     auth::{model::AccountId, policy},
+    releases::RepoRow,
     ui::{self, PageCtx, form::FormErrors},
 };
 
@@ -22,6 +26,16 @@ fn health_badge(h: Option<model::Health>) -> impl IntoView + use<> {
     let h = h.unwrap_or(model::Health::Unknown);
     let class = format!("badge health-{}", h.as_str());
     view! { <span class=class>{h.label()}</span> }
+}
+
+/// A cell's health: the badge, and who reported it by hand and when (a probe result says
+/// nothing more).
+fn health_of_cell(ctx: &PageCtx, cell: Option<&CellRow>) -> impl IntoView + use<> {
+    let reported = cell.and_then(|c| Some((c.reported_by.clone()?, c.reported_at?)));
+    let by = reported.map(|(who, at)| {
+        view! { <small class="muted reported">{format!(" reported by {who} ")}{ui::when(ctx, at)}</small> }
+    });
+    view! { {health_badge(cell.and_then(|c| c.health))}{by} }
 }
 
 /// A deployment's status as a badge (every page that shows one uses this).
@@ -64,14 +78,15 @@ pub fn matrix(
                         Some(v) => {
                             let age = cell
                                 .and_then(|c| c.finished_at)
-                                .map(|f| model::age(now - f))
+                                .map(|f| ui::time::duration(now - f))
                                 .unwrap_or_default();
-                            view! { <a href=history class="version">{v}</a>" "<small class="muted">{age}</small> }.into_any()
+                            view! { <a href=history class="version">{v}</a>" "<small class="muted" title="running for">{age}</small> }.into_any()
                         }
                         None => view! { <a href=history class="muted">"—"</a> }.into_any(),
                     };
-                    let health = cell.and_then(|c| c.health).map(|h| view! { <br/>{health_badge(Some(h))} });
-                    view! { <td class=class>{body}{health}{warn}</td> }
+                    let health = cell.is_some().then(|| view! { " "{health_of_cell(ctx, cell)} });
+                    let label = e.name.clone();
+                    view! { <td class=class data-label=label>{body}{health}{warn}</td> }
                 })
                 .collect::<Vec<_>>();
             let href = format!("/services/{}", s.name);
@@ -130,6 +145,19 @@ pub struct ManageForms<'a> {
     pub service_errs: &'a FormErrors,
     pub env: &'a EnvForm,
     pub env_errs: &'a FormErrors,
+    pub repositories: &'a [RepoRow],
+}
+
+/// A `<select>` of the recorded repositories (and "none").
+fn repository_select(id: &'static str, repos: &[RepoRow], selected: &str) -> impl IntoView + use<> {
+    let opts = std::iter::once((String::new(), "none".to_string()))
+        .chain(repos.iter().map(|r| (r.name.clone(), r.name.clone())))
+        .map(|(v, l)| {
+            let sel = v == selected;
+            view! { <option value=v selected=sel>{l}</option> }
+        })
+        .collect::<Vec<_>>();
+    view! { <select id=id name="repository">{opts}</select> }
 }
 
 fn manage_forms(ctx: &PageCtx, m: ManageForms<'_>) -> impl IntoView + use<> {
@@ -138,6 +166,7 @@ fn manage_forms(ctx: &PageCtx, m: ManageForms<'_>) -> impl IntoView + use<> {
         service_errs: se,
         env,
         env_errs: ee,
+        repositories,
     } = m;
     let tiers = TIERS
         .iter()
@@ -175,11 +204,14 @@ fn manage_forms(ctx: &PageCtx, m: ManageForms<'_>) -> impl IntoView + use<> {
                 <form method="post" action="/services">
                     {ui::csrf_field(ctx)}
                     {general(se)}
-                    {ui::field("Name", "name", "text", &service.name, se.get("name"), Some("e.g. api, rpc-user, push"))}
-                    {ui::field("Role", "role", "text", &service.role, se.get("role"), Some("api, rpc, worker, web, … (skew rules use it)"))}
-                    {ui::field("Image", "image", "text", &service.image, se.get("image"), Some("e.g. ghcr.io/example/api, without a tag"))}
-                    <div class="field"><label for="f-supervisor">"Supervised by"</label><select id="f-supervisor" name="supervisor">{sups}</select></div>
-                    {ui::field("Probe every (seconds)", "probe_interval_seconds", "text", interval, se.get("probe_interval_seconds"), None)}
+                    {ui::field_in("svc", "Name", "name", "text", &service.name, se.get("name"), Some("e.g. api, rpc-user, push"))}
+                    {ui::field_in("svc", "Role", "role", "text", &service.role, se.get("role"), Some("api, rpc, worker, web, … (skew rules use it)"))}
+                    {ui::field_in("svc", "Image", "image", "text", &service.image, se.get("image"), Some("e.g. ghcr.io/example/api, without a tag"))}
+                    <div class="field"><label for="svc-repository">"Repository"</label>{repository_select("svc-repository", repositories, &service.repository)}
+                        <p class="hint">"its versions are this repository's tags; a deployment of an untagged version is flagged"</p>
+                        {se.get("repository").cloned().map(|e| view! { <p class="field-error">{e}</p> })}</div>
+                    <div class="field"><label for="svc-supervisor">"Supervised by"</label><select id="svc-supervisor" name="supervisor">{sups}</select></div>
+                    {ui::field_in("svc", "Probe every (seconds)", "probe_interval_seconds", "text", interval, se.get("probe_interval_seconds"), None)}
                     <button type="submit">"Add service"</button>
                 </form>
             </section>
@@ -188,11 +220,11 @@ fn manage_forms(ctx: &PageCtx, m: ManageForms<'_>) -> impl IntoView + use<> {
                 <form method="post" action="/environments">
                     {ui::csrf_field(ctx)}
                     {general(ee)}
-                    {ui::field("Name", "name", "text", &env.name, ee.get("name"), Some("e.g. dev, staging, prod"))}
-                    <div class="field"><label for="f-tier">"Tier"</label><select id="f-tier" name="tier">{tiers}</select></div>
+                    {ui::field_in("env", "Name", "name", "text", &env.name, ee.get("name"), Some("e.g. dev, staging, prod"))}
+                    <div class="field"><label for="env-tier">"Tier"</label><select id="env-tier" name="tier">{tiers}</select></div>
                     {ee.get("tier").cloned().map(|e| view! { <p class="field-error">{e}</p> })}
-                    {ui::field("Order", "position", "text", position, ee.get("position"), Some("columns are sorted by it"))}
-                    {ui::field("URL (optional)", "url", "text", &env.url, ee.get("url"), Some("https://…"))}
+                    {ui::field_in("env", "Order", "position", "text", position, ee.get("position"), Some("columns are sorted by it"))}
+                    {ui::field_in("env", "URL (optional)", "url", "text", &env.url, ee.get("url"), Some("https://…"))}
                     <button type="submit">"Add environment"</button>
                 </form>
             </section>
@@ -246,7 +278,6 @@ pub struct HistoryView<'a> {
 }
 
 pub fn history(ctx: &PageCtx, h: HistoryView<'_>) -> impl IntoView + use<> {
-    let tz = ctx.tz().to_string();
     let opts = |names: Vec<String>, selected: &str, any: &'static str| {
         std::iter::once((String::new(), any.to_string()))
             .chain(names.into_iter().map(|n| (n.clone(), n)))
@@ -292,7 +323,7 @@ pub fn history(ctx: &PageCtx, h: HistoryView<'_>) -> impl IntoView + use<> {
                 })
                 .map(|to| {
                     let action = format!("/deployments/{}/status", d.id);
-                    let label = to.label();
+                    let label = if *to == model::Status::RolledBack { "roll back…" } else { to.label() };
                     view! {
                         <form method="post" action=action class="inline">
                             {ui::csrf_field(ctx)}
@@ -306,14 +337,14 @@ pub fn history(ctx: &PageCtx, h: HistoryView<'_>) -> impl IntoView + use<> {
                 .then(|| view! { <br/><small class="muted">{d.note.clone()}</small> });
             view! {
                 <tr>
-                    <td>{format!("#{}", d.id)}</td>
-                    <td>{ui::local_time(d.started_at, &tz)}</td>
-                    <td><a href=format!("/services/{}", d.service)>{d.service.clone()}</a></td>
-                    <td>{d.environment.clone()}</td>
-                    <td><code>{d.version.clone()}</code>{note}</td>
-                    <td>{status_badge(d.status)}</td>
-                    <td>{d.actor.clone()}<br/><small class="muted">{d.source.clone()}</small></td>
-                    <td><div class="row-actions">{moves}</div></td>
+                    <td data-label="#"><a href=format!("/deployments/{}", d.id)>{format!("#{}", d.id)}</a></td>
+                    <td data-label="When" class="nowrap">{ui::when(ctx, d.happened_at)}</td>
+                    <td data-label="Service"><a href=format!("/services/{}", d.service)>{d.service.clone()}</a></td>
+                    <td data-label="Env">{d.environment.clone()}</td>
+                    <td data-label="Version"><code>{d.version.clone()}</code>{note}</td>
+                    <td data-label="Status">{status_badge(d.status)}</td>
+                    <td data-label="By">{d.actor.clone()}<br/><small class="muted">{d.source.clone()}</small></td>
+                    <td data-label="Move to"><div class="row-actions">{moves}</div></td>
                 </tr>
             }
         })
@@ -331,8 +362,8 @@ pub fn history(ctx: &PageCtx, h: HistoryView<'_>) -> impl IntoView + use<> {
         {if empty {
             ui::empty_state("No deployments match", "Change the filters, or record a deployment.").into_any()
         } else {
-            view! { <div class="table-wrap"><table>
-                <thead><tr><th>"#"</th><th>"Started"</th><th>"Service"</th><th>"Env"</th><th>"Version"</th><th>"Status"</th><th>"By"</th><th>"Move to"</th></tr></thead>
+            view! { <div class="table-wrap"><table class="cards">
+                <thead><tr><th>"#"</th><th>"When"</th><th>"Service"</th><th>"Env"</th><th>"Version"</th><th>"Status"</th><th>"By"</th><th>"Move to"</th></tr></thead>
                 <tbody>{rows}</tbody>
             </table></div> }.into_any()
         }}
@@ -372,11 +403,31 @@ pub fn new_deployment(
     envs: &[EnvRow],
     f: &DeploymentInput,
     errs: &FormErrors,
+    warnings: &[String],
 ) -> impl IntoView + use<> {
     let status = if f.status.is_empty() {
         "succeeded"
     } else {
         f.status.as_str()
+    };
+    let confirm = (!warnings.is_empty()).then(|| {
+        let items = warnings
+            .iter()
+            .map(|w| view! { <li>{w.clone()}</li> })
+            .collect::<Vec<_>>();
+        view! {
+            <div class="warning-box" role="alert">
+                <p><strong>"Not recorded yet."</strong>" Recording this deployment would cause:"</p>
+                <ul>{items}</ul>
+                <p>"Check the version, or record it anyway."</p>
+            </div>
+            <input type="hidden" name="confirm" value="yes"/>
+        }
+    });
+    let submit = if warnings.is_empty() {
+        "Record deployment"
+    } else {
+        "Record anyway"
     };
     view! {
         <h1>"Record a deployment"</h1>
@@ -393,9 +444,155 @@ pub fn new_deployment(
                 {ui::field("Commit (optional)", "commit", "text", &f.commit, errs.get("commit"), None)}
                 {ui::field("Note (optional)", "note", "text", &f.note, errs.get("note"), None)}
                 <input type="hidden" name="idempotency_key" value=f.idempotency_key.clone()/>
-                <button type="submit">"Record deployment"</button>
+                {confirm}
+                <button type="submit">{submit}</button>
             </form>
         </section>
+    }
+}
+
+/// The rollback confirmation: what runs in that environment after it.
+pub fn confirm_rollback(
+    ctx: &PageCtx,
+    d: &DeploymentRow,
+    previous: Option<&DeploymentRow>,
+) -> impl IntoView + use<> {
+    let after = match previous {
+        Some(p) => format!(
+            "{} in {} will show {} again (deployment #{}), and {} will be marked rolled back.",
+            d.service, d.environment, p.version, p.id, d.version
+        ),
+        None => format!(
+            "No earlier succeeded deployment of {} in {} is recorded: the matrix will show nothing running there.",
+            d.service, d.environment
+        ),
+    };
+    let action = format!("/deployments/{}/status", d.id);
+    let back = format!("/deployments/{}", d.id);
+    let title = format!(
+        "Roll back {} {} in {}?",
+        d.service, d.version, d.environment
+    );
+    view! {
+        <section class="card narrow">
+            <h1>{title}</h1>
+            <p>{after}</p>
+            <p class="muted">"Everyone sees the change on the matrix, the home page and the history at once. It cannot be undone: a new deployment is recorded instead."</p>
+            <form method="post" action=action class="row-actions">
+                {ui::csrf_field(ctx)}
+                <input type="hidden" name="status" value="rolled_back"/>
+                <input type="hidden" name="confirm" value="yes"/>
+                <button type="submit" class="danger">"Yes, mark it rolled back"</button>
+                <a href=back class="button secondary">"Cancel"</a>
+            </form>
+        </section>
+    }
+}
+
+/// The health-report confirmation: what everyone will see.
+pub fn confirm_report(
+    ctx: &PageCtx,
+    s: &ServiceRow,
+    env: &EnvRow,
+    ok: bool,
+    now: Option<model::Health>,
+    note: &str,
+) -> impl IntoView + use<> {
+    let to = if ok { "up" } else { "down" };
+    let from = now.unwrap_or(model::Health::Unknown).label();
+    let title = format!("Report {} {} in {}?", s.name, to, env.name);
+    let consequence = if ok {
+        format!(
+            "Its state changes from {from} to up for everyone, with your name and the time, until the next probe result."
+        )
+    } else {
+        format!(
+            "Its state changes from {from} to down for everyone: the matrix, the service page and the home page show it as down, with your name and the time, until someone reports it up or a probe succeeds."
+        )
+    };
+    let action = format!("/services/{}/report", s.name);
+    let back = format!("/services/{}", s.name);
+    let class = if ok { "" } else { "danger" };
+    let button = format!("Yes, report it {to}");
+    view! {
+        <section class="card narrow">
+            <h1>{title}</h1>
+            <p>{consequence}</p>
+            <form method="post" action=action>
+                {ui::csrf_field(ctx)}
+                <input type="hidden" name="environment" value=env.name.clone()/>
+                <input type="hidden" name="ok" value=ok.to_string()/>
+                <input type="hidden" name="confirm" value="yes"/>
+                {ui::field("What you see (optional)", "note", "text", note, None, Some("e.g. customer reports timeouts since 14:00"))}
+                <div class="row-actions">
+                    <button type="submit" class=class>{button}</button>
+                    <a href=back class="button secondary">"Cancel"</a>
+                </div>
+            </form>
+        </section>
+    }
+}
+
+/// One deployment: its facts, and the correction form for its recorder or a lead.
+pub fn deployment(
+    ctx: &PageCtx,
+    d: &DeploymentRow,
+    may_correct: bool,
+    typed: Option<&super::ops::CorrectionForm>,
+    errs: &FormErrors,
+) -> impl IntoView + use<> {
+    let title = format!("{} {} → {}", d.service, d.version, d.environment);
+    let finished = d
+        .finished_at
+        .map(|f| view! { <dt>"Finished"</dt><dd>{ui::when(ctx, f)}</dd> });
+    let corrected = d.corrected_at.map(|c| view! { <dt>"Corrected"</dt><dd>{ui::when(ctx, c)}" "<small class="muted">"(see the audit log)"</small></dd> });
+    let or_dash = |v: &str| {
+        if v.is_empty() {
+            "—".to_string()
+        } else {
+            v.to_string()
+        }
+    };
+    let form = may_correct.then(|| {
+        let (note, commit, image) = match typed {
+            Some(f) => (f.note.clone(), f.commit.clone(), f.image_ref.clone()),
+            None => (d.note.clone(), d.commit_sha.clone(), d.image_ref.clone()),
+        };
+        let action = format!("/deployments/{}", d.id);
+        view! {
+            <section class="card spaced">
+                <h2>"Correct this record"</h2>
+                <p class="hint">"Fix the note, the commit or the image; the status moves only along its steps, and the version never changes (record a new deployment instead). The correction is kept in the audit log."</p>
+                <form method="post" action=action class="leave-form">
+                    {ui::csrf_field(ctx)}
+                    {errs.general.clone().map(|g| view! { <div class="form-error" role="alert">{g}</div> })}
+                    {ui::field("Note", "note", "text", &note, errs.get("note"), None)}
+                    {ui::field("Commit", "commit", "text", &commit, errs.get("commit"), None)}
+                    {ui::field("Image reference", "image_ref", "text", &image, errs.get("image_ref"), None)}
+                    <button type="submit">"Save correction"</button>
+                </form>
+            </section>
+        }
+    });
+    let history = format!(
+        "/deployments/history?service={}&environment={}",
+        d.service, d.environment
+    );
+    view! {
+        <h1>{title}</h1>
+        <p><a href=history>"← History of this service here"</a></p>
+        <dl class="facts">
+            <dt>"Status"</dt><dd>{status_badge(d.status)}</dd>
+            <dt>"Started"</dt><dd>{ui::when(ctx, d.started_at)}</dd>
+            {finished}
+            <dt>"Recorded by"</dt><dd>{format!("{} ({})", d.actor, d.source)}</dd>
+            <dt>"Image"</dt><dd><code>{or_dash(&d.image_ref)}</code></dd>
+            <dt>"Digest"</dt><dd><code>{or_dash(&d.digest)}</code></dd>
+            <dt>"Commit"</dt><dd><code>{or_dash(&d.commit_sha)}</code></dd>
+            <dt>"Note"</dt><dd>{or_dash(&d.note)}</dd>
+            {corrected}
+        </dl>
+        {form}
     }
 }
 
@@ -478,6 +675,7 @@ pub struct ServiceView<'a> {
     pub since: DateTime<Utc>,
     pub now: DateTime<Utc>,
     pub can_manage: bool,
+    pub repositories: &'a [RepoRow],
     pub image_form: &'a ImageForm,
     pub image_errs: &'a FormErrors,
     /// A refused health URL: (environment id, what was typed, why).
@@ -525,15 +723,15 @@ pub fn service(ctx: &PageCtx, v: ServiceView<'_>) -> impl IntoView + use<> {
                 <form method="post" action=report_action class="inline">
                     {ui::csrf_field(ctx)}
                     <input type="hidden" name="environment" value=e.name.clone()/>
-                    <button type="submit" name="ok" value="true" class="secondary small">"report up"</button>
-                    <button type="submit" name="ok" value="false" class="danger small">"report down"</button>
+                    <button type="submit" name="ok" value="true" class="secondary small">"report up…"</button>
+                    <button type="submit" name="ok" value="false" class="danger small">"report down…"</button>
                 </form>
             });
             view! {
                 <tr>
                     <th scope="row">{e.name.clone()}</th>
                     <td><code>{version}</code></td>
-                    <td>{health_badge(cell.and_then(|c| c.health))}</td>
+                    <td>{health_of_cell(ctx, cell)}</td>
                     <td>{manage}</td>
                     <td>{report}</td>
                 </tr>
@@ -580,10 +778,31 @@ pub fn service(ctx: &PageCtx, v: ServiceView<'_>) -> impl IntoView + use<> {
     let image_action = format!("/services/{}/images", s.name);
     let incidents = incident_table(ctx, v.incidents);
     let history = format!("/deployments/history?service={}", s.name);
+    let all_incidents = format!("/incidents?service={}", s.name);
+    let repo = match &s.repository {
+        Some(r) => {
+            let href = format!("/releases/{r}");
+            view! { " · versions from repository "<a href=href>{r.clone()}</a> }.into_any()
+        }
+        None => view! { " · not linked to a repository" }.into_any(),
+    };
+    let link_form = v.can_manage.then(|| {
+        let action = format!("/services/{}/repository", s.name);
+        let current = s.repository.clone().unwrap_or_default();
+        view! {
+            <form method="post" action=action class="filters">
+                {ui::csrf_field(ctx)}
+                <label for="svc-repository">"Repository"</label>
+                {repository_select("svc-repository", v.repositories, &current)}
+                <button type="submit" class="secondary small">"Link"</button>
+            </form>
+        }
+    });
     view! {
         <h1>{name}</h1>
-        <p class="muted">{format!("role {} · supervised by {} · owner {} · probe every {} s, timeout {} s, down after {} failures", s.role, s.supervisor, s.owner, s.probe_interval_seconds, s.probe_timeout_seconds, s.probe_failures)}</p>
-        <p><a href=history>"Deployment history →"</a></p>
+        <p class="muted">{format!("role {} · supervised by {} · owner {} · probe every {} s, timeout {} s, down after {} failures", s.role, s.supervisor, s.owner, s.probe_interval_seconds, s.probe_timeout_seconds, s.probe_failures)}{repo}</p>
+        {link_form}
+        <p><a href=history>"Deployment history →"</a>" · "<a href=all_incidents>"Incidents →"</a></p>
         <h2>"Where it runs"</h2>
         <div class="table-wrap"><table>
             <thead><tr><th>"Environment"</th><th>"Version"</th><th>"Health"</th><th>"Health URL"</th><th>"Report"</th></tr></thead>
@@ -624,54 +843,77 @@ pub fn incident_table(ctx: &PageCtx, list: &[IncidentRow]) -> impl IntoView + us
         )
         .into_any();
     }
-    let tz = ctx.tz().to_string();
     let rows = list
         .iter()
         .map(|i| {
             let state = match i.resolved_at {
-                Some(r) => view! { <span>{format!("resolved after {}", model::age(r - i.opened_at))}</span> }.into_any(),
-                None => {
-                    let action = format!("/incidents/{}/resolve", i.id);
-                    view! {
-                        <span class="badge health-down">"open"</span>" "
-                        <form method="post" action=action class="inline">
-                            {ui::csrf_field(ctx)}
-                            <button type="submit" class="secondary small">"Resolve"</button>
-                        </form>
-                    }
-                    .into_any()
-                }
+                Some(r) => view! { <span>{format!("resolved after {}", ui::time::duration(r - i.opened_at))}</span> }.into_any(),
+                None => view! { <span class="badge health-down">"open"</span> }.into_any(),
             };
-            let cause = i.deployment_id.map(|d| format!("deployment #{d}")).unwrap_or_default();
+            let cause = i.deployment_id.map(|d| {
+                let v = i.deployment_version.clone().unwrap_or_default();
+                view! { <br/><small class="muted">"caused by "<a href=format!("/deployments/{d}")>{format!("#{d} {v}")}</a></small> }
+            });
             let sev = format!("badge sev-{}", i.severity);
+            let href = format!("/incidents/{}", i.id);
             view! {
                 <tr>
-                    <td><span class=sev>{i.severity.clone()}</span></td>
-                    <td>{i.title.clone()}<br/><small class="muted">{cause}</small></td>
-                    <td>{format!("{} · {}", i.service, i.environment)}</td>
-                    <td>{ui::local_time(i.opened_at, &tz)}</td>
-                    <td>{state}</td>
+                    <td data-label="Severity"><span class=sev>{i.severity.clone()}</span></td>
+                    <td data-label="What"><a href=href>{i.title.clone()}</a>{cause}</td>
+                    <td data-label="Where">{format!("{} · {}", i.service, i.environment)}</td>
+                    <td data-label="Opened" class="nowrap">{ui::when(ctx, i.opened_at)}</td>
+                    <td data-label="State">{state}</td>
                 </tr>
             }
         })
         .collect::<Vec<_>>();
-    view! { <div class="table-wrap"><table>
+    view! { <div class="table-wrap"><table class="cards">
         <thead><tr><th>"Severity"</th><th>"What"</th><th>"Where"</th><th>"Opened"</th><th>"State"</th></tr></thead>
         <tbody>{rows}</tbody>
     </table></div> }
     .into_any()
 }
 
-pub fn incidents(
-    ctx: &PageCtx,
-    list: &[IncidentRow],
-    services: &[ServiceRow],
-    envs: &[EnvRow],
-    f: &IncidentForm,
-    errs: &FormErrors,
-) -> impl IntoView + use<> {
+pub struct IncidentsView<'a> {
+    pub list: &'a [IncidentRow],
+    pub services: &'a [ServiceRow],
+    pub envs: &'a [EnvRow],
+    /// The filters: a service name, and "open" for open ones only.
+    pub service: &'a str,
+    pub state: &'a str,
+    pub form: &'a IncidentForm,
+    pub errs: &'a FormErrors,
+}
+
+pub fn incidents(ctx: &PageCtx, v: IncidentsView<'_>) -> impl IntoView + use<> {
+    let IncidentsView {
+        list,
+        services,
+        envs,
+        service,
+        state,
+        form: f,
+        errs,
+    } = v;
+    let svc_opts = std::iter::once((String::new(), "any service".to_string()))
+        .chain(services.iter().map(|s| (s.name.clone(), s.name.clone())))
+        .map(|(v, l)| {
+            let sel = v == service;
+            view! { <option value=v selected=sel>{l}</option> }
+        })
+        .collect::<Vec<_>>();
+    let open_only = state == "open";
     view! {
         <h1>"Incidents"</h1>
+        <form method="get" action="/incidents" class="filters" role="search">
+            <label for="i-s" class="sr-only">"Service"</label><select id="i-s" name="service">{svc_opts}</select>
+            <label for="i-st" class="sr-only">"State"</label>
+            <select id="i-st" name="state">
+                <option value="" selected=!open_only>"open and resolved"</option>
+                <option value="open" selected=open_only>"open only"</option>
+            </select>
+            <button type="submit" class="secondary">"Filter"</button>
+        </form>
         {incident_table(ctx, list)}
         <section class="card spaced">
             <h2>"Open an incident"</h2>
@@ -681,10 +923,96 @@ pub fn incidents(
                 {select("f-environment", "environment", "Environment", envs.iter().map(|e| e.name.clone()).collect(), &f.environment, errs.get("environment"))}
                 {select("f-severity", "severity", "Severity", ["sev1", "sev2", "sev3", "sev4"].map(String::from).to_vec(), &f.severity, errs.get("severity"))}
                 {ui::field("What happened", "title", "text", &f.title, errs.get("title"), None)}
-                {ui::field("Caused by deployment # (optional)", "deployment", "text", &f.deployment, errs.get("deployment"), None)}
+                {ui::field("Caused by deployment # (optional)", "deployment", "text", &f.deployment, errs.get("deployment"), Some("the number in the history, e.g. 1234"))}
                 <button type="submit">"Open incident"</button>
             </form>
         </section>
+    }
+}
+
+/// One incident: what, where, severity, the causing deployment, and its timeline (opened,
+/// updates, resolved) with the forms to add an update or resolve it. `typed` is a refused
+/// form's (which, text, why).
+pub fn incident(
+    ctx: &PageCtx,
+    i: &IncidentRow,
+    updates: &[IncidentUpdate],
+    typed: Option<(&'static str, String, String)>,
+) -> impl IntoView + use<> {
+    let title = format!("#{} {}", i.id, i.title);
+    let sev = format!("badge sev-{}", i.severity);
+    let cause = match i.deployment_id {
+        Some(d) => {
+            let v = i.deployment_version.clone().unwrap_or_default();
+            view! { <a href=format!("/deployments/{d}")>{format!("deployment #{d} ({v})")}</a> }
+                .into_any()
+        }
+        None => view! { <span class="muted">"not named"</span> }.into_any(),
+    };
+    let mut events = vec![view! {
+        <li><strong>"Opened"</strong>" "{ui::when(ctx, i.opened_at)}{i.opened_by.clone().map(|b| format!(" by {b}"))}</li>
+    }.into_any()];
+    for u in updates {
+        events.push(view! {
+            <li><strong>{u.author.clone().unwrap_or_else(|| "someone".into())}</strong>" "{ui::when(ctx, u.at)}<p>{u.body.clone()}</p></li>
+        }.into_any());
+    }
+    if let Some(r) = i.resolved_at {
+        events.push(view! {
+            <li class="resolved"><strong>"Resolved"</strong>" "{ui::when(ctx, r)}{i.resolved_by.clone().map(|b| format!(" by {b}"))}
+                {format!(" — after {}", ui::time::duration(r - i.opened_at))}
+                {(!i.resolution.is_empty()).then(|| view! { <p>{i.resolution.clone()}</p> })}</li>
+        }.into_any());
+    }
+    let may = policy::can(ctx.user.as_ref(), policy::Action::RecordIncident);
+    let forms = (i.resolved_at.is_none() && may).then(|| {
+        let (which, text, why) = typed.clone().unwrap_or(("", String::new(), String::new()));
+        let val = |w: &str| if which == w { text.clone() } else { String::new() };
+        let err = |w: &str| (which == w).then(|| view! { <p class="field-error" role="alert">{why.clone()}</p> });
+        let update = format!("/incidents/{}", i.id);
+        let resolve = format!("/incidents/{}/resolve", i.id);
+        view! {
+            <div class="grid spaced">
+                <section class="card">
+                    <h2>"Add an update"</h2>
+                    <form method="post" action=update>
+                        {ui::csrf_field(ctx)}
+                        <div class="field"><label for="u-body">"What is known now"</label>
+                            {ui::textarea("u-body".into(), "body".into(), "3", &val("update"))}{err("update")}</div>
+                        <button type="submit" class="secondary">"Add update"</button>
+                    </form>
+                </section>
+                <section class="card">
+                    <h2>"Resolve"</h2>
+                    <form method="post" action=resolve>
+                        {ui::csrf_field(ctx)}
+                        <div class="field"><label for="r-body">"What restored service"</label>
+                            {ui::textarea("r-body".into(), "body".into(), "3", &val("resolve"))}{err("resolve")}</div>
+                        <button type="submit">"Resolve incident"</button>
+                    </form>
+                </section>
+            </div>
+        }
+    });
+    let refused = (i.resolved_at.is_some() || !may)
+        .then(|| {
+            typed.map(|(_, _, why)| view! { <div class="form-error" role="alert">{why}</div> })
+        })
+        .flatten();
+    let svc = format!("/services/{}", i.service);
+    view! {
+        <h1>{title}</h1>
+        {refused}
+        <p><a href="/incidents">"← Incidents"</a></p>
+        <dl class="facts">
+            <dt>"Severity"</dt><dd><span class=sev>{i.severity.clone()}</span></dd>
+            <dt>"Where"</dt><dd><a href=svc>{i.service.clone()}</a>{format!(" in {}", i.environment)}</dd>
+            <dt>"Caused by"</dt><dd>{cause}</dd>
+            <dt>"State"</dt><dd>{if i.resolved_at.is_some() { view! { <span class="badge health-up">"resolved"</span> }.into_any() } else { view! { <span class="badge health-down">"open"</span> }.into_any() }}</dd>
+        </dl>
+        <h2>"Timeline"</h2>
+        <ol class="timeline">{events}</ol>
+        {forms}
     }
 }
 

@@ -18,15 +18,20 @@ pub struct ServiceRow {
     pub probe_interval_seconds: i32,
     pub probe_timeout_seconds: i32,
     pub probe_failures: i32,
+    /// The repository whose tags this service's versions are (its name), when linked.
+    pub repository_id: Option<i64>,
+    pub repository: Option<String>,
 }
 
 pub async fn services(pool: &PgPool) -> sqlx::Result<Vec<ServiceRow>> {
     sqlx::query_as!(
         ServiceRow,
-        "select s.id, s.name, s.role, s.image, s.supervisor, a.handle as owner,
-                s.probe_interval_seconds, s.probe_timeout_seconds, s.probe_failures
+        r#"select s.id, s.name, s.role, s.image, s.supervisor, a.handle as owner,
+                s.probe_interval_seconds, s.probe_timeout_seconds, s.probe_failures,
+                s.repository_id, r.name as "repository?"
          from services s join accounts a on a.id = s.owner_id
-         order by s.name limit 500"
+         left join repositories r on r.id = s.repository_id
+         order by s.name limit 500"#
     )
     .fetch_all(pool)
     .await
@@ -35,10 +40,12 @@ pub async fn services(pool: &PgPool) -> sqlx::Result<Vec<ServiceRow>> {
 pub async fn service(pool: &PgPool, name: &str) -> sqlx::Result<Option<ServiceRow>> {
     sqlx::query_as!(
         ServiceRow,
-        "select s.id, s.name, s.role, s.image, s.supervisor, a.handle as owner,
-                s.probe_interval_seconds, s.probe_timeout_seconds, s.probe_failures
+        r#"select s.id, s.name, s.role, s.image, s.supervisor, a.handle as owner,
+                s.probe_interval_seconds, s.probe_timeout_seconds, s.probe_failures,
+                s.repository_id, r.name as "repository?"
          from services s join accounts a on a.id = s.owner_id
-         where s.name = $1",
+         left join repositories r on r.id = s.repository_id
+         where s.name = $1"#,
         name
     )
     .fetch_optional(pool)
@@ -52,6 +59,7 @@ pub struct NewService<'a> {
     pub supervisor: &'a str,
     pub owner: AccountId,
     pub probe_interval_seconds: i32,
+    pub repository_id: Option<i64>,
 }
 
 /// `None` when the name is taken.
@@ -61,19 +69,36 @@ pub async fn create_service(
 ) -> sqlx::Result<Option<i64>> {
     none_if_violates(
         sqlx::query_scalar!(
-            "insert into services (name, role, image, supervisor, owner_id, probe_interval_seconds)
-         values ($1, $2, $3, $4, $5, $6) returning id",
+            "insert into services (name, role, image, supervisor, owner_id, probe_interval_seconds,
+                               repository_id)
+         values ($1, $2, $3, $4, $5, $6, $7) returning id",
             s.name,
             s.role,
             s.image,
             s.supervisor,
             s.owner.0,
-            s.probe_interval_seconds
+            s.probe_interval_seconds,
+            s.repository_id
         )
         .fetch_one(conn)
         .await,
         "services_name_key",
     )
+}
+
+pub async fn set_repository(
+    conn: &mut PgConnection,
+    service: ServiceId,
+    repository: Option<i64>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update services set repository_id = $2 where id = $1",
+        service.0,
+        repository
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 #[derive(Clone, Debug)]
@@ -150,6 +175,9 @@ pub struct CellRow {
     pub digest: Option<String>,
     pub image_ref: Option<String>,
     pub health: Option<Health>,
+    /// Who reported the health by hand, and when (none when the prober decided it).
+    pub reported_by: Option<String>,
+    pub reported_at: Option<DateTime<Utc>>,
 }
 
 /// Every (service, environment) that has something running or a health target — one query.
@@ -160,11 +188,13 @@ pub async fn matrix(pool: &PgPool) -> sqlx::Result<Vec<CellRow>> {
                   coalesce(c.environment_id, h.environment_id) as "environment_id!",
                   d.id as "deployment_id?", d.version as "version?",
                   d.finished_at as "finished_at?: _", d.digest as "digest?",
-                  d.image_ref as "image_ref?", h.status as "health?: Health"
+                  d.image_ref as "image_ref?", h.status as "health?: Health",
+                  ra.handle as "reported_by?", h.reported_at as "reported_at?: _"
            from current_deployments c
            join deployments d on d.id = c.deployment_id
            full join health_targets h
-             on h.service_id = c.service_id and h.environment_id = c.environment_id"#
+             on h.service_id = c.service_id and h.environment_id = c.environment_id
+           left join accounts ra on ra.id = h.reported_by"#
     )
     .fetch_all(pool)
     .await
@@ -243,6 +273,8 @@ pub struct DeploymentRow {
     pub source: String,
     pub commit_sha: String,
     pub note: String,
+    pub happened_at: DateTime<Utc>,
+    pub corrected_at: Option<DateTime<Utc>>,
 }
 
 pub async fn lock_deployment(
@@ -253,7 +285,8 @@ pub async fn lock_deployment(
         DeploymentRow,
         r#"select d.id, s.name as service, e.name as environment, d.service_id, d.environment_id,
                   d.version, d.image_ref, d.digest, d.status as "status: Status", d.started_at as "started_at: _",
-                  d.finished_at as "finished_at: _", d.actor_id, d.actor, d.source, d.commit_sha, d.note
+                  d.finished_at as "finished_at: _", d.actor_id, d.actor, d.source, d.commit_sha, d.note,
+                  d.happened_at as "happened_at!: _", d.corrected_at as "corrected_at: _"
            from deployments d
            join services s on s.id = d.service_id
            join environments e on e.id = d.environment_id
@@ -271,10 +304,12 @@ pub struct HistoryFilter {
     pub service: Option<i64>,
     pub environment: Option<i64>,
     pub status: Option<Status>,
-    pub before: Option<i64>,
+    /// Keyset cursor: rows strictly older than (when it happened, id).
+    pub before: Option<(DateTime<Utc>, i64)>,
 }
 
-/// Deployments newest first, keyset-paginated by id.
+/// Deployments newest first by when they happened (finished, else started), keyset-paginated
+/// on (happened_at, id).
 pub async fn history(
     pool: &PgPool,
     f: &HistoryFilter,
@@ -284,20 +319,22 @@ pub async fn history(
         DeploymentRow,
         r#"select d.id, s.name as service, e.name as environment, d.service_id, d.environment_id,
                   d.version, d.image_ref, d.digest, d.status as "status: Status", d.started_at as "started_at: _",
-                  d.finished_at as "finished_at: _", d.actor_id, d.actor, d.source, d.commit_sha, d.note
+                  d.finished_at as "finished_at: _", d.actor_id, d.actor, d.source, d.commit_sha, d.note,
+                  d.happened_at as "happened_at!: _", d.corrected_at as "corrected_at: _"
            from deployments d
            join services s on s.id = d.service_id
            join environments e on e.id = d.environment_id
            where ($1::bigint is null or d.service_id = $1)
              and ($2::bigint is null or d.environment_id = $2)
              and ($3::text is null or d.status = $3)
-             and ($4::bigint is null or d.id < $4)
-           order by d.id desc
-           limit $5"#,
+             and ($4::timestamptz is null or (d.happened_at, d.id) < ($4, $5))
+           order by d.happened_at desc, d.id desc
+           limit $6"#,
         f.service,
         f.environment,
         f.status as Option<Status>,
-        f.before,
+        f.before.map(|b| b.0) as _,
+        f.before.map_or(0, |b| b.1),
         limit
     )
     .fetch_all(pool)
@@ -503,7 +540,7 @@ pub async fn finish_probe(
              status = case when $3 then 'up'
                            when consecutive_failures + 1 >= $4 then 'down'
                            else status end,
-             last_checked_at = now(),
+             last_checked_at = now(), reported_by = null, reported_at = null,
              next_probe_at = now() + make_interval(secs => $5::int),
              leased_by = null, leased_until = null
          where service_id = $1 and environment_id = $2 and leased_by = $6
@@ -522,37 +559,100 @@ pub async fn finish_probe(
     Ok(status)
 }
 
-/// A health report from a site that cannot be probed: one sample; the state follows it at once.
+/// A health report by a person (or a site that cannot be probed): one sample; the state follows
+/// it at once and names who reported it until the next probe result.
 pub async fn report_health(
     conn: &mut PgConnection,
     service: ServiceId,
     environment: EnvironmentId,
     ok: bool,
     note: &str,
+    by: Option<AccountId>,
 ) -> sqlx::Result<()> {
     sqlx::query!(
-        "insert into health_samples (service_id, environment_id, at, ok, error, source)
-         values ($1, $2, now(), $3, $4, 'report')",
+        "insert into health_samples (service_id, environment_id, at, ok, error, source, reported_by)
+         values ($1, $2, now(), $3, $4, 'report', $5)",
         service.0,
         environment.0,
         ok,
-        note
+        note,
+        by.map(|b| b.0)
     )
     .execute(&mut *conn)
     .await?;
     sqlx::query!(
-        "insert into health_targets (service_id, environment_id, url, status, last_checked_at, next_probe_at)
-         values ($1, $2, '', case when $3 then 'up' else 'down' end, now(), 'infinity')
+        "insert into health_targets (service_id, environment_id, url, status, last_checked_at,
+                                     next_probe_at, reported_by, reported_at)
+         values ($1, $2, '', case when $3 then 'up' else 'down' end, now(), 'infinity', $4, now())
          on conflict (service_id, environment_id) do update
          set status = excluded.status, last_checked_at = now(),
+             reported_by = excluded.reported_by, reported_at = excluded.reported_at,
              consecutive_failures = case when $3 then 0 else health_targets.consecutive_failures + 1 end",
         service.0,
         environment.0,
-        ok
+        ok,
+        by.map(|b| b.0)
     )
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// The health state of one target now, if it has one.
+pub async fn health_of(
+    pool: &PgPool,
+    service: ServiceId,
+    environment: EnvironmentId,
+) -> sqlx::Result<Option<Health>> {
+    sqlx::query_scalar!(
+        r#"select status as "status: Health" from health_targets
+           where service_id = $1 and environment_id = $2"#,
+        service.0,
+        environment.0
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+/// Corrects the free-form facts of a recorded deployment (never its status or version).
+pub async fn correct_deployment(
+    conn: &mut PgConnection,
+    id: i64,
+    note: &str,
+    commit: &str,
+    image_ref: &str,
+    at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update deployments set note = $2, commit_sha = $3, image_ref = $4, corrected_at = $5
+         where id = $1",
+        id,
+        note,
+        commit,
+        image_ref,
+        at as _
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// One deployment with its names.
+pub async fn deployment(pool: &PgPool, id: i64) -> sqlx::Result<Option<DeploymentRow>> {
+    sqlx::query_as!(
+        DeploymentRow,
+        r#"select d.id, s.name as service, e.name as environment, d.service_id, d.environment_id,
+                  d.version, d.image_ref, d.digest, d.status as "status: Status", d.started_at as "started_at: _",
+                  d.finished_at as "finished_at: _", d.actor_id, d.actor, d.source, d.commit_sha, d.note,
+                  d.happened_at as "happened_at!: _", d.corrected_at as "corrected_at: _"
+           from deployments d
+           join services s on s.id = d.service_id
+           join environments e on e.id = d.environment_id
+           where d.id = $1"#,
+        id
+    )
+    .fetch_optional(pool)
+    .await
 }
 
 #[derive(Clone, Debug)]
@@ -613,28 +713,104 @@ pub struct IncidentRow {
     pub opened_at: DateTime<Utc>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub deployment_id: Option<i64>,
+    pub deployment_version: Option<String>,
+    pub opened_by: Option<String>,
+    pub resolved_by: Option<String>,
+    pub resolution: String,
 }
 
+/// Incidents, open ones first, then newest; optionally of one service and/or only open ones.
 pub async fn incidents(
     pool: &PgPool,
     service: Option<i64>,
+    open_only: bool,
     limit: i64,
 ) -> sqlx::Result<Vec<IncidentRow>> {
     sqlx::query_as!(
         IncidentRow,
         r#"select i.id, s.name as service, e.name as environment, i.severity, i.title,
-                  i.opened_at as "opened_at: _", i.resolved_at as "resolved_at: _", i.deployment_id
+                  i.opened_at as "opened_at: _", i.resolved_at as "resolved_at: _", i.deployment_id,
+                  d.version as "deployment_version?", oa.handle as "opened_by?",
+                  ra.handle as "resolved_by?", i.resolution
            from incidents i
            join services s on s.id = i.service_id
            join environments e on e.id = i.environment_id
-           where $1::bigint is null or i.service_id = $1
+           left join deployments d on d.id = i.deployment_id
+           left join accounts oa on oa.id = i.opened_by
+           left join accounts ra on ra.id = i.resolved_by
+           where ($1::bigint is null or i.service_id = $1)
+             and (not $2 or i.resolved_at is null)
            order by i.resolved_at is null desc, i.opened_at desc, i.id desc
-           limit $2"#,
+           limit $3"#,
         service,
+        open_only,
         limit
     )
     .fetch_all(pool)
     .await
+}
+
+pub async fn incident(pool: &PgPool, id: i64) -> sqlx::Result<Option<IncidentRow>> {
+    sqlx::query_as!(
+        IncidentRow,
+        r#"select i.id, s.name as service, e.name as environment, i.severity, i.title,
+                  i.opened_at as "opened_at: _", i.resolved_at as "resolved_at: _", i.deployment_id,
+                  d.version as "deployment_version?", oa.handle as "opened_by?",
+                  ra.handle as "resolved_by?", i.resolution
+           from incidents i
+           join services s on s.id = i.service_id
+           join environments e on e.id = i.environment_id
+           left join deployments d on d.id = i.deployment_id
+           left join accounts oa on oa.id = i.opened_by
+           left join accounts ra on ra.id = i.resolved_by
+           where i.id = $1"#,
+        id
+    )
+    .fetch_optional(pool)
+    .await
+}
+
+#[derive(Clone, Debug)]
+pub struct IncidentUpdate {
+    pub at: DateTime<Utc>,
+    pub author: Option<String>,
+    pub body: String,
+}
+
+/// An incident's updates, oldest first.
+pub async fn incident_updates(pool: &PgPool, id: i64) -> sqlx::Result<Vec<IncidentUpdate>> {
+    sqlx::query_as!(
+        IncidentUpdate,
+        r#"select u.at as "at: _", a.handle as "author?", u.body
+           from incident_updates u left join accounts a on a.id = u.author_id
+           where u.incident_id = $1 order by u.at, u.id limit 500"#,
+        id
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Adds an update to an open incident; false when it is resolved or does not exist.
+pub async fn add_incident_update(
+    conn: &mut PgConnection,
+    id: i64,
+    at: DateTime<Utc>,
+    by: Option<AccountId>,
+    body: &str,
+) -> sqlx::Result<bool> {
+    Ok(sqlx::query!(
+        "insert into incident_updates (incident_id, at, author_id, body)
+         select id, greatest($2, opened_at), $3, $4 from incidents
+         where id = $1 and resolved_at is null",
+        id,
+        at as _,
+        by.map(|b| b.0),
+        body
+    )
+    .execute(conn)
+    .await?
+    .rows_affected()
+        == 1)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -663,16 +839,21 @@ pub async fn open_incident(
     .await
 }
 
-/// Resolves an open incident; false if it was already resolved or does not exist.
+/// Resolves an open incident with a note; false if it was already resolved or does not exist.
 pub async fn resolve_incident(
     conn: &mut PgConnection,
     id: i64,
     at: DateTime<Utc>,
+    by: Option<AccountId>,
+    resolution: &str,
 ) -> sqlx::Result<bool> {
     Ok(sqlx::query!(
-        "update incidents set resolved_at = greatest($2, opened_at) where id = $1 and resolved_at is null",
+        "update incidents set resolved_at = greatest($2, opened_at), resolved_by = $3, resolution = $4
+         where id = $1 and resolved_at is null",
         id,
-        at as _
+        at as _,
+        by.map(|b| b.0),
+        resolution
     )
     .execute(conn)
     .await?

@@ -29,7 +29,6 @@ pub struct ListView<'a> {
 }
 
 pub fn list(ctx: &PageCtx, v: ListView<'_>) -> impl IntoView + use<> {
-    let tz = ctx.tz().to_string();
     let q = v.q.clone();
     // (value, label) pairs; the empty value means "any".
     let opts = |values: Vec<(&'static str, &'static str)>, selected: &str, any: &'static str| {
@@ -71,7 +70,7 @@ pub fn list(ctx: &PageCtx, v: ListView<'_>) -> impl IntoView + use<> {
                     <td>{status_badge(r.status)}</td>
                     <td>{r.owner.clone()}</td>
                     <td>{r.target_line.clone()}</td>
-                    <td>{ui::local_time(r.updated_at, &tz)}</td>
+                    <td class="nowrap">{ui::when(ctx, r.updated_at)}</td>
                 </tr>
             }
         })
@@ -257,7 +256,6 @@ pub fn doc(ctx: &PageCtx, v: DocView<'_>) -> impl IntoView + use<> {
     let d = v.doc;
     let c = d.content();
     let n = d.number;
-    let tz = ctx.tz().to_string();
     let status = d.status;
     let tags = c.tags.join(", ");
     let line = (!c.target_line.is_empty())
@@ -265,7 +263,7 @@ pub fn doc(ctx: &PageCtx, v: DocView<'_>) -> impl IntoView + use<> {
     let decision = d.decided_by.clone().map(|by| {
         let when = d
             .decided_at
-            .map(|t| ui::local_time(t, &tz))
+            .map(|t| ui::when_text(ctx, t))
             .unwrap_or_default();
         view! {
             <section class="card decision">
@@ -309,7 +307,7 @@ pub fn doc(ctx: &PageCtx, v: DocView<'_>) -> impl IntoView + use<> {
     let history = v
         .revisions
         .iter()
-        .map(|r| view! { <li>{format!("v{} by {} — {}", r.version, r.author, ui::local_time(r.at, &tz))}</li> })
+        .map(|r| view! { <li>{format!("v{} by {} — {}", r.version, r.author, ui::when_text(ctx, r.at))}</li> })
         .collect::<Vec<_>>();
     let latest = v.revisions.first().map(|r| r.version).unwrap_or(1);
     let diff_action = format!("/docs/{n}/diff");
@@ -401,7 +399,6 @@ fn comparison(c: &model::Content) -> AnyView {
 fn reviewers_aside(ctx: &PageCtx, v: &DocView<'_>, approvals: usize) -> impl IntoView + use<> {
     let n = v.doc.number;
     let status = v.doc.status;
-    let tz = ctx.tz().to_string();
     let reviewer_rows = v
         .reviewers
         .iter()
@@ -409,7 +406,7 @@ fn reviewers_aside(ctx: &PageCtx, v: &DocView<'_>, approvals: usize) -> impl Int
             let overdue = r.verdict.is_none()
                 && r.due_at < v.now
                 && matches!(status, Status::InReview | Status::ChangesRequested);
-            let due = format!("due {}", ui::local_time(r.due_at, &tz));
+            let due = format!("due {}", ui::when_text(ctx, r.due_at));
             let verdict = r.verdict.map_or("waiting", model::Verdict::label);
             let class = format!(
                 "badge verdict-{}",
@@ -516,7 +513,6 @@ fn moves(ctx: &PageCtx, v: &DocView<'_>, approvals: usize) -> Vec<impl IntoView 
 /// The discussion: threads with their replies, a reply form and resolve/reopen.
 fn threads(ctx: &PageCtx, v: &DocView<'_>) -> Vec<impl IntoView + use<>> {
     let n = v.doc.number;
-    let tz = ctx.tz().to_string();
     v
         .comments
         .iter()
@@ -526,7 +522,7 @@ fn threads(ctx: &PageCtx, v: &DocView<'_>) -> Vec<impl IntoView + use<>> {
                 .comments
                 .iter()
                 .filter(|r| r.parent_id == Some(t.id))
-                .map(|r| view! { <li><strong>{r.author.clone()}</strong>" "<small class="muted">{ui::local_time(r.created_at, &tz)}</small>{md(&r.body)}</li> })
+                .map(|r| view! { <li><strong>{r.author.clone()}</strong>" "<small class="muted">{ui::when(ctx, r.created_at)}</small>{md(&r.body)}</li> })
                 .collect::<Vec<_>>();
             let resolved = t.resolved_at.is_some();
             let toggle = format!("/docs/{n}/threads/{}/{}", t.id, if resolved { "reopen" } else { "resolve" });
@@ -536,7 +532,7 @@ fn threads(ctx: &PageCtx, v: &DocView<'_>) -> Vec<impl IntoView + use<>> {
             let rid = format!("reply-{}", t.id);
             view! {
                 <li class=class>
-                    <p><strong>{t.author.clone()}</strong>{on}" "<small class="muted">{ui::local_time(t.created_at, &tz)}</small>
+                    <p><strong>{t.author.clone()}</strong>{on}" "<small class="muted">{ui::when(ctx, t.created_at)}</small>
                         {resolved.then(|| view! { " "<span class="badge">"resolved"</span> })}</p>
                     {md(&t.body)}
                     <ul class="replies">{replies}</ul>
@@ -580,7 +576,6 @@ pub fn diff(number: i32, from: i32, to: i32, old: &str, new: &str) -> impl IntoV
 }
 
 pub fn queue(ctx: &PageCtx, rows: &[QueueRow], now: DateTime<Utc>) -> impl IntoView + use<> {
-    let tz = ctx.tz().to_string();
     let items = rows
         .iter()
         .map(|r| {
@@ -592,7 +587,7 @@ pub fn queue(ctx: &PageCtx, rows: &[QueueRow], now: DateTime<Utc>) -> impl IntoV
                     <td><a href=href>{format!("DD-{} {}", r.number, r.title)}</a></td>
                     <td>{r.owner.clone()}</td>
                     <td>{status_badge(r.status)}</td>
-                    <td>{ui::local_time(r.due_at, &tz)}{overdue.then(|| view! { " "<span class="badge health-down">"overdue"</span> })}</td>
+                    <td class="nowrap">{ui::when(ctx, r.due_at)}{overdue.then(|| view! { " "<span class="badge health-down">"overdue"</span> })}</td>
                     <td>{verdict}</td>
                 </tr>
             }

@@ -34,7 +34,7 @@ async fn home(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<Str
             })
         },
         deploys::down_now(pool),
-        deploys::latest(pool, 6),
+        deploys::latest_rollouts(pool, 6),
         async {
             Ok::<_, AppError>(match &user {
                 Some(u) => docs::review_queue(pool, u.id).await?,
@@ -93,12 +93,18 @@ async fn home(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<Str
         };
         let items = latest
             .into_iter()
-            .map(|d| {
+            .map(|r| {
+                let what = match r.services.as_slice() {
+                    [one] => format!("{} {} → {}", one, r.version, r.environment),
+                    many => format!("{} → {}, {} services", r.version, r.environment, many.len()),
+                };
+                let names = r.services.join(", ");
+                let href = format!("/deployments/history?environment={}", r.environment);
                 view! {
                     <li>
-                        {deploys::pages::status_badge(d.status)}" "
-                        {format!("{} {} → {}", d.service, d.version, d.environment)}" "
-                        <small class="muted">{ui::local_time(d.started_at, &tz)}</small>
+                        {deploys::pages::status_badge(r.status)}" "
+                        <a href=href title=names>{what}</a>" "
+                        <small class="muted">{ui::when(&ctx, r.at)}</small>
                     </li>
                 }
             })

@@ -465,12 +465,12 @@ pub fn member(
         .map(|e| {
             let until = e
                 .until
-                .map(|u| format!("until {}", ui::local_time(u, &tz)))
+                .map(|u| format!("until {}", ui::when_text(ctx, u)))
                 .unwrap_or_default();
             let class = format!("badge state-{}", e.state.as_str());
             view! {
                 <tr>
-                    <td>{ui::local_time(e.at, &tz)}</td>
+                    <td class="nowrap">{ui::when(ctx, e.at)}</td>
                     <td><span class=class>{e.state.label()}</span></td>
                     <td>{until}</td>
                     <td>{e.reason.clone()}</td>

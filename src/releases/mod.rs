@@ -57,6 +57,28 @@ pub async fn repository_named(pool: &sqlx::PgPool, name: &str) -> sqlx::Result<O
     store::repository(pool, name).await
 }
 
+/// Every recorded repository, by name (for pickers in other features).
+pub async fn repositories(pool: &sqlx::PgPool) -> sqlx::Result<Vec<RepoRow>> {
+    store::repositories(pool).await
+}
+
+/// What a repository knows of tag `name`: not recorded, recorded, or recorded and retracted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TagKnown {
+    Missing,
+    Recorded,
+    Retracted,
+}
+
+/// Whether repository `repo` has recorded the tag `name`.
+pub async fn tag_known(pool: &sqlx::PgPool, repo: i64, name: &str) -> sqlx::Result<TagKnown> {
+    Ok(match store::tag(pool, repo, name).await? {
+        None => TagKnown::Missing,
+        Some(t) if t.retracted_at.is_some() => TagKnown::Retracted,
+        Some(_) => TagKnown::Recorded,
+    })
+}
+
 async fn repo_or_404(state: &AppState, name: &str) -> AppResult<store::RepoRow> {
     store::repository(&state.pool, name)
         .await?

@@ -112,7 +112,12 @@ pub fn overview(
     }
 }
 
-pub fn tags_table(repo: &str, tags: &[TagRow], tz: &str, show_line: bool) -> impl IntoView + use<> {
+pub fn tags_table(
+    ctx: &PageCtx,
+    repo: &str,
+    tags: &[TagRow],
+    show_line: bool,
+) -> impl IntoView + use<> {
     if tags.is_empty() {
         return ui::empty_state(
             "No tags yet",
@@ -133,7 +138,7 @@ pub fn tags_table(repo: &str, tags: &[TagRow], tz: &str, show_line: bool) -> imp
                     <td><a href=href><code>{t.name.clone()}</code></a>{retracted}</td>
                     {line}
                     <td><code>{short(&t.commit_sha)}</code></td>
-                    <td>{ui::local_time(t.tagged_at, tz)}</td>
+                    <td class="nowrap">{ui::when(ctx, t.tagged_at)}</td>
                     <td>{t.source.clone()}</td>
                 </tr>
             }
@@ -235,7 +240,6 @@ pub fn repository(
     can_manage: bool,
     forms: RepoForms<'_>,
 ) -> impl IntoView + use<> {
-    let tz = ctx.tz().to_string();
     let name = repo.name.clone();
     let import_href = format!("/releases/{name}/import");
     let tag_action = format!("/releases/{name}/tags");
@@ -317,7 +321,7 @@ pub fn repository(
             </form>
         </section>
         <h2>"All tags"</h2>
-        {tags_table(&name, tags, &tz, true)}
+        {tags_table(ctx, &name, tags, true)}
     }
 }
 
@@ -345,14 +349,13 @@ pub fn line(
     } else {
         view! { <ul class="plain">{doc_items}</ul> }.into_any()
     };
-    let tz = ctx.tz().to_string();
     let title = format!("{} · {}", repo.name, line.row.name);
     let repo_href = format!("/releases/{}", repo.name);
     view! {
         <h1>{title}</h1>
         <p>{status_badge(line.status)}" · owner "{line.row.owner.clone()}" · "<a href=repo_href>"all lines of "{repo.name.clone()}</a></p>
         <h2>"Tags"</h2>
-        {tags_table(&repo.name, tags, &tz, false)}
+        {tags_table(ctx, &repo.name, tags, false)}
         <h2>"Backports"</h2>
         {backports_table(ctx, &repo.name, backports.0, backports.1, false)}
         <h2>"Design docs targeting this line"</h2>
@@ -368,13 +371,12 @@ pub fn tag(
     can_manage: bool,
     refused: Option<(String, String)>,
 ) -> impl IntoView + use<> {
-    let tz = ctx.tz().to_string();
     let title = format!("{} {}", repo.name, t.name);
     let line_href = format!("/releases/{}/{}", repo.name, t.line);
     let retracted = t.retracted_at.map(|at| {
         let text = format!(
             "Retracted {}: {}",
-            ui::local_time(at, &tz),
+            ui::when_text(ctx, at),
             t.retract_reason.clone().unwrap_or_default()
         );
         view! { <div class="form-error" role="status">{text}</div> }
@@ -416,7 +418,7 @@ pub fn tag(
         <dl class="facts">
             <dt>"Line"</dt><dd><a href=line_href><code>{t.line.clone()}</code></a></dd>
             <dt>"Commit"</dt><dd><code>{commit}</code></dd>
-            <dt>"Tagged"</dt><dd>{ui::local_time(t.tagged_at, &tz)}</dd>
+            <dt>"Tagged"</dt><dd>{ui::when(ctx, t.tagged_at)}</dd>
             <dt>"Recorded by"</dt><dd>{by}" ("{t.source.clone()}")"</dd>
         </dl>
         {retract}

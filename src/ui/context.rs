@@ -33,6 +33,8 @@ pub struct PageCtx {
     pub csrf: String,
     pub flash: Option<Flash>,
     pub path: String,
+    /// The instant this page is rendered at (the app's clock: tests pin it).
+    pub now: chrono::DateTime<chrono::Utc>,
 }
 
 impl PageCtx {
@@ -42,7 +44,13 @@ impl PageCtx {
             csrf: String::new(),
             flash: None,
             path: String::new(),
+            now: chrono::Utc::now(),
         }
+    }
+
+    /// The viewer's time zone (UTC when logged out or unknown).
+    pub fn zone(&self) -> chrono_tz::Tz {
+        super::time::zone(self.tz())
     }
 
     /// The viewer's time zone name (UTC when logged out).

@@ -4,6 +4,7 @@
 pub mod assets;
 pub mod context;
 pub mod form;
+pub mod time;
 
 use axum::{http::StatusCode, response::Html};
 use leptos::prelude::*;
@@ -155,7 +156,7 @@ pub fn csrf_field(ctx: &PageCtx) -> impl IntoView + use<> {
     view! { <input type="hidden" name="csrf" value=token/> }
 }
 
-/// A labelled text input that shows its current value and, if any, its error.
+/// A labelled text input that shows its current value and, if any, its error (id `f-<name>`).
 pub fn field(
     label: &'static str,
     name: &'static str,
@@ -164,7 +165,21 @@ pub fn field(
     error: Option<&String>,
     hint: Option<&'static str>,
 ) -> impl IntoView + use<> {
-    let id = format!("f-{name}");
+    field_in("f", label, name, kind, value, error, hint)
+}
+
+/// `field` with its id prefixed by `form` (`<form>-<name>`), for pages with several forms that
+/// share field names.
+pub fn field_in(
+    form: &'static str,
+    label: &'static str,
+    name: &'static str,
+    kind: &'static str,
+    value: &str,
+    error: Option<&String>,
+    hint: Option<&'static str>,
+) -> impl IntoView + use<> {
+    let id = format!("{form}-{name}");
     let err_id = format!("{id}-err");
     let described = error.map(|_| err_id.clone());
     let invalid = error.map(|_| "true");
@@ -255,16 +270,7 @@ pub fn empty_state(title: &'static str, text: &'static str) -> impl IntoView + u
     }
 }
 
-/// Formats a UTC instant in the viewer's time zone.
-pub fn local_time(at: chrono::DateTime<chrono::Utc>, tz: &str) -> String {
-    match tz.parse::<chrono_tz::Tz>() {
-        Ok(tz) => at
-            .with_timezone(&tz)
-            .format("%Y-%m-%d %H:%M %Z")
-            .to_string(),
-        Err(_) => at.format("%Y-%m-%d %H:%M UTC").to_string(),
-    }
-}
+pub use time::{day, when, when_text};
 
 #[cfg(test)]
 mod tests {
