@@ -65,8 +65,12 @@ async fn a_doc_needs_every_part_before_review_and_goes_through_review_to_impleme
 
     let new = ann.get("/docs/new").await.body;
     assert!(
-        new.contains("What is the situation") && new.contains("Alternative 2"),
-        "the template"
+        new.contains("placeholder=\"What is the situation") && new.contains("Alternative 2"),
+        "the template's prompts are placeholders"
+    );
+    assert!(
+        !new.contains("decision now?</textarea>"),
+        "and not the sections' text"
     );
     let r = post_doc(
         &ann,
@@ -78,6 +82,15 @@ async fn a_doc_needs_every_part_before_review_and_goes_through_review_to_impleme
     )
     .await;
     assert_eq!(r.location(), Some("/docs/1"));
+    let draft = ann.get("/docs/1").await.body;
+    assert!(
+        draft.contains("Before it can be reviewed") && draft.matches("check missing").count() == 4,
+        "a draft shows its checklist: {draft}"
+    );
+    assert!(
+        !draft.contains("Compare v"),
+        "one revision has nothing to compare"
+    );
     let early = ann.post("/docs/1/move", &[("action", "submit")]).await;
     assert_eq!(early.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
@@ -103,11 +116,28 @@ async fn a_doc_needs_every_part_before_review_and_goes_through_review_to_impleme
         post_doc(&ann, "/docs/1", &fields).await.status,
         StatusCode::SEE_OTHER
     );
+    assert!(
+        ann.get("/docs/1")
+            .await
+            .body
+            .contains("line not opened yet"),
+        "a target line no repository has is accepted and marked"
+    );
     assert_eq!(
         ann.post("/docs/1/move", &[("action", "submit")])
             .await
             .status,
         StatusCode::SEE_OTHER
+    );
+    let submitted = ann.get("/docs/1").await.body;
+    assert!(
+        submitted.contains("It has 0 reviewers but needs 2 approvals: ask more reviewers."),
+        "submitting without enough reviewers warns"
+    );
+    assert!(submitted.contains("0 of 2 approvals<"));
+    assert!(
+        submitted.contains("<option value=\"bob\">bob display (bob) — unknown</option>"),
+        "the reviewer picker lists members with their availability: {submitted}"
     );
     for who in ["bob", "cy", "lea"] {
         assert_eq!(
@@ -134,10 +164,18 @@ async fn a_doc_needs_every_part_before_review_and_goes_through_review_to_impleme
             .contains("There is no active member “nobody-here”")
     );
     assert!(
-        unknown
-            .body
-            .contains("name=\"handle\" placeholder=\"handle\" value=\"nobody-here\""),
-        "the handle typed is kept"
+        !unknown.body.contains("<option value=\"bob\">"),
+        "members already asked are not offered again"
+    );
+    let lead_view = lea.get("/docs/1").await.body;
+    assert_eq!(
+        lead_view.matches("name=\"action\" value=\"").count(),
+        3,
+        "a lead decides in one form: approve, reject or hold"
+    );
+    assert!(
+        lead_view.contains("Record decision")
+            && lead_view.matches("name=\"rationale\"").count() == 1
     );
 
     // Members and the owner cannot decide; a lead cannot yet.
@@ -157,8 +195,9 @@ async fn a_doc_needs_every_part_before_review_and_goes_through_review_to_impleme
     assert!(too_early.body.contains("needs 2 approvals"));
     assert_eq!(too_early.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
-        too_early.body.contains("value=\"ok\""),
-        "the rationale typed is kept"
+        too_early.body.contains(">ok</textarea>")
+            && too_early.body.contains("value=\"approve\" checked"),
+        "the rationale and the choice are kept"
     );
 
     // A change request sends it back to the owner; an edit returns it to review.
@@ -217,6 +256,19 @@ async fn a_doc_needs_every_part_before_review_and_goes_through_review_to_impleme
         page.contains(">approved<")
             && page.contains("approved by lea")
             && page.contains("Leases survive crashes.")
+    );
+    assert!(
+        !page.contains("Ask a reviewer"),
+        "a decided doc does not offer asking reviewers"
+    );
+    assert!(page.contains("decision-approved"));
+    assert!(
+        page.contains("<a href=\"https://www.postgresql.org/docs/current/explicit-locking.html\""),
+        "references that are URLs are links"
+    );
+    assert!(
+        page.contains("Compare v"),
+        "several revisions can be compared"
     );
     assert!(
         ann.post("/docs/1/move", &[("action", "withdraw")])
@@ -366,7 +418,7 @@ async fn search_finds_by_title_body_and_comments_and_respects_filters() {
         ann.get("/docs?status=approved")
             .await
             .body
-            .contains("No docs match")
+            .contains("No doc matches")
     );
     assert!(
         ann.get("/docs?line=release-v3.9&kind=proposal")

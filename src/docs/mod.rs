@@ -220,7 +220,7 @@ fn parse_content(pairs: &[(String, String)]) -> (Content, Option<i32>) {
         .into_values()
         .filter(|e| !(e.title.trim().is_empty() && e.body.trim().is_empty()))
         .collect();
-    (c, version)
+    (c.without_prompts(), version)
 }
 
 async fn new_form(ctx: PageCtx) -> Html<String> {
@@ -291,13 +291,37 @@ async fn render_doc(
     let revisions = store::revisions(&state.pool, doc.id).await?;
     let ids: Vec<i64> = reviewers.iter().map(|r| r.reviewer_id).collect();
     let away = crate::presence::unavailable(state, &ids).await?;
+    let is_owner = doc.owner_id == user.id.0;
+    // The reviewer picker: every other member, with their availability now.
+    let candidates = if is_owner && doc.status.open_for_review() {
+        crate::presence::team_now(state)
+            .await?
+            .into_iter()
+            .filter(|m| m.row.id != doc.owner_id && !ids.contains(&m.row.id))
+            .map(|m| pages::Candidate {
+                handle: m.row.handle.clone(),
+                name: m.row.display_name.clone(),
+                availability: crate::presence::model::Status::label(m.status.key()),
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let target = doc.content().target_line;
+    let line_opened = if target.trim().is_empty() {
+        None
+    } else {
+        Some(crate::releases::line_opened(&state.pool, target.trim()).await?)
+    };
     let view = pages::DocView {
         doc: &doc,
         reviewers: &reviewers,
         comments: &comments,
         revisions: &revisions,
         now: state.clock.now(),
-        is_owner: doc.owner_id == user.id.0,
+        is_owner,
+        candidates,
+        line_opened,
         is_lead: user.role >= Role::Lead,
         is_reviewer: reviewers.iter().any(|r| r.reviewer_id == user.id.0),
         may_decide: crate::auth::policy::can(

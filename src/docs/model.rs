@@ -117,6 +117,14 @@ impl Status {
             Status::Draft | Status::InReview | Status::ChangesRequested | Status::OnHold
         )
     }
+
+    /// Reviewers can still be asked (not decided, withdrawn or closed).
+    pub fn open_for_review(self) -> bool {
+        matches!(
+            self,
+            Status::Draft | Status::InReview | Status::ChangesRequested
+        )
+    }
 }
 
 /// A reviewer's verdict, decoded from `doc_reviewers.verdict`.
@@ -211,16 +219,91 @@ pub struct Content {
     pub extra: Vec<ExtraSection>,
 }
 
+/// What each section of the template asks, shown as the empty field's placeholder (never saved
+/// as the doc's text).
+pub mod prompts {
+    pub const BACKGROUND: &str = "What is the situation, and why does it need a decision now?";
+    pub const OBJECTIVES: &str = "Goals:\n- …\n\nNon-goals:\n- …";
+    pub const DESCRIPTION: &str = "What would we do?";
+    pub const PROS: &str = "- what it gets us";
+    pub const CONS: &str = "- what it costs or risks";
+    pub const REFERENCES: &str = "Links to docs, issues, benchmarks (one per line)";
+    pub const DATA: &str = "Numbers that support it: measurements, estimates";
+    pub const CONCLUSION: &str = "Which alternative, and why";
+    /// Text the template used to put in the fields themselves: saved untouched, it counts as
+    /// empty.
+    pub const LEGACY: [&str; 2] = [
+        "What is the situation, and why does it need a decision now?",
+        "Goals:\n- \n\nNon-goals:\n- ",
+    ];
+}
+
+/// `text`, or nothing when it is only a template prompt (or blank).
+pub fn unprompted(text: &str) -> String {
+    let t = text.trim();
+    let prompt = prompts::LEGACY
+        .iter()
+        .chain([prompts::BACKGROUND, prompts::OBJECTIVES].iter())
+        .any(|p| p.trim() == t);
+    if t.is_empty() || prompt {
+        String::new()
+    } else {
+        text.to_string()
+    }
+}
+
+/// One item of the "ready for review" checklist.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Check {
+    pub what: String,
+    pub done: bool,
+}
+
 impl Content {
-    /// The template a new doc starts from.
+    /// The template a new doc starts from: the sections are empty (their prompts are shown as
+    /// placeholders), with two alternative slots.
     pub fn template() -> Self {
         Self {
             kind: "proposal".into(),
-            background: "What is the situation, and why does it need a decision now?".into(),
-            objectives: "Goals:\n- \n\nNon-goals:\n- ".into(),
             alternatives: vec![Alternative::default(), Alternative::default()],
             ..Default::default()
         }
+    }
+
+    /// The content with untouched template prompts dropped (saving an untouched section saves
+    /// nothing).
+    pub fn without_prompts(mut self) -> Self {
+        self.background = unprompted(&self.background);
+        self.objectives = unprompted(&self.objectives);
+        self
+    }
+
+    /// The "ready for review" checklist: each rule of submitting, met or not.
+    pub fn checklist(&self) -> Vec<Check> {
+        let missing = self.submit_problems();
+        let alts: Vec<&Alternative> = self.alternatives.iter().filter(|a| !a.is_blank()).collect();
+        let alt_ok = !missing.iter().any(|m| m.contains("alternative"));
+        vec![
+            Check {
+                what: "Background".into(),
+                done: !missing.iter().any(|m| m == "Background"),
+            },
+            Check {
+                what: "Objectives".into(),
+                done: !missing.iter().any(|m| m == "Objectives"),
+            },
+            Check {
+                what: format!(
+                    "Two alternatives, each with a title, a pro and a con ({} written)",
+                    alts.len()
+                ),
+                done: alt_ok,
+            },
+            Check {
+                what: "A proposed Conclusion".into(),
+                done: !missing.iter().any(|m| m.contains("Conclusion")),
+            },
+        ]
     }
 
     /// Problems that keep the doc from being saved at all.
@@ -258,12 +341,10 @@ impl Content {
     /// What submitting for review still needs, each part named.
     pub fn submit_problems(&self) -> Vec<String> {
         let mut p = Vec::new();
-        let template = Self::template();
-        let filled = |s: &str, t: &str| !s.trim().is_empty() && s.trim() != t.trim();
-        if !filled(&self.background, &template.background) {
+        if unprompted(&self.background).is_empty() {
             p.push("Background".to_string());
         }
-        if !filled(&self.objectives, &template.objectives) {
+        if unprompted(&self.objectives).is_empty() {
             p.push("Objectives".to_string());
         }
         let alts: Vec<&Alternative> = self.alternatives.iter().filter(|a| !a.is_blank()).collect();
@@ -468,6 +549,39 @@ pub fn transition(from: Status, mv: Move, who: Asker, reviews: Reviews) -> Resul
 
 /// Markdown rendered on the server and sanitized (no script, event handlers, `javascript:` URLs
 /// or frames survive).
+/// `text` with bare `http(s)://` URLs written as Markdown autolinks (`<…>`), so a list of
+/// references renders as links. URLs already inside `<…>`, `(…)` or `[…]` are left alone.
+pub fn autolink(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 16);
+    let mut prev = ' ';
+    let mut rest = text;
+    while !rest.is_empty() {
+        let starts = rest.starts_with("https://") || rest.starts_with("http://");
+        if starts && (prev.is_whitespace() || prev == ',') {
+            let end = rest.find(char::is_whitespace).unwrap_or(rest.len());
+            let mut url = &rest[..end];
+            while url.ends_with(['.', ',', ';', ':', ')', '!', '?']) {
+                url = &url[..url.len() - 1];
+            }
+            if url.contains(['<', '>']) {
+                out.push_str(url);
+            } else {
+                out.push('<');
+                out.push_str(url);
+                out.push('>');
+            }
+            rest = &rest[url.len()..];
+            prev = url.chars().last().unwrap_or(' ');
+            continue;
+        }
+        let c = rest.chars().next().unwrap_or(' ');
+        out.push(c);
+        prev = c;
+        rest = &rest[c.len_utf8()..];
+    }
+    out
+}
+
 pub fn render_markdown(md: &str) -> String {
     let parser = pulldown_cmark::Parser::new_ext(
         md,
@@ -517,6 +631,37 @@ pub(crate) mod tests {
                 body: "Behind a flag.".into(),
             }],
         }
+    }
+
+    #[test]
+    fn bare_urls_become_links_and_written_links_stay() {
+        assert_eq!(
+            autolink("see https://example.com/a, and [x](https://e.com) <https://f.com>"),
+            "see <https://example.com/a>, and [x](https://e.com) <https://f.com>"
+        );
+        let html = render_markdown(&autolink("- https://example.com/bench."));
+        assert!(
+            html.contains("<a href=\"https://example.com/bench\""),
+            "{html}"
+        );
+    }
+
+    #[test]
+    fn an_untouched_prompt_is_saved_as_nothing_and_the_checklist_says_what_is_missing() {
+        let mut c = Content::template();
+        c.background = prompts::LEGACY[0].into();
+        c.objectives = prompts::LEGACY[1].into();
+        let c = c.without_prompts();
+        assert_eq!((c.background.as_str(), c.objectives.as_str()), ("", ""));
+        let open: Vec<String> = c
+            .checklist()
+            .into_iter()
+            .filter(|k| !k.done)
+            .map(|k| k.what)
+            .collect();
+        assert_eq!(open.len(), 4, "{open:?}");
+        let done = complete().checklist();
+        assert!(done.iter().all(|k| k.done), "{done:?}");
     }
 
     #[test]

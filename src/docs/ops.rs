@@ -270,6 +270,15 @@ pub async fn move_doc(
     };
     apply_move(&mut tx, actor, &doc, mv, to, decision).await?;
     tx.commit().await?;
+    let asked = reviewers.len();
+    let needed = state.config.required_approvals;
+    if mv == Move::Submit && asked < needed {
+        return Ok(format!(
+            "DD-{number} is now {}. It has {asked} reviewer{} but needs {needed} approvals: ask more reviewers.",
+            to.label(),
+            if asked == 1 { "" } else { "s" }
+        ));
+    }
     Ok(format!("DD-{number} is now {}.", to.label()))
 }
 

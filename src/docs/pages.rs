@@ -22,6 +22,11 @@ fn md(text: &str) -> impl IntoView + use<> {
     view! { <div class="prose" inner_html=html></div> }
 }
 
+/// Markdown where bare URLs are links (references).
+fn md_links(text: &str) -> impl IntoView + use<> {
+    md(&model::autolink(text))
+}
+
 pub struct ListView<'a> {
     pub rows: &'a [ListRow],
     pub q: &'a super::ListQuery,
@@ -76,6 +81,17 @@ pub fn list(ctx: &PageCtx, v: ListView<'_>) -> impl IntoView + use<> {
         })
         .collect::<Vec<_>>();
     let empty = rows.is_empty();
+    let searched = [
+        &q.q,
+        &q.status,
+        &q.kind,
+        &q.owner,
+        &q.reviewer,
+        &q.tag,
+        &q.line,
+    ]
+    .iter()
+    .any(|f| !f.trim().is_empty());
     let pager = v.next.map(|href| view! { <nav class="pager" aria-label="Pages"><a href="/docs">"Newest"</a><a href=href>"More →"</a></nav> });
     view! {
         <h1>"Design docs"</h1>
@@ -91,10 +107,12 @@ pub fn list(ctx: &PageCtx, v: ListView<'_>) -> impl IntoView + use<> {
             <label for="s-line" class="sr-only">"Release line"</label><input id="s-line" name="line" value=q.line.clone() placeholder="release line"/>
             <button type="submit" class="secondary">"Search"</button>
         </form>
-        {if empty {
-            ui::empty_state("No docs match", "Write the first one, or change the search.").into_any()
+        {if empty && searched {
+            view! { <div class="empty"><p class="empty-title">"No doc matches"</p><p>"Change the search, or "<a href="/docs">"show every doc"</a>"."</p></div> }.into_any()
+        } else if empty {
+            ui::empty_state("No design docs yet", "Write the first one: share the idea before you build it.").into_any()
         } else {
-            view! { <div class="table-wrap"><table>
+            view! { <div class="table-wrap"><table class="cards">
                 <thead><tr><th>"#"</th><th>"Title"</th><th>"Kind"</th><th>"State"</th><th>"Owner"</th><th>"Line"</th><th>"Updated"</th></tr></thead>
                 <tbody>{rows}</tbody>
             </table></div> }.into_any()
@@ -127,9 +145,9 @@ pub fn editor(
         .enumerate()
         .map(|(i, a)| {
             let f = |name: &str| format!("alt_{name}_{i}");
-            let area = |label: &'static str, name: String, value: String| {
+            let area = |label: &'static str, name: String, value: String, prompt: &'static str| {
                 let id = format!("f-{name}");
-                view! { <div class="field"><label for=id.clone()>{label}</label>{ui::textarea(id, name, "2", &value)}</div> }
+                view! { <div class="field"><label for=id.clone()>{label}</label>{ui::textarea_hint(id, name, "2", &value, prompt)}</div> }
             };
             let legend = format!("Alternative {}", i + 1);
             let title_id = format!("f-{}", f("title"));
@@ -137,11 +155,11 @@ pub fn editor(
                 <fieldset class="field alternative">
                     <legend>{legend}</legend>
                     <div class="field"><label for=title_id.clone()>"Title"</label><input id=title_id name=f("title") value=a.title/></div>
-                    {area("Description", f("description"), a.description)}
-                    {area("Pros", f("pros"), a.pros)}
-                    {area("Cons", f("cons"), a.cons)}
-                    {area("References", f("references"), a.references)}
-                    {area("Data", f("data"), a.data)}
+                    {area("Description", f("description"), a.description, model::prompts::DESCRIPTION)}
+                    {area("Pros", f("pros"), a.pros, model::prompts::PROS)}
+                    {area("Cons", f("cons"), a.cons, model::prompts::CONS)}
+                    {area("References", f("references"), a.references, model::prompts::REFERENCES)}
+                    {area("Data", f("data"), a.data, model::prompts::DATA)}
                 </fieldset>
             }
         })
@@ -163,9 +181,13 @@ pub fn editor(
             }
         })
         .collect::<Vec<_>>();
-    let area = |label: &'static str, name: &'static str, value: &str, rows: &'static str| {
+    let area = |label: &'static str,
+                name: &'static str,
+                value: &str,
+                rows: &'static str,
+                prompt: &'static str| {
         let id = format!("f-{name}");
-        view! { <div class="field"><label for=id.clone()>{label}</label>{ui::textarea(id, name.to_string(), rows, value)}</div> }
+        view! { <div class="field"><label for=id.clone()>{label}</label>{ui::textarea_hint(id, name.to_string(), rows, value, prompt)}</div> }
     };
     let version =
         version.map(|v| view! { <input type="hidden" name="version" value=v.to_string()/> });
@@ -189,12 +211,12 @@ pub fn editor(
             <div class="field"><label for="f-kind">"Kind"</label><select id="f-kind" name="kind">{kinds}</select>{kind_err}</div>
             {ui::field("Tags", "tags", "text", &c.tags.join(", "), errs.get("tags"), Some("comma-separated, e.g. db, locking"))}
             {ui::field("Target release line (optional)", "target_line", "text", &c.target_line, errs.get("target_line"), Some("e.g. release-v3.9"))}
-            {area("Background", "background", &c.background, "5")}
-            {area("Objectives (goals / non-goals)", "objectives", &c.objectives, "5")}
+            {area("Background", "background", &c.background, "5", model::prompts::BACKGROUND)}
+            {area("Objectives (goals / non-goals)", "objectives", &c.objectives, "5", model::prompts::OBJECTIVES)}
             <h2>"Alternatives"</h2>
             <p class="hint">"Each with pros and cons, and the references and data they rest on. Save to get another empty slot."</p>
             {alt_views}
-            {area("Conclusion (proposed)", "conclusion", &c.conclusion, "4")}
+            {area("Conclusion (proposed)", "conclusion", &c.conclusion, "4", model::prompts::CONCLUSION)}
             {extra_views}
             <button type="submit">"Save"</button>
         </form>
@@ -220,8 +242,19 @@ pub fn conflict(
     }
 }
 
+/// A member the owner may ask to review, with their availability now.
+pub struct Candidate {
+    pub handle: String,
+    pub name: String,
+    pub availability: &'static str,
+}
+
 pub struct DocView<'a> {
     pub doc: &'a DocRow,
+    /// Members the owner may ask (empty when the viewer is not the owner or review is closed).
+    pub candidates: Vec<Candidate>,
+    /// Whether the target release line exists (`None`: no target line).
+    pub line_opened: Option<bool>,
     pub reviewers: &'a [ReviewerRow],
     pub comments: &'a [CommentRow],
     pub revisions: &'a [RevisionRow],
@@ -258,15 +291,18 @@ pub fn doc(ctx: &PageCtx, v: DocView<'_>) -> impl IntoView + use<> {
     let n = d.number;
     let status = d.status;
     let tags = c.tags.join(", ");
+    let not_opened = (v.line_opened == Some(false))
+        .then(|| view! { " "<span class="badge state-overdue" title="No repository has this line yet; it is fine to target a future line.">"line not opened yet"</span> });
     let line = (!c.target_line.is_empty())
-        .then(|| view! { " · target "<code>{c.target_line.clone()}</code> });
+        .then(|| view! { " · target "<code>{c.target_line.clone()}</code>{not_opened} });
+    let decision_class = format!("card decision decision-{}", status.as_str());
     let decision = d.decided_by.clone().map(|by| {
         let when = d
             .decided_at
             .map(|t| ui::when_text(ctx, t))
             .unwrap_or_default();
         view! {
-            <section class="card decision">
+            <section class=decision_class>
                 <h2>"Decision"</h2>
                 <p>{format!("{} by {by}, {when}", status.label())}</p>
                 {md(&d.decision)}
@@ -285,6 +321,7 @@ pub fn doc(ctx: &PageCtx, v: DocView<'_>) -> impl IntoView + use<> {
         .count();
     let aside = reviewers_aside(ctx, &v, approvals);
     let moves = moves(ctx, &v, approvals);
+    let decide = decision_form(ctx, &v, approvals);
     let threads = threads(ctx, &v);
     let extra = c
         .extra
@@ -303,6 +340,28 @@ pub fn doc(ctx: &PageCtx, v: DocView<'_>) -> impl IntoView + use<> {
         .refusal
         .clone()
         .map(|r| view! { <div class="form-error" role="alert">{r}</div> });
+    let checklist = (v.is_owner && matches!(status, Status::Draft | Status::ChangesRequested)).then(|| {
+        let mut items = c
+            .checklist()
+            .into_iter()
+            .map(|k| {
+                let (mark, class) = if k.done { ("✓", "check done") } else { ("✗", "check missing") };
+                view! { <li class=class><span aria-hidden="true">{mark}" "</span>{k.what}{(!k.done).then(|| view! { <span class="sr-only">" (missing)"</span> })}</li> }.into_any()
+            })
+            .collect::<Vec<_>>();
+        let asked = v.reviewers.len();
+        let enough = asked >= v.required_approvals;
+        let (mark, class) = if enough { ("✓", "check done") } else { ("!", "check warn") };
+        let text = format!("Reviewers asked: {asked} (a decision needs {} approvals)", v.required_approvals);
+        items.push(view! { <li class=class><span aria-hidden="true">{mark}" "</span>{text}</li> }.into_any());
+        let ready = c.submit_problems().is_empty();
+        view! {
+            <section class="card checklist" aria-label="Ready for review">
+                <h2>{if ready { "Ready for review" } else { "Before it can be reviewed" }}</h2>
+                <ul class="plain">{items}</ul>
+            </section>
+        }
+    });
     let comment_action = format!("/docs/{n}/comments");
     let history = v
         .revisions
@@ -311,6 +370,15 @@ pub fn doc(ctx: &PageCtx, v: DocView<'_>) -> impl IntoView + use<> {
         .collect::<Vec<_>>();
     let latest = v.revisions.first().map(|r| r.version).unwrap_or(1);
     let diff_action = format!("/docs/{n}/diff");
+    let compare = (v.revisions.len() > 1).then(|| {
+        view! {
+            <form method="get" action=diff_action class="filters">
+                <label for="f-from">"Compare v"</label><input id="f-from" name="from" value="1" size="3"/>
+                <label for="f-to">"with v"</label><input id="f-to" name="to" value=latest.to_string() size="3"/>
+                <button type="submit" class="secondary">"Diff"</button>
+            </form>
+        }
+    });
     let export = format!("/docs/{n}/export.md");
     view! {
         <p class="muted"><a href="/docs">"← Design docs"</a></p>
@@ -319,6 +387,8 @@ pub fn doc(ctx: &PageCtx, v: DocView<'_>) -> impl IntoView + use<> {
         {superseded}
         {refusal}
         <div class="row-actions">{edit}{moves}</div>
+        {decide}
+        {checklist}
         {decision}
         <div class="doc-layout">
             <article class="doc-body">
@@ -340,11 +410,7 @@ pub fn doc(ctx: &PageCtx, v: DocView<'_>) -> impl IntoView + use<> {
         </form>
         <h2>"History"</h2>
         <ul class="plain">{history}</ul>
-        <form method="get" action=diff_action class="filters">
-            <label for="f-from">"Compare v"</label><input id="f-from" name="from" value="1" size="3"/>
-            <label for="f-to">"with v"</label><input id="f-to" name="to" value=latest.to_string() size="3"/>
-            <button type="submit" class="secondary">"Diff"</button>
-        </form>
+        {compare}
     }
 }
 
@@ -372,6 +438,11 @@ fn comparison(c: &model::Content) -> AnyView {
             .collect::<Vec<_>>();
         view! { <tr><th scope="row">{label}</th>{cells}</tr> }
     };
+    let ref_cells = alts
+        .iter()
+        .map(|a| view! { <td>{md_links(&a.references)}</td> })
+        .collect::<Vec<_>>();
+    let ref_row = view! { <tr><th scope="row">"References"</th>{ref_cells}</tr> };
     if alts.is_empty() {
         ui::empty_state(
             "No alternatives yet",
@@ -386,7 +457,7 @@ fn comparison(c: &model::Content) -> AnyView {
                     {row("Description", |a| &a.description)}
                     {row("Pros", |a| &a.pros)}
                     {row("Cons", |a| &a.cons)}
-                    {row("References", |a| &a.references)}
+                    {ref_row}
                     {row("Data", |a| &a.data)}
                 </tbody>
             </table></div>
@@ -425,13 +496,22 @@ fn reviewers_aside(ctx: &PageCtx, v: &DocView<'_>, approvals: usize) -> impl Int
         .collect::<Vec<_>>();
     let kept_handle = v.kept.handle.clone();
     let kept_note = v.kept.note.clone();
-    let request_form = v.is_owner.then(|| {
+    let request_form = (v.is_owner && status.open_for_review()).then(|| {
         let action = format!("/docs/{n}/reviewers");
+        let options =
+            std::iter::once(view! { <option value="">"choose a member…"</option> }.into_any())
+                .chain(v.candidates.iter().map(|m| {
+                    let sel = m.handle == kept_handle;
+                    let label = format!("{} ({}) — {}", m.name, m.handle, m.availability);
+                    view! { <option value=m.handle.clone() selected=sel>{label}</option> }
+                        .into_any()
+                }))
+                .collect::<Vec<_>>();
         view! {
             <form method="post" action=action class="inline-form">
                 {ui::csrf_field(ctx)}
                 <label for="f-reviewer">"Ask a reviewer"</label>
-                <input id="f-reviewer" name="handle" placeholder="handle" value=kept_handle/>
+                <select id="f-reviewer" name="handle">{options}</select>
                 <button type="submit" class="secondary small">"Request review"</button>
             </form>
         }
@@ -453,7 +533,7 @@ fn reviewers_aside(ctx: &PageCtx, v: &DocView<'_>, approvals: usize) -> impl Int
     view! {
         <aside class="card reviewers">
             <h2>"Reviewers"</h2>
-            <p class="muted">{format!("{approvals} of {} approvals needed", v.required_approvals)}</p>
+            <p class="muted">{format!("{approvals} of {} approvals", v.required_approvals)}</p>
             <ul class="plain">{reviewer_rows}</ul>
             {request_form}
             {verdict_form}
@@ -480,9 +560,6 @@ fn moves(ctx: &PageCtx, v: &DocView<'_>, approvals: usize) -> Vec<impl IntoView 
     [
         ("submit", "Submit for review", model::Move::Submit),
         ("withdraw", "Withdraw", model::Move::Withdraw),
-        ("approve", "Approve", model::Move::Approve),
-        ("reject", "Reject", model::Move::Reject),
-        ("hold", "Put on hold", model::Move::Hold),
         ("resume", "Resume review", model::Move::Resume),
         ("implemented", "Mark implemented", model::Move::Implemented),
         ("supersede", "Mark superseded", model::Move::Supersede),
@@ -491,23 +568,87 @@ fn moves(ctx: &PageCtx, v: &DocView<'_>, approvals: usize) -> Vec<impl IntoView 
     .filter(|(_, _, m)| model::transition(status, *m, who, model::Reviews { approvals: usize::MAX, ..reviews }).is_ok())
     .map(|(action, label, m)| {
         let post = format!("/docs/{n}/move");
-        let needs_why = matches!(m, model::Move::Approve | model::Move::Reject | model::Move::Hold);
-        let id = format!("why-{action}");
         let this = kept.action == action;
-        let why_value = if this { kept.rationale.clone() } else { String::new() };
         let sup_value = if this { kept.superseded_by.clone() } else { String::new() };
-        let why = needs_why.then(|| view! { <label for=id.clone() class="sr-only">"Rationale"</label><input id=id name="rationale" placeholder="rationale (required)" value=why_value/> });
         let sup = (m == model::Move::Supersede).then(|| view! { <label for="f-sup" class="sr-only">"Superseded by"</label><input id="f-sup" name="superseded_by" placeholder="DD-…" value=sup_value/> });
         view! {
             <form method="post" action=post class="inline-form">
                 {ui::csrf_field(ctx)}
                 <input type="hidden" name="action" value=action/>
-                {why}{sup}
+                {sup}
                 <button type="submit" class="secondary small">{label}</button>
             </form>
         }
     })
     .collect::<Vec<_>>()
+}
+
+/// A lead's decision: approve, reject or hold, with one rationale, in one form.
+fn decision_form(
+    ctx: &PageCtx,
+    v: &DocView<'_>,
+    approvals: usize,
+) -> Option<impl IntoView + use<>> {
+    let who = model::Asker {
+        is_owner: v.is_owner,
+        is_lead: v.is_lead,
+        is_reviewer: v.is_reviewer,
+        may_decide: v.may_decide,
+    };
+    let reviews = model::Reviews {
+        approvals: usize::MAX,
+        open_change_requests: 0,
+        required: v.required_approvals,
+    };
+    let choices: Vec<(&'static str, &'static str)> = [
+        ("approve", "Approve", model::Move::Approve),
+        ("reject", "Reject", model::Move::Reject),
+        ("hold", "Put on hold", model::Move::Hold),
+    ]
+    .into_iter()
+    .filter(|(_, _, m)| model::transition(v.doc.status, *m, who, reviews).is_ok())
+    .map(|(a, l, _)| (a, l))
+    .collect();
+    if choices.is_empty() {
+        return None;
+    }
+    let kept = v.kept.clone();
+    let picked = choices
+        .iter()
+        .any(|(a, _)| *a == kept.action)
+        .then_some(kept.action.clone());
+    let radios = choices
+        .iter()
+        .map(|(a, l)| {
+            let id = format!("decide-{a}");
+            let checked = picked.as_deref() == Some(*a);
+            let for_id = id.clone();
+            view! { <label for=for_id class="choice"><input type="radio" id=id name="action" value=*a checked=checked required=true/>" "{*l}</label> }
+        })
+        .collect::<Vec<_>>();
+    let why = if picked.is_some() {
+        kept.rationale
+    } else {
+        String::new()
+    };
+    let action = format!("/docs/{}/move", v.doc.number);
+    let state = format!(
+        "{approvals} of {} approvals; a doc is approved with at least {} and no open change request.",
+        v.required_approvals, v.required_approvals
+    );
+    Some(view! {
+        <section class="card decide">
+            <h2>"Decide"</h2>
+            <p class="hint">{state}</p>
+            <form method="post" action=action>
+                {ui::csrf_field(ctx)}
+                <fieldset class="choices"><legend class="sr-only">"Decision"</legend>{radios}</fieldset>
+                <div class="field"><label for="f-rationale">"Rationale (kept in the decision record)"</label>
+                    {ui::textarea("f-rationale".into(), "rationale".into(), "3", &why)}</div>
+                <button type="submit">"Record decision"</button>
+            </form>
+        </section>
+    })
 }
 
 /// The discussion: threads with their replies, a reply form and resolve/reopen.

@@ -397,3 +397,13 @@ pub async fn set_target_status(
     }
     Ok(before)
 }
+
+/// Whether any repository has opened a line named `name`.
+pub async fn line_named_exists(pool: &PgPool, name: &str) -> sqlx::Result<bool> {
+    Ok(sqlx::query_scalar!(
+        r#"select exists(select 1 from release_lines where name = $1) as "e!""#,
+        name
+    )
+    .fetch_one(pool)
+    .await?)
+}

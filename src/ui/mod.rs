@@ -213,12 +213,24 @@ pub fn textarea(
     rows: &'static str,
     value: &str,
 ) -> impl IntoView + use<> {
+    textarea_hint(id, name, rows, value, "")
+}
+
+/// `textarea` with a placeholder: the prompt shown while it is empty (never sent as its value).
+pub fn textarea_hint(
+    id: String,
+    name: String,
+    rows: &'static str,
+    value: &str,
+    placeholder: &'static str,
+) -> impl IntoView + use<> {
+    let placeholder = (!placeholder.is_empty()).then_some(placeholder);
     let mut text = String::with_capacity(value.len() + 16);
     if value.starts_with('\n') || value.starts_with("\r\n") {
         text.push('\n');
     }
     text.push_str(&escape_text(value));
-    view! { <textarea id=id name=name rows=rows inner_html=text></textarea> }
+    view! { <textarea id=id name=name rows=rows placeholder=placeholder inner_html=text></textarea> }
 }
 
 /// `s` with `&`, `<`, `>`, `"` and `'` written as character references.
