@@ -369,7 +369,7 @@ async fn the_member_page_keeps_history_and_the_calendar_shows_leave() {
         history.find(">online<").unwrap(),
     );
     assert!(off < away && away < on, "newest first");
-    assert!(page.contains("until 2026-03-02 17:30 CET") && page.contains("train"));
+    assert!(page.contains("until Mon 2 Mar 17:30 CET") && page.contains("train"));
     assert_eq!(ann.get("/team/nobody").await.status, StatusCode::NOT_FOUND);
 
     let cal = ann.get("/leave").await.body;

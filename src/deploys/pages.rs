@@ -120,7 +120,7 @@ pub fn matrix(
             ui::empty_state("No services or environments yet", "A lead adds services and environments below; then deployments are recorded by hand or by CI.").into_any()
         } else {
             view! {
-                <div class="table-wrap matrix"><table>
+                <div class="table-wrap matrix"><table class="cards">
                     <thead><tr><th scope="col">"Service"</th>{head}</tr></thead>
                     <tbody>{rows}</tbody>
                 </table></div>
@@ -730,10 +730,10 @@ pub fn service(ctx: &PageCtx, v: ServiceView<'_>) -> impl IntoView + use<> {
             view! {
                 <tr>
                     <th scope="row">{e.name.clone()}</th>
-                    <td><code>{version}</code></td>
-                    <td>{health_of_cell(ctx, cell)}</td>
-                    <td>{manage}</td>
-                    <td>{report}</td>
+                    <td data-label="Version"><code>{version}</code></td>
+                    <td data-label="Health">{health_of_cell(ctx, cell)}</td>
+                    <td data-label="Health URL">{manage}</td>
+                    <td data-label="Report">{report}</td>
                 </tr>
             }
         })
@@ -804,7 +804,7 @@ pub fn service(ctx: &PageCtx, v: ServiceView<'_>) -> impl IntoView + use<> {
         {link_form}
         <p><a href=history>"Deployment history →"</a>" · "<a href=all_incidents>"Incidents →"</a></p>
         <h2>"Where it runs"</h2>
-        <div class="table-wrap"><table>
+        <div class="table-wrap"><table class="cards">
             <thead><tr><th>"Environment"</th><th>"Version"</th><th>"Health"</th><th>"Health URL"</th><th>"Report"</th></tr></thead>
             <tbody>{env_rows}</tbody>
         </table></div>

@@ -498,8 +498,16 @@ fn reviewers_aside(ctx: &PageCtx, v: &DocView<'_>, approvals: usize) -> impl Int
     let kept_note = v.kept.note.clone();
     let request_form = (v.is_owner && status.open_for_review()).then(|| {
         let action = format!("/docs/{n}/reviewers");
+        // A refused choice stays selected, even when it is not (or no longer) a candidate.
+        let refused = (!kept_handle.is_empty()
+            && !v.candidates.iter().any(|m| m.handle == kept_handle))
+        .then(|| {
+            view! { <option value=kept_handle.clone() selected=true>{kept_handle.clone()}</option> }
+                .into_any()
+        });
         let options =
             std::iter::once(view! { <option value="">"choose a member…"</option> }.into_any())
+                .chain(refused)
                 .chain(v.candidates.iter().map(|m| {
                     let sel = m.handle == kept_handle;
                     let label = format!("{} ({}) — {}", m.name, m.handle, m.availability);

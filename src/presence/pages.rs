@@ -72,7 +72,8 @@ pub fn status_cell(m: &Member, now: DateTime<Utc>, viewer_tz: &str) -> impl Into
             emergency,
             acknowledged,
         } => {
-            let mut s = format!("until {}", ends_on.format("%a %Y-%m-%d"));
+            let today = now.with_timezone(&m.tz).date_naive();
+            let mut s = format!("until {}", ui::time::date(*ends_on, today));
             if *emergency {
                 s.push_str(" · emergency");
             }
@@ -101,6 +102,7 @@ pub fn board(
     total: usize,
 ) -> impl IntoView + use<> {
     let tz = ctx.tz().to_string();
+    let today = now.with_timezone(&ctx.zone()).date_naive();
     let rows = members
         .iter()
         .map(|m| {
@@ -108,15 +110,19 @@ pub fn board(
             let local = now.with_timezone(&m.tz).format("%a %H:%M").to_string();
             let zone = m.tz.name().to_string();
             let next = match (m.row.next_leave_starts_on, m.row.next_leave_ends_on) {
-                (Some(a), Some(b)) => format!("{} – {}", a.format("%b %d"), b.format("%b %d")),
+                (Some(a), Some(b)) => format!(
+                    "{} – {}",
+                    ui::time::date(a, today),
+                    ui::time::date(b, today)
+                ),
                 _ => "—".into(),
             };
             view! {
                 <tr>
-                    <td><a href=href>{m.row.display_name.clone()}</a></td>
-                    <td>{status_cell(m, now, &tz)}</td>
-                    <td>{local}<br/><small class="muted">{zone}</small></td>
-                    <td>{next}</td>
+                    <td data-label="Member"><a href=href>{m.row.display_name.clone()}</a></td>
+                    <td data-label="State">{status_cell(m, now, &tz)}</td>
+                    <td data-label="Their time">{local}" "<small class="muted">{zone}</small></td>
+                    <td data-label="Next leave" class="nowrap">{next}</td>
                 </tr>
             }
         })
@@ -151,7 +157,7 @@ pub fn board(
             ui::empty_state("Nobody matches", "Change or clear the filter.").into_any()
         } else {
             view! {
-                <div class="table-wrap"><table>
+                <div class="table-wrap"><table class="cards">
                     <thead><tr><th>"Member"</th><th>"State"</th><th>"Their time"</th><th>"Next leave"</th></tr></thead>
                     <tbody>{rows}</tbody>
                 </table></div>
@@ -267,6 +273,7 @@ pub fn leave_table(
     own: bool,
     now: DateTime<Utc>,
 ) -> impl IntoView + use<> {
+    let today = now.with_timezone(&ctx.zone()).date_naive();
     if leaves.is_empty() {
         return ui::empty_state(
             "No leave requests",
@@ -278,9 +285,9 @@ pub fn leave_table(
         .iter()
         .map(|l| {
             let dates = if l.starts_on == l.ends_on {
-                l.starts_on.format("%a %Y-%m-%d").to_string()
+                ui::time::date(l.starts_on, today)
             } else {
-                format!("{} – {}", l.starts_on.format("%a %Y-%m-%d"), l.ends_on.format("%a %Y-%m-%d"))
+                format!("{} – {}", ui::time::date(l.starts_on, today), ui::time::date(l.ends_on, today))
             };
             let who = (!own).then(|| {
                 let href = format!("/team/{}", l.handle);
@@ -325,10 +332,11 @@ pub fn leave_table(
 /// Pending requests a lead can decide (their own are listed without buttons).
 pub fn pending(ctx: &PageCtx, leaves: &[LeaveRow]) -> impl IntoView + use<> {
     let me = ctx.user.as_ref().map(|u| u.id.0);
+    let today = ctx.now.with_timezone(&ctx.zone()).date_naive();
     let rows = leaves
         .iter()
         .map(|l| {
-            let dates = format!("{} – {}", l.starts_on.format("%a %Y-%m-%d"), l.ends_on.format("%a %Y-%m-%d"));
+            let dates = format!("{} – {}", ui::time::date(l.starts_on, today), ui::time::date(l.ends_on, today));
             let flag = l.emergency.then(|| view! { " "<span class="badge state-overdue">"emergency"</span> });
             let actions = if me == Some(l.account_id) {
                 view! { <span class="muted">"your own — another lead decides"</span> }.into_any()

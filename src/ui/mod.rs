@@ -17,31 +17,46 @@ use crate::auth::model::Role;
 pub fn page(ctx: &PageCtx, title: &str, body: impl IntoView + 'static) -> Html<String> {
     let title = format!("{title} · flowdeck");
     let nav = ctx.user.as_ref().map(|u| {
-        let links = NAV
+        let entries: Vec<(&'static str, &'static str, bool)> = NAV
             .iter()
             .filter(|(_, _, admin_only)| !admin_only || u.role == Role::Admin)
-            .map(|(href, label, _)| {
-                let current = if is_current(&ctx.path, href) {
-                    Some("page")
-                } else {
-                    None
-                };
-                view! { <li><a href=*href aria-current=current>{*label}</a></li> }
-            })
-            .collect::<Vec<_>>();
-        let csrf = ctx.csrf.clone();
-        let name = u.display_name.clone();
-        view! {
-            <nav class="topnav" aria-label="Main">
-                <a class="brand" href="/">"flowdeck"</a>
-                <ul class="navlinks">{links}</ul>
-                <div class="me">
+            .map(|(href, label, _)| (*href, *label, is_current(&ctx.path, href)))
+            .collect();
+        let links = |entries: &[(&'static str, &'static str, bool)]| {
+            entries
+                .iter()
+                .map(|(href, label, current)| {
+                    let current = current.then_some("page");
+                    view! { <li><a href=*href aria-current=current>{*label}</a></li> }
+                })
+                .collect::<Vec<_>>()
+        };
+        let here = entries.iter().find(|e| e.2).map_or("Menu", |e| e.1);
+        let me = |class: &'static str| {
+            let csrf = ctx.csrf.clone();
+            let name = u.display_name.clone();
+            view! {
+                <div class=class>
                     <a href="/profile" title="Your profile">{name}</a>
                     <form method="post" action="/logout" class="inline">
                         <input type="hidden" name="csrf" value=csrf/>
                         <button type="submit" class="linkish">"Log out"</button>
                     </form>
                 </div>
+            }
+        };
+        // Wide screens show the links in a row; narrow ones one row with a menu (a `<details>`,
+        // so it opens without script). CSS shows one or the other.
+        view! {
+            <nav class="topnav" aria-label="Main">
+                <a class="brand" href="/">"flowdeck"</a>
+                <ul class="navlinks wide">{links(&entries)}</ul>
+                {me("me wide")}
+                <details class="navmenu narrow">
+                    <summary>{here}<span aria-hidden="true">" ☰"</span></summary>
+                    <ul class="navlinks">{links(&entries)}</ul>
+                    {me("me")}
+                </details>
             </nav>
         }
     });
@@ -132,12 +147,13 @@ pub fn notice_page(title: &str, message: &str) -> Html<String> {
     page(&ctx, title, body)
 }
 
-const NAV: [(&str, &str, bool); 7] = [
+const NAV: [(&str, &str, bool); 8] = [
     ("/", "Home", false),
     ("/docs", "Docs", false),
     ("/team", "Team", false),
     ("/releases", "Releases", false),
     ("/deployments", "Deployments", false),
+    ("/incidents", "Incidents", false),
     ("/insight", "Insight", false),
     ("/admin", "Admin", true),
 ];

@@ -94,7 +94,11 @@ mod tests {
     #[test]
     fn recent_instants_read_relative_in_both_directions() {
         let now = t(12, 0);
-        assert_eq!(relative(t(11, 59), now).as_deref(), Some("just now"));
+        assert_eq!(
+            relative(now - Duration::seconds(30), now).as_deref(),
+            Some("just now")
+        );
+        assert_eq!(relative(t(11, 59), now).as_deref(), Some("1 min ago"));
         assert_eq!(relative(t(11, 55), now).as_deref(), Some("5 min ago"));
         assert_eq!(relative(t(9, 0), now).as_deref(), Some("3 h ago"));
         assert_eq!(relative(t(14, 0), now).as_deref(), Some("in 2 h"));
