@@ -46,6 +46,11 @@ fn start_chromedriver() -> Driver {
 }
 
 async fn browser(driver: &Driver, profile: &std::path::Path) -> Client {
+    browser_sized(driver, profile, "1200,900").await
+}
+
+/// A browser whose window is `size` ("390,844" is a phone).
+async fn browser_sized(driver: &Driver, profile: &std::path::Path, size: &str) -> Client {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut caps = serde_json::Map::new();
     let binary = [
@@ -56,18 +61,26 @@ async fn browser(driver: &Driver, profile: &std::path::Path) -> Client {
     .into_iter()
     .find(|p| std::path::Path::new(p).exists())
     .unwrap_or("/usr/bin/chromium");
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({
-            "binary": binary,
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                "--disable-quic", "--no-first-run", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--window-size=1200,900",
-                format!("--user-data-dir={}", profile.display()),
-            ]
-        }),
-    );
+    // Headless Chromium will not make a window narrower than 500 px: a phone is emulated.
+    let mobile = size
+        .split_once(',')
+        .and_then(|(w, h)| Some((w.parse::<u32>().ok()?, h.parse::<u32>().ok()?)))
+        .filter(|(w, _)| *w < 500)
+        .map(|(w, h)| serde_json::json!({ "deviceMetrics": { "width": w, "height": h, "pixelRatio": 2.0, "mobile": true, "touch": true } }));
+    let size = if mobile.is_some() { "500,900" } else { size };
+    let mut options = serde_json::json!({
+        "binary": binary,
+        "args": [
+            "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+            "--disable-quic", "--no-first-run", "--disable-background-networking",
+            "--disable-component-update", "--disable-sync", format!("--window-size={size}"),
+            format!("--user-data-dir={}", profile.display()),
+        ]
+    });
+    if let Some(m) = mobile {
+        options["mobileEmulation"] = m;
+    }
+    caps.insert("goog:chromeOptions".into(), options);
     ClientBuilder::rustls()
         .unwrap()
         .capabilities(caps)
@@ -184,9 +197,13 @@ async fn an_admin_invites_a_lead_who_joins_in_a_browser() {
 }
 
 async fn log_in(c: &Client, base: &str, handle: &str) {
+    log_in_with(c, base, handle, PASSWORD).await;
+}
+
+async fn log_in_with(c: &Client, base: &str, handle: &str, password: &str) {
     c.goto(&format!("{base}/login")).await.unwrap();
     type_into(c, "#f-handle", handle).await;
-    type_into(c, "#f-password", PASSWORD).await;
+    type_into(c, "#f-password", password).await;
     click(c, "main button[type=submit]").await;
     wait_text(c, "h1", "Good to see you").await;
 }
@@ -268,7 +285,7 @@ async fn a_member_goes_offline_asks_for_leave_and_a_lead_acknowledges_the_emerge
     wait_text(&c, ".flash-ok", "Emergency leave recorded").await;
     let mine = wait_text(&c, "main table tbody", "pending").await;
     assert!(
-        mine.contains("emergency") && mine.contains("Wed 2026-03-11"),
+        mine.contains("emergency") && mine.contains("Wed 11 Mar"),
         "{mine}"
     );
 
@@ -463,19 +480,27 @@ async fn a_member_writes_a_doc_two_reviewers_approve_and_a_lead_approves_it() {
     log_in(&c, &app.base, "ann").await;
     click(&c, ".navlinks a[href='/docs']").await;
     click(&c, "a[href='/docs/new']").await;
-    let background = wait_text(&c, "#f-background", "What is the situation").await;
-    assert!(!background.is_empty(), "the template is prefilled");
+    wait_text(&c, "h1", "New design doc").await;
+    let background = c.find(Locator::Css("#f-background")).await.unwrap();
+    let prompt = background
+        .attr("placeholder")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        prompt.contains("What is the situation"),
+        "the template's prompt is a placeholder"
+    );
+    assert_eq!(
+        background.prop("value").await.unwrap().as_deref(),
+        Some(""),
+        "and the section starts empty"
+    );
     type_into(&c, "#f-title", "Lease health probes").await;
     for (id, text) in [
         ("#f-background", "Two replicas probe one target."),
         ("#f-objectives", "One prober per target."),
     ] {
-        c.find(Locator::Css(id))
-            .await
-            .unwrap()
-            .clear()
-            .await
-            .unwrap();
         type_into(&c, id, text).await;
     }
     for (i, (title, pro, con)) in [
@@ -493,10 +518,16 @@ async fn a_member_writes_a_doc_two_reviewers_approve_and_a_lead_approves_it() {
     click(&c, "form.doc-form button[type=submit]").await;
     wait_text(&c, ".flash-ok", "DD-1 created").await;
     wait_text(&c, "table.compare", "Leases").await;
+    wait_text(&c, ".checklist", "Ready for review").await;
     click(&c, "form[action='/docs/1/move'] button").await;
-    wait_text(&c, ".flash-ok", "in review").await;
+    wait_text(&c, ".flash-ok", "ask more reviewers").await;
     for who in ["bob", "cy", "lea"] {
-        type_into(&c, "#f-reviewer", who).await;
+        let option = wait_text(&c, &format!("#f-reviewer option[value={who}]"), who).await;
+        assert!(
+            option.contains("—"),
+            "the picker shows availability: {option}"
+        );
+        click(&c, &format!("#f-reviewer option[value={who}]")).await;
         click(&c, "form[action='/docs/1/reviewers'] button").await;
         wait_text(&c, ".flash-ok", &format!("Review requested from {who}")).await;
     }
@@ -515,8 +546,9 @@ async fn a_member_writes_a_doc_two_reviewers_approve_and_a_lead_approves_it() {
     wait_text(&c, "h1", "Log in").await;
     log_in(&c, &app.base, "lea").await;
     c.goto(&format!("{}/docs/1", app.base)).await.unwrap();
-    type_into(&c, "#why-approve", "Leases survive a crashed replica.").await;
-    click(&c, "form[action='/docs/1/move'] button").await;
+    click(&c, "#decide-approve").await;
+    type_into(&c, "#f-rationale", "Leases survive a crashed replica.").await;
+    click(&c, ".decide button").await;
     wait_text(&c, ".flash-ok", "approved").await;
     let decision = wait_text(&c, ".decision", "approved by lea").await;
     assert!(
@@ -531,5 +563,207 @@ async fn a_member_writes_a_doc_two_reviewers_approve_and_a_lead_approves_it() {
     c.goto(&format!("{}/", app.base)).await.unwrap();
     wait_text(&c, "main", "Your docs").await;
     screenshot(&c, "home-lead").await;
+    c.close().await.unwrap();
+}
+
+/// Every main page at 390 × 844 with the demo data: nothing wider than the screen, the menu
+/// opens without script, wide tables are cards; screenshots `phone-*.png`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_main_page_fits_a_phone_screen() {
+    let app = TestApp::spawn().await;
+    let logins = flowdeck::demo::load(&app.pool)
+        .await
+        .unwrap()
+        .expect("a fresh database");
+    let (handle, _, password) = logins
+        .iter()
+        .find(|(h, _, _)| h == "linus")
+        .expect("the demo lead")
+        .clone();
+    let incident: i64 = sqlx::query_scalar("select max(id) from incidents")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let driver = start_chromedriver();
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser_sized(&driver, profile.path(), "390,844").await;
+    log_in_with(&c, &app.base, &handle, &password).await;
+    let width = c.execute("return window.innerWidth", vec![]).await.unwrap();
+    assert!(
+        width.as_i64().unwrap() <= 400,
+        "a phone-sized window: {width}"
+    );
+
+    // The navigation is one row; its menu opens without script.
+    let nav_height = c
+        .execute(
+            "return document.querySelector('nav.topnav').getBoundingClientRect().height",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(nav_height.as_f64().unwrap() < 60.0, "one row: {nav_height}");
+    click(&c, ".navmenu summary").await;
+    wait_text(&c, ".navmenu", "Deployments").await;
+    screenshot(&c, "phone-menu").await;
+    click(&c, ".navmenu a[href='/deployments']").await;
+    wait_text(&c, "h1", "Deployments").await;
+    let display = c
+        .execute(
+            "return getComputedStyle(document.querySelector('table.cards tr')).display",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(display.as_str(), Some("block"), "the matrix rows are cards");
+
+    let pages = [
+        ("home", "/".to_string()),
+        ("docs", "/docs".into()),
+        ("doc", "/docs/1".into()),
+        ("doc-new", "/docs/new".into()),
+        ("reviews", "/reviews".into()),
+        ("team", "/team".into()),
+        ("me", "/me".into()),
+        ("leave", "/leave".into()),
+        ("member", "/team/ada".into()),
+        ("releases", "/releases".into()),
+        ("repository", "/releases/server".into()),
+        ("line", "/releases/server/release-v3.8".into()),
+        ("tag", "/releases/server/tags/v3.8.1".into()),
+        ("matrix", "/deployments".into()),
+        ("history", "/deployments/history".into()),
+        ("record", "/deployments/new".into()),
+        ("service", "/services/msggateway".into()),
+        ("incidents", "/incidents".into()),
+        ("incident", format!("/incidents/{incident}")),
+        ("deployment", "/deployments/1".into()),
+        ("insight", "/insight".into()),
+        ("profile", "/profile".into()),
+    ];
+    let mut too_wide = Vec::new();
+    for (name, path) in &pages {
+        c.goto(&format!("{}{path}", app.base)).await.unwrap();
+        wait_text(&c, "footer", "flowdeck").await;
+        let h1 = c
+            .find(Locator::Css("h1"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            !h1.contains("not found") && !h1.contains("Something went wrong"),
+            "{path}: {h1}"
+        );
+        // Nothing sticks out of the screen: neither the page (scrollWidth) nor an element that
+        // something clips (outside a table that scrolls on purpose).
+        let report = c
+            .execute(
+                "const inner = window.innerWidth; \
+                 const scroll = document.documentElement.scrollWidth; \
+                 const main = document.querySelector('main'); \
+                 const edge = main.getBoundingClientRect().right - parseFloat(getComputedStyle(main).paddingRight); \
+                 let out = null; \
+                 for (const e of document.querySelectorAll('body *')) { \
+                   if (e.closest('.table-wrap') || e.closest('details:not([open])')) continue; \
+                   const r = e.getBoundingClientRect(); \
+                   const limit = (main.contains(e) && e !== main) ? edge : inner; \
+                   if (r.width > 0 && r.right > limit + 1 && (!out || r.right > out.right)) \
+                     out = {tag: e.tagName, cls: String(e.className), right: Math.round(r.right), text: (e.textContent || '').trim().slice(0, 40)}; \
+                 } \
+                 return {inner, scroll, out};",
+                vec![],
+            )
+            .await
+            .unwrap();
+        let (scroll, inner) = (
+            report["scroll"].as_i64().unwrap(),
+            report["inner"].as_i64().unwrap(),
+        );
+        // A phone widens its layout viewport (and zooms out) when a page is too wide.
+        if inner > 390 || scroll > inner || !report["out"].is_null() {
+            too_wide.push(format!(
+                "{path}: scrollWidth {scroll}, innerWidth {inner}, widest {}",
+                report["out"]
+            ));
+        }
+        screenshot(&c, &format!("phone-{name}")).await;
+    }
+    assert!(
+        too_wide.is_empty(),
+        "pages wider than the phone: {too_wide:#?}"
+    );
+    c.close().await.unwrap();
+}
+
+/// A lead rolls a deployment back through the confirmation page, then opens an incident,
+/// updates it and resolves it on its own page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollback_is_confirmed_and_an_incident_is_followed_to_its_resolution() {
+    let app = TestApp::spawn().await;
+    app.account("lee", Role::Lead).await;
+    let lee: i64 = sqlx::query_scalar("select id from accounts where handle = 'lee'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query("insert into services (name, role, owner_id) values ('api', 'api', $1)")
+        .bind(lee)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query("insert into environments (name, tier) values ('prod', 'production')")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let driver = start_chromedriver();
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, profile.path()).await;
+    log_in(&c, &app.base, "lee").await;
+    for v in ["v3.8.0", "v3.8.1"] {
+        c.goto(&format!("{}/deployments/new", app.base))
+            .await
+            .unwrap();
+        click(&c, "#f-service option[value=api]").await;
+        click(&c, "#f-environment option[value=prod]").await;
+        type_into(&c, "#f-version", v).await;
+        click(&c, "form[action='/deployments'] button").await;
+        wait_text(&c, ".flash-ok", "recorded").await;
+    }
+    c.goto(&format!("{}/deployments/history", app.base))
+        .await
+        .unwrap();
+    click(&c, "tbody tr:first-child button[type=submit]").await;
+    let ask = wait_text(&c, "main", "Roll back api v3.8.1 in prod?").await;
+    assert!(ask.contains("will show v3.8.0 again"), "{ask}");
+    screenshot(&c, "rollback-confirm").await;
+    click(&c, "main button.danger").await;
+    wait_text(&c, ".flash-ok", "rolled back").await;
+    c.goto(&format!("{}/deployments", app.base)).await.unwrap();
+    wait_text(&c, "td.cell", "v3.8.0").await;
+
+    click(&c, ".navlinks a[href='/incidents']").await;
+    click(&c, "#f-service option[value=api]").await;
+    click(&c, "#f-environment option[value=prod]").await;
+    click(&c, "#f-severity option[value=sev2]").await;
+    type_into(&c, "#f-title", "Logins fail after v3.8.1").await;
+    type_into(&c, "#f-deployment", "2").await;
+    click(&c, "form[method=post][action='/incidents'] button").await;
+    wait_text(&c, ".flash-ok", "opened").await;
+    wait_text(&c, "h1", "Logins fail after v3.8.1").await;
+    type_into(&c, "#u-body", "Rolled back to v3.8.0; watching.").await;
+    click(&c, "form[action$='/incidents/1'] button").await;
+    wait_text(&c, ".flash-ok", "Update added").await;
+    type_into(&c, "#r-body", "Error rate back to normal.").await;
+    click(&c, "form[action$='/resolve'] button").await;
+    wait_text(&c, ".flash-ok", "resolved").await;
+    let timeline = wait_text(&c, "ol.timeline", "Error rate back to normal.").await;
+    let (o, u, r) = (
+        timeline.find("Opened").unwrap(),
+        timeline.find("watching").unwrap(),
+        timeline.find("Resolved").unwrap(),
+    );
+    assert!(o < u && u < r, "{timeline}");
+    screenshot(&c, "incident-resolved").await;
     c.close().await.unwrap();
 }
