@@ -780,14 +780,18 @@ async fn versions_follow_the_release_rules_and_untagged_ones_of_a_linked_reposit
     let made = lead
         .post(
             "/releases",
-            &[("name", "server"), ("url", ""), ("default_branch", "")],
+            &[
+                ("name", "server"),
+                ("url", "https://github.com/example/server"),
+                ("default_branch", ""),
+            ],
         )
         .await;
     assert_eq!(made.status, StatusCode::SEE_OTHER);
     let tagged = lead
         .post(
             "/releases/server/tags",
-            &[("tag", "v3.8.0"), ("commit", "")],
+            &[("tag", "v3.8.0"), ("commit", "abcdef1234567")],
         )
         .await;
     assert_eq!(tagged.status, StatusCode::SEE_OTHER, "{}", tagged.body);
@@ -808,6 +812,23 @@ async fn versions_follow_the_release_rules_and_untagged_ones_of_a_linked_reposit
             .status,
         StatusCode::SEE_OTHER,
         "a recorded tag needs no confirmation"
+    );
+    let tag = lead.get("/releases/server/tags/v3.8.0").await.body;
+    assert!(
+        tag.contains("Where this version runs now") && tag.contains(">api</a> in prod"),
+        "the tag page says where the version runs: {tag}"
+    );
+    assert!(
+        tag.contains("href=\"https://github.com/example/server/commit/abcdef1234567\""),
+        "its commit links to the repository: {tag}"
+    );
+    assert!(tag.contains("Backports on release-v3.8"));
+    assert!(
+        lead.get("/releases/server")
+            .await
+            .body
+            .contains("<a href=\"https://github.com/example/server\""),
+        "the repository URL is a link"
     );
     let ask = deploy(&lead, "api", "prod", "v3.8.7", "succeeded").await;
     assert_eq!(ask.status, StatusCode::OK);

@@ -244,10 +244,32 @@ async fn render_tag(
         .await?
         .ok_or(AppError::NotFound)?;
     let can_manage = can(ctx.user.as_ref(), Action::ManageReleases);
+    let running = store::running(&state.pool, repo.id, &t.name).await?;
+    let line = LineName::parse(&t.line).map_err(|_| AppError::NotFound)?;
+    let line_id = store::line_id(&mut *state.pool.acquire().await?, repo.id, line).await?;
+    let backports = match line_id {
+        Some(l) => {
+            store::backports(
+                &state.pool,
+                model::RepositoryId(repo.id),
+                Some(model::LineId(l)),
+            )
+            .await?
+        }
+        None => Default::default(),
+    };
+    let view = pages::TagView {
+        repo: &repo,
+        tag: &t,
+        can_manage,
+        refused,
+        running: &running,
+        backports: (&backports.0, &backports.1),
+    };
     Ok(ui::page(
         ctx,
         &format!("{} {}", repo.name, t.name),
-        pages::tag(ctx, &repo, &t, can_manage, refused),
+        pages::tag(ctx, view),
     ))
 }
 

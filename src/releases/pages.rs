@@ -75,8 +75,8 @@ pub fn overview(
         .into_iter()
         .map(|(r, lines)| {
             let href = format!("/releases/{}", r.name);
-            let url = (!r.url.is_empty())
-                .then(|| view! { " · "<span class="muted">{r.url.clone()}</span> });
+            let url = (r.url.starts_with("https://") || r.url.starts_with("http://"))
+                .then(|| view! { " · "<a href=r.url.clone() rel="noopener noreferrer">{r.url.clone()}</a> });
             view! {
                 <section class="card">
                     <h2><a href=href>{r.name.clone()}</a></h2>
@@ -241,6 +241,9 @@ pub fn repository(
     forms: RepoForms<'_>,
 ) -> impl IntoView + use<> {
     let name = repo.name.clone();
+    let repo_url = (repo.url.starts_with("https://") || repo.url.starts_with("http://")).then(
+        || view! { " · "<a href=repo.url.clone() rel="noopener noreferrer">{repo.url.clone()}</a> },
+    );
     let import_href = format!("/releases/{name}/import");
     let tag_action = format!("/releases/{name}/tags");
     let bp_action = format!("/releases/{name}/backports");
@@ -295,7 +298,7 @@ pub fn repository(
         .map(|e| view! { <p class="field-error">{e}</p> });
     view! {
         <h1>{name.clone()}</h1>
-        <p class="muted">"Owner "{repo.owner.clone()}" · default branch "<code>{repo.default_branch.clone()}</code></p>
+        <p class="muted">"Owner "{repo.owner.clone()}" · default branch "<code>{repo.default_branch.clone()}</code>{repo_url}</p>
         {lines_table(&name, lines)}
         {manage}
         <h2 id="backports">"Backports"</h2>
@@ -363,14 +366,45 @@ pub fn line(
     }
 }
 
-/// A tag's page; `refused` is a refused retraction: (the reason typed, why it was refused).
-pub fn tag(
-    ctx: &PageCtx,
-    repo: &RepoRow,
-    t: &TagRow,
-    can_manage: bool,
-    refused: Option<(String, String)>,
-) -> impl IntoView + use<> {
+pub struct TagView<'a> {
+    pub repo: &'a RepoRow,
+    pub tag: &'a TagRow,
+    pub can_manage: bool,
+    /// A refused retraction: (the reason typed, why it was refused).
+    pub refused: Option<(String, String)>,
+    /// Where this version runs now: (service, environment).
+    pub running: &'a [(String, String)],
+    /// Backports on the tag's line.
+    pub backports: (&'a [BackportRow], &'a [TargetRow]),
+}
+
+/// A link to `sha` in the repository's web view, when its URL is an http(s) one (GitHub, GitLab
+/// and Gitea all serve `<repo>/commit/<sha>`).
+pub fn commit_link(repo_url: &str, sha: &str) -> AnyView {
+    if sha.is_empty() {
+        return view! { "—" }.into_any();
+    }
+    let base = repo_url.trim_end_matches('/').trim_end_matches(".git");
+    if base.starts_with("https://") || base.starts_with("http://") {
+        let href = format!("{base}/commit/{sha}");
+        view! { <a href=href rel="noopener noreferrer"><code>{sha.to_string()}</code></a> }
+            .into_any()
+    } else {
+        view! { <code>{sha.to_string()}</code> }.into_any()
+    }
+}
+
+/// A tag's page: its facts, the commit (linked), where this version runs now, the backports on
+/// its line, and the retraction form.
+pub fn tag(ctx: &PageCtx, v: TagView<'_>) -> impl IntoView + use<> {
+    let TagView {
+        repo,
+        tag: t,
+        can_manage,
+        refused,
+        running,
+        backports,
+    } = v;
     let title = format!("{} {}", repo.name, t.name);
     let line_href = format!("/releases/{}/{}", repo.name, t.line);
     let retracted = t.retracted_at.map(|at| {
@@ -405,22 +439,39 @@ pub fn tag(
             </section>
         }
     });
-    let commit = if t.commit_sha.is_empty() {
-        "—".to_string()
-    } else {
-        t.commit_sha.clone()
-    };
+    let commit = commit_link(&repo.url, &t.commit_sha);
     let by = t.recorded_by.clone().unwrap_or_else(|| "—".into());
+    let runs = if running.is_empty() {
+        ui::empty_state(
+            "Not running anywhere now",
+            "Services linked to this repository show here while they run this version.",
+        )
+        .into_any()
+    } else {
+        let items = running
+            .iter()
+            .map(|(s, e)| {
+                let href = format!("/services/{s}");
+                view! { <li><a href=href>{s.clone()}</a>{format!(" in {e}")}</li> }
+            })
+            .collect::<Vec<_>>();
+        view! { <ul class="plain">{items}</ul> }.into_any()
+    };
+    let bps = backports_table(ctx, &repo.name, backports.0, backports.1, can_manage);
     view! {
         <h1>{title}</h1>
         {alert}
         {retracted}
         <dl class="facts">
             <dt>"Line"</dt><dd><a href=line_href><code>{t.line.clone()}</code></a></dd>
-            <dt>"Commit"</dt><dd><code>{commit}</code></dd>
+            <dt>"Commit"</dt><dd>{commit}</dd>
             <dt>"Tagged"</dt><dd>{ui::when(ctx, t.tagged_at)}</dd>
             <dt>"Recorded by"</dt><dd>{by}" ("{t.source.clone()}")"</dd>
         </dl>
+        <h2>"Where this version runs now"</h2>
+        {runs}
+        <h2>{format!("Backports on {}", t.line)}</h2>
+        {bps}
         {retract}
     }
 }

@@ -407,3 +407,31 @@ pub async fn line_named_exists(pool: &PgPool, name: &str) -> sqlx::Result<bool> 
     .fetch_one(pool)
     .await?)
 }
+
+/// Where version `version` of repository `repo` runs now: (service, environment) of the services
+/// linked to the repository. The one read of deployment state from this feature: deploys depends
+/// on releases (versions are tags), so the tag page reads the current-deployment tables itself.
+pub async fn running(
+    pool: &PgPool,
+    repo: i64,
+    version: &str,
+) -> sqlx::Result<Vec<(String, String)>> {
+    let rows = sqlx::query!(
+        "select s.name as service, e.name as environment
+         from current_deployments c
+         join deployments d on d.id = c.deployment_id
+         join services s on s.id = c.service_id
+         join environments e on e.id = c.environment_id
+         where s.repository_id = $1 and d.version = $2
+         order by e.position, e.name, s.name
+         limit 500",
+        repo,
+        version
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.service, r.environment))
+        .collect())
+}
