@@ -301,6 +301,51 @@ async fn disabling_an_account_ends_its_sessions_and_blocks_login() {
     );
     let audit = admin.get("/admin/audit").await;
     assert!(audit.body.contains("account.disabled"));
+    assert!(
+        audit.body.contains("<a href=\"/team/mo\">mo</a>"),
+        "the target is named and linked, not an id"
+    );
+    assert!(
+        audit.body.contains("<th scope=\"row\">disabled</th>"),
+        "before/after is a small table of fields"
+    );
+    let only = admin.get("/admin/audit?action=account.disabled").await.body;
+    assert!(only.contains("account.disabled") && !only.contains("<code>account.enabled</code>"));
+    let by_target = admin
+        .get(&format!("/admin/audit?target_type=account&target_id={id}"))
+        .await
+        .body;
+    assert_eq!(
+        by_target.matches("<code>account.").count(),
+        3,
+        "a target's whole history"
+    );
+    let none = admin.get("/admin/audit?actor=nobody").await.body;
+    assert!(none.contains("No entry matches"));
+    // 60 entries page at 50, and the next page keeps the filter.
+    sqlx::query(
+        "insert into audit_log (actor, action, target_type, target_id)
+         select 'ci', 'deployment.recorded', 'deployment', n::text from generate_series(1, 60) n",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let first = admin.get("/admin/audit?actor=ci").await.body;
+    assert_eq!(
+        first.matches("<code>deployment.recorded</code>").count(),
+        50
+    );
+    let next = first
+        .split("href=\"")
+        .find(|s| s.starts_with("/admin/audit?") && s.contains("before="))
+        .map(|s| s.split('"').next().unwrap().replace("&amp;", "&"))
+        .expect("an older page");
+    assert!(next.contains("actor=ci"), "{next}");
+    let second = admin.get(&next).await.body;
+    assert_eq!(
+        second.matches("<code>deployment.recorded</code>").count(),
+        10
+    );
 }
 
 #[tokio::test]
@@ -391,6 +436,12 @@ async fn an_invite_creates_an_account_with_its_role_once() {
     assert!(bad.body.contains("value=\"Newbie\"") && bad.body.contains("value=\"New Bie\""));
     assert!(
         bad.body.contains("is not a time zone name") && bad.body.contains("at least 10 characters")
+    );
+    assert!(
+        bad.body.contains("<select id=\"f-timezone\"")
+            && bad.body.contains("<option value=\"Asia/Shanghai\">")
+            && bad.body.contains("<option value=\"Mars/Base\" selected"),
+        "the zone is chosen from the IANA names; the refused one stays selected"
     );
 
     let ok = guest

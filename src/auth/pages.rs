@@ -52,8 +52,7 @@ fn account_fields(f: &AccountForm, errs: &FormErrors) -> impl IntoView + use<> {
             Some("How teammates mention you: 2–32 letters, digits, “-” or “_”."))}
         {ui::field("Display name", "display_name", "text", &f.display_name, errs.get("display_name"), None)}
         {ui::field("Email (optional)", "email", "email", &f.email, errs.get("email"), None)}
-        {ui::field("Time zone", "timezone", "text", if f.timezone.is_empty() { "UTC" } else { &f.timezone },
-            errs.get("timezone"), Some("An IANA name, e.g. Europe/Berlin, Asia/Shanghai, America/Los_Angeles."))}
+        {ui::timezone_field(&f.timezone, errs.get("timezone"), "Times are shown in this zone.")}
         {ui::field("Password", "new_password", "password", "", errs.get("new_password"),
             Some("At least 10 characters."))}
         {ui::field("Repeat the password", "confirm", "password", "", None, None)}
@@ -125,8 +124,7 @@ pub fn profile(
                     {ui::csrf_field(ctx)}
                     {ui::field("Display name", "display_name", "text", &f.display_name, errs.get("display_name"), None)}
                     {ui::field("Email (optional)", "email", "email", &f.email, errs.get("email"), None)}
-                    {ui::field("Time zone", "timezone", "text", &f.timezone, errs.get("timezone"),
-                        Some("An IANA name, e.g. Europe/Berlin. Times are shown in this zone."))}
+                    {ui::timezone_field(&f.timezone, errs.get("timezone"), "Times are shown in this zone.")}
                     <button type="submit">"Save"</button>
                 </form>
             </section>

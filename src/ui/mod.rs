@@ -276,6 +276,41 @@ fn autocomplete(name: &str) -> &'static str {
     }
 }
 
+/// A labelled `<select>` of every IANA time zone name (`f-timezone`), `selected` chosen; a
+/// refused value that is not a zone stays selected so the form keeps what was sent.
+pub fn timezone_field(
+    selected: &str,
+    error: Option<&String>,
+    hint: &'static str,
+) -> impl IntoView + use<> {
+    let selected = if selected.is_empty() { "UTC" } else { selected };
+    let known = selected.parse::<chrono_tz::Tz>().is_ok();
+    let unknown = (!known).then(|| {
+        view! { <option value=selected.to_string() selected=true>{selected.to_string()}</option> }
+    });
+    let options = chrono_tz::TZ_VARIANTS
+        .iter()
+        .map(|tz| {
+            let name = tz.name();
+            let sel = name == selected;
+            view! { <option value=name selected=sel>{name}</option> }
+        })
+        .collect::<Vec<_>>();
+    let err = error
+        .cloned()
+        .map(|e| view! { <p class="field-error" id="f-timezone-err">{e}</p> });
+    let invalid = error.map(|_| "true");
+    let described = error.map(|_| "f-timezone-err");
+    view! {
+        <div class="field">
+            <label for="f-timezone">"Time zone"</label>
+            <select id="f-timezone" name="timezone" aria-invalid=invalid aria-describedby=described>{unknown}{options}</select>
+            <p class="hint">{hint}</p>
+            {err}
+        </div>
+    }
+}
+
 /// A `<select>` of the three roles with `selected` chosen.
 pub fn role_select(name: &'static str, id: String, selected: Role) -> impl IntoView + use<> {
     let options = Role::ALL
