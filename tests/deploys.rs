@@ -759,6 +759,11 @@ async fn only_a_lead_or_the_recorder_rolls_back_and_members_report_health_outsid
             && api.contains("reported by lee"),
         "the matrix shows who reported the state: {api}"
     );
+    let home = lead.get("/").await.body;
+    assert!(
+        home.contains("api in prod") && home.contains("reported by lee"),
+        "so does the home page"
+    );
 }
 
 #[tokio::test]

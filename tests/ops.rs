@@ -330,6 +330,27 @@ async fn the_demo_team_comes_with_a_week_of_availability_and_release_history() {
         "a skew warning"
     );
     assert!(matrix.contains("Bundle plan for customer-site"));
+    assert_eq!(
+        matrix.matches("class=\"cell down\"").count(),
+        1,
+        "one service is down now (msggateway in prod)"
+    );
+    assert!(matrix.matches("health-up").count() >= 12, "the rest are up");
+    let flapping = ada.get("/services/msggateway").await.body;
+    let prod = flapping
+        .split("prod: ")
+        .nth(1)
+        .and_then(|s| s.split(" % up over ").next())
+        .and_then(|p| p.parse::<f64>().ok())
+        .expect("prod's uptime over the last 24 hours");
+    assert!((70.0..95.0).contains(&prod), "it flaps: {prod} % up");
+    assert!(
+        ada.get("/services/api")
+            .await
+            .body
+            .contains("prod: 100.00 % up over 28"),
+        "a steady service"
+    );
     assert!(
         ada.get("/services/push")
             .await

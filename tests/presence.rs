@@ -73,6 +73,11 @@ async fn going_offline_needs_a_time_then_shows_until_and_turns_overdue() {
         )
         .await;
     assert_eq!(ok.status, StatusCode::SEE_OTHER);
+    let me = ann.get("/me").await.body;
+    assert!(
+        me.contains("You are offline until Tue 10 Mar 12:00 CET"),
+        "the flash names the return time in the viewer's zone, as the pages do: {me}"
+    );
     let board = ann.get("/team").await.body;
     let row = row_of(&board, "ann display");
     assert!(

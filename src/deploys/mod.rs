@@ -58,8 +58,8 @@ pub fn router() -> Router<AppState> {
 
 pub use store::DeploymentRow;
 
-/// (service, environment) of every target the prober marks down now.
-pub async fn down_now(pool: &sqlx::PgPool) -> AppResult<Vec<(String, String)>> {
+/// Every target that is down now (by the prober or a report).
+pub async fn down_now(pool: &sqlx::PgPool) -> AppResult<Vec<store::DownRow>> {
     Ok(store::down_targets(pool).await?)
 }
 

@@ -861,21 +861,29 @@ pub async fn resolve_incident(
         == 1)
 }
 
-/// Health targets that are down, as (service, environment) names.
-pub async fn down_targets(pool: &PgPool) -> sqlx::Result<Vec<(String, String)>> {
-    let rows = sqlx::query!(
-        "select s.name as service, e.name as environment
+/// A target that is down now: names, and who reported it by hand (none: the prober).
+#[derive(Clone, Debug)]
+pub struct DownRow {
+    pub service: String,
+    pub environment: String,
+    pub reported_by: Option<String>,
+    pub reported_at: Option<DateTime<Utc>>,
+}
+
+/// Health targets that are down.
+pub async fn down_targets(pool: &PgPool) -> sqlx::Result<Vec<DownRow>> {
+    sqlx::query_as!(
+        DownRow,
+        r#"select s.name as service, e.name as environment, a.handle as "reported_by?",
+                  h.reported_at as "reported_at?: _"
          from health_targets h
          join services s on s.id = h.service_id
          join environments e on e.id = h.environment_id
+         left join accounts a on a.id = h.reported_by
          where h.status = 'down'
          order by s.name, e.position
-         limit 20"
+         limit 20"#
     )
     .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|r| (r.service, r.environment))
-        .collect())
+    .await
 }

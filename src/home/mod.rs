@@ -87,7 +87,13 @@ async fn home(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<Str
         } else {
             let items = down
                 .into_iter()
-                .map(|(s, e)| view! { <li><span class="badge health-down">"down"</span>" "{format!("{s} in {e}")}</li> })
+                .map(|d| {
+                    let href = format!("/services/{}", d.service);
+                    let by = d.reported_by.zip(d.reported_at).map(|(who, at)| {
+                        view! { <small class="muted">{format!(" reported by {who} ")}{ui::when(&ctx, at)}</small> }
+                    });
+                    view! { <li><span class="badge health-down">"down"</span>" "<a href=href>{format!("{} in {}", d.service, d.environment)}</a>{by}</li> }
+                })
                 .collect::<Vec<_>>();
             view! { <ul class="plain">{items}</ul> }.into_any()
         };

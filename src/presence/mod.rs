@@ -235,10 +235,16 @@ async fn offline(
     Form(f): Form<OfflineForm>,
 ) -> AppResult<Response> {
     crate::auth::policy::require(Some(&user), crate::auth::policy::Action::SetOwnStatus)?;
-    let result = ops::go_offline(&state, &user, &actor, &f).await?.map(|()| {
-        let msg = "You are offline; the team has been told when you will be back.";
-        (msg.to_string(), "/me".to_string())
-    });
+    let result = ops::go_offline(&state, &user, &actor, &f)
+        .await?
+        .map(|until| {
+            // The same zone as the pages: the viewer's.
+            let msg = format!(
+                "You are offline until {}; the team has been told when you will be back.",
+                ui::when_text(&ctx, until)
+            );
+            (msg, "/me".to_string())
+        });
     let (blank, none) = (LeaveInput::default(), FormErrors::default());
     cookies
         .form_outcome(result, |errs| async move {

@@ -70,7 +70,7 @@ pub async fn go_offline(
     user: &CurrentUser,
     actor: &Actor,
     f: &OfflineForm,
-) -> AppResult<Result<(), FormErrors>> {
+) -> AppResult<Result<chrono::DateTime<chrono::Utc>, FormErrors>> {
     let OfflineForm {
         for_,
         until,
@@ -108,7 +108,7 @@ pub async fn go_offline(
     )
     .await?;
     tx.commit().await?;
-    Ok(Ok(()))
+    Ok(Ok(until))
 }
 
 /// A leave request for the caller: the notice rule, no overlap with their other leave; the team
