@@ -815,6 +815,26 @@ struct IncidentText {
     body: String,
 }
 
+/// A form on an incident's page: which form and its text (kept if refused), and what it does
+/// (run only once the policy allows it).
+async fn incident_form(
+    state: AppState,
+    user: CurrentUser,
+    cookies: Cookies,
+    ctx: PageCtx,
+    id: i64,
+    (which, body): (&'static str, String),
+    result: impl Future<Output = AppResult<String>>,
+) -> AppResult<Response> {
+    require(Some(&user), Action::RecordIncident)?;
+    let result = result.await;
+    cookies
+        .outcome(result, &format!("/incidents/{id}"), |why| {
+            render_incident(&state, &ctx, id, Some((which, body, why)))
+        })
+        .await
+}
+
 async fn update_incident(
     State(state): State<AppState>,
     user: CurrentUser,
@@ -824,13 +844,9 @@ async fn update_incident(
     Path(id): Path<i64>,
     Form(f): Form<IncidentText>,
 ) -> AppResult<Response> {
-    require(Some(&user), Action::RecordIncident)?;
-    let result = ops::add_incident_update(&state, &actor, id, &f.body).await;
-    cookies
-        .outcome(result, &format!("/incidents/{id}"), |why| {
-            render_incident(&state, &ctx, id, Some(("update", f.body.clone(), why)))
-        })
-        .await
+    let op = ops::add_incident_update(&state, &actor, id, &f.body);
+    let typed = ("update", f.body.clone());
+    incident_form(state.clone(), user, cookies, ctx, id, typed, op).await
 }
 
 async fn resolve_incident(
@@ -842,11 +858,7 @@ async fn resolve_incident(
     Path(id): Path<i64>,
     Form(f): Form<IncidentText>,
 ) -> AppResult<Response> {
-    require(Some(&user), Action::RecordIncident)?;
-    let result = ops::resolve_incident(&state, &actor, id, &f.body).await;
-    cookies
-        .outcome(result, &format!("/incidents/{id}"), |why| {
-            render_incident(&state, &ctx, id, Some(("resolve", f.body.clone(), why)))
-        })
-        .await
+    let op = ops::resolve_incident(&state, &actor, id, &f.body);
+    let typed = ("resolve", f.body.clone());
+    incident_form(state.clone(), user, cookies, ctx, id, typed, op).await
 }

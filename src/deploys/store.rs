@@ -719,9 +719,27 @@ pub struct IncidentRow {
     pub resolution: String,
 }
 
-/// Incidents, open ones first, then newest; optionally of one service and/or only open ones.
+/// Incidents, open ones first, then newest; optionally only `id`, of one service, or only open
+/// ones.
 pub async fn incidents(
     pool: &PgPool,
+    service: Option<i64>,
+    open_only: bool,
+    limit: i64,
+) -> sqlx::Result<Vec<IncidentRow>> {
+    incidents_where(pool, None, service, open_only, limit).await
+}
+
+pub async fn incident(pool: &PgPool, id: i64) -> sqlx::Result<Option<IncidentRow>> {
+    Ok(incidents_where(pool, Some(id), None, false, 1)
+        .await?
+        .into_iter()
+        .next())
+}
+
+async fn incidents_where(
+    pool: &PgPool,
+    id: Option<i64>,
     service: Option<i64>,
     open_only: bool,
     limit: i64,
@@ -738,35 +756,17 @@ pub async fn incidents(
            left join deployments d on d.id = i.deployment_id
            left join accounts oa on oa.id = i.opened_by
            left join accounts ra on ra.id = i.resolved_by
-           where ($1::bigint is null or i.service_id = $1)
-             and (not $2 or i.resolved_at is null)
+           where ($1::bigint is null or i.id = $1)
+             and ($2::bigint is null or i.service_id = $2)
+             and (not $3 or i.resolved_at is null)
            order by i.resolved_at is null desc, i.opened_at desc, i.id desc
-           limit $3"#,
+           limit $4"#,
+        id,
         service,
         open_only,
         limit
     )
     .fetch_all(pool)
-    .await
-}
-
-pub async fn incident(pool: &PgPool, id: i64) -> sqlx::Result<Option<IncidentRow>> {
-    sqlx::query_as!(
-        IncidentRow,
-        r#"select i.id, s.name as service, e.name as environment, i.severity, i.title,
-                  i.opened_at as "opened_at: _", i.resolved_at as "resolved_at: _", i.deployment_id,
-                  d.version as "deployment_version?", oa.handle as "opened_by?",
-                  ra.handle as "resolved_by?", i.resolution
-           from incidents i
-           join services s on s.id = i.service_id
-           join environments e on e.id = i.environment_id
-           left join deployments d on d.id = i.deployment_id
-           left join accounts oa on oa.id = i.opened_by
-           left join accounts ra on ra.id = i.resolved_by
-           where i.id = $1"#,
-        id
-    )
-    .fetch_optional(pool)
     .await
 }
 

@@ -273,6 +273,18 @@ pub struct DocView<'a> {
     pub kept: Kept,
 }
 
+impl DocView<'_> {
+    /// How the viewer stands to the doc, as the state rules see it.
+    fn asker(&self) -> model::Asker {
+        model::Asker {
+            is_owner: self.is_owner,
+            is_lead: self.is_lead,
+            is_reviewer: self.is_reviewer,
+            may_decide: self.may_decide,
+        }
+    }
+}
+
 /// The input of a refused form on the doc page.
 #[derive(Clone, Debug, Default)]
 pub struct Kept {
@@ -554,12 +566,7 @@ fn moves(ctx: &PageCtx, v: &DocView<'_>, approvals: usize) -> Vec<impl IntoView 
     let n = v.doc.number;
     let status = v.doc.status;
     let kept = v.kept.clone();
-    let who = model::Asker {
-        is_owner: v.is_owner,
-        is_lead: v.is_lead,
-        is_reviewer: v.is_reviewer,
-        may_decide: v.may_decide,
-    };
+    let who = v.asker();
     let reviews = model::Reviews {
         approvals,
         open_change_requests: 0,
@@ -597,12 +604,7 @@ fn decision_form(
     v: &DocView<'_>,
     approvals: usize,
 ) -> Option<impl IntoView + use<>> {
-    let who = model::Asker {
-        is_owner: v.is_owner,
-        is_lead: v.is_lead,
-        is_reviewer: v.is_reviewer,
-        may_decide: v.may_decide,
-    };
+    let who = v.asker();
     let reviews = model::Reviews {
         approvals: usize::MAX,
         open_change_requests: 0,

@@ -400,12 +400,12 @@ pub async fn set_target_status(
 
 /// Whether any repository has opened a line named `name`.
 pub async fn line_named_exists(pool: &PgPool, name: &str) -> sqlx::Result<bool> {
-    Ok(sqlx::query_scalar!(
+    sqlx::query_scalar!(
         r#"select exists(select 1 from release_lines where name = $1) as "e!""#,
         name
     )
     .fetch_one(pool)
-    .await?)
+    .await
 }
 
 /// Where version `version` of repository `repo` runs now: (service, environment) of the services
