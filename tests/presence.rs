@@ -150,7 +150,7 @@ async fn leave_needs_notice_unless_it_is_an_emergency_which_reaches_the_inner_ch
     assert!(
         refused
             .body
-            .contains("earliest first day now is Thu 2026-03-12")
+            .contains("earliest first day now is Thu 12 Mar (Europe/Berlin)")
     );
     assert!(
         refused.body.contains("value=\"2026-03-11\"") && refused.body.contains("value=\"flu\"")

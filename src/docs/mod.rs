@@ -311,7 +311,7 @@ async fn render_doc(
     let line_opened = if target.trim().is_empty() {
         None
     } else {
-        Some(crate::releases::line_opened(&state.pool, target.trim()).await?)
+        Some(store::line_opened(&state.pool, target.trim()).await?)
     };
     let view = pages::DocView {
         doc: &doc,

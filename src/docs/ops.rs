@@ -381,9 +381,14 @@ pub async fn request_review(
         Some(label) => {
             format!("Review requested from {handle} — note: {handle} is {label} right now.")
         }
+        // In the asker's zone, as the page shows it.
         None => format!(
             "Review requested from {handle}, due {}.",
-            due.format("%a %Y-%m-%d")
+            crate::ui::time::exact(
+                due,
+                crate::ui::time::zone(&user.timezone),
+                state.clock.now()
+            )
         ),
     })
 }

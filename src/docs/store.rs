@@ -484,3 +484,15 @@ pub async fn queue(pool: &PgPool, reviewer: AccountId) -> sqlx::Result<Vec<Queue
     .fetch_all(pool)
     .await
 }
+
+/// Whether any repository has opened the release line `name` (a doc may target a line not opened
+/// yet). Reads the releases feature's table: releases depends on docs (a line's page lists the
+/// docs targeting it), so docs cannot ask it.
+pub async fn line_opened(pool: &PgPool, name: &str) -> sqlx::Result<bool> {
+    sqlx::query_scalar!(
+        r#"select exists(select 1 from release_lines where name = $1) as "e!""#,
+        name
+    )
+    .fetch_one(pool)
+    .await
+}

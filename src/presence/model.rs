@@ -300,7 +300,7 @@ pub fn plan_leave(
                 format!(
                     "Non-emergency leave is announced at least {notice_hours} hours ahead: the \
                      earliest first day now is {} ({}). If this is an emergency, mark it as one.",
-                    earliest.format("%a %Y-%m-%d"),
+                    crate::ui::time::date(earliest, now.with_timezone(&tz).date_naive()),
                     tz.name()
                 ),
             ));
@@ -563,7 +563,7 @@ mod tests {
         assert!(
             errs[0]
                 .1
-                .contains("earliest first day now is Thu 2026-03-12"),
+                .contains("earliest first day now is Thu 12 Mar (Europe/Berlin)"),
             "{}",
             errs[0].1
         );

@@ -62,11 +62,6 @@ pub async fn repositories(pool: &sqlx::PgPool) -> sqlx::Result<Vec<RepoRow>> {
     store::repositories(pool).await
 }
 
-/// Whether any repository has opened the line `name` (`main`, `release-v3.9`).
-pub async fn line_opened(pool: &sqlx::PgPool, name: &str) -> sqlx::Result<bool> {
-    store::line_named_exists(pool, name).await
-}
-
 /// What a repository knows of tag `name`: not recorded, recorded, or recorded and retracted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TagKnown {

@@ -398,16 +398,6 @@ pub async fn set_target_status(
     Ok(before)
 }
 
-/// Whether any repository has opened a line named `name`.
-pub async fn line_named_exists(pool: &PgPool, name: &str) -> sqlx::Result<bool> {
-    sqlx::query_scalar!(
-        r#"select exists(select 1 from release_lines where name = $1) as "e!""#,
-        name
-    )
-    .fetch_one(pool)
-    .await
-}
-
 /// Where version `version` of repository `repo` runs now: (service, environment) of the services
 /// linked to the repository. The one read of deployment state from this feature: deploys depends
 /// on releases (versions are tags), so the tag page reads the current-deployment tables itself.
