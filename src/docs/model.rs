@@ -583,8 +583,15 @@ pub fn autolink(text: &str) -> String {
 }
 
 pub fn render_markdown(md: &str) -> String {
+    // An empty list item ("-" alone on a line, as older templates left them) under a line of
+    // text would make that text a heading (a setext underline): drop such lines.
+    let md: String = md
+        .lines()
+        .filter(|l| !matches!(l.trim(), "-" | "*" | "+"))
+        .collect::<Vec<_>>()
+        .join("\n");
     let parser = pulldown_cmark::Parser::new_ext(
-        md,
+        &md,
         pulldown_cmark::Options::ENABLE_TABLES | pulldown_cmark::Options::ENABLE_STRIKETHROUGH,
     );
     let mut html = String::new();
@@ -631,6 +638,20 @@ pub(crate) mod tests {
                 body: "Behind a flag.".into(),
             }],
         }
+    }
+
+    #[test]
+    fn empty_template_lines_never_render_as_headings() {
+        let html = render_markdown(prompts::LEGACY[1]);
+        assert!(!html.contains("<h"), "{html}");
+        assert!(
+            html.contains("Goals:") && html.contains("Non-goals:"),
+            "{html}"
+        );
+        assert!(
+            render_markdown("Title\n---").contains("<h2>"),
+            "a real setext heading stays"
+        );
     }
 
     #[test]
