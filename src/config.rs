@@ -92,6 +92,10 @@ pub struct ServeOpts {
     #[arg(long, env = "FLOWDECK_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
 
+    /// API requests per second per token (bursts of twice as many); more get 429.
+    #[arg(long, env = "FLOWDECK_API_RATE_PER_SECOND", default_value_t = 50)]
+    pub api_rate_per_second: u32,
+
     /// Hours an invite link stays valid.
     #[arg(long, env = "FLOWDECK_INVITE_TTL_HOURS", default_value_t = 72)]
     pub invite_ttl_hours: i64,
@@ -146,6 +150,7 @@ pub struct Config {
     pub keepalive_seconds: u64,
     pub request_timeout_seconds: u64,
     pub max_connections: usize,
+    pub api_rate_per_second: u32,
     pub invite_ttl_hours: i64,
     pub leave_notice_hours: i64,
     pub maintained_minor_lines: usize,
@@ -223,6 +228,7 @@ impl Config {
             keepalive_seconds: opts.keepalive_seconds,
             request_timeout_seconds: opts.request_timeout_seconds,
             max_connections: opts.max_connections,
+            api_rate_per_second: opts.api_rate_per_second.max(1),
             invite_ttl_hours: opts.invite_ttl_hours,
             leave_notice_hours: opts.leave_notice_hours,
             maintained_minor_lines: opts.maintained_minor_lines,
@@ -332,6 +338,7 @@ mod tests {
                 keepalive_seconds: 20,
                 request_timeout_seconds: 30,
                 max_connections: 1024,
+                api_rate_per_second: 50,
                 invite_ttl_hours: 1,
                 leave_notice_hours: 24,
                 maintained_minor_lines: 3,

@@ -2,6 +2,7 @@
 //! One folder per capability; see docs/ARCHITECTURE.md.
 
 pub mod admin;
+pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod cli;

@@ -56,7 +56,48 @@ pub fn router() -> Router<AppState> {
         .route("/incidents/{id}/resolve", post(resolve_incident))
 }
 
-pub use store::DeploymentRow;
+pub use store::{DeploymentRow, EnvRow, HistoryFilter, IncidentRow, ServiceRow};
+
+/// Deployments newest first by when they happened, filtered (the API's list).
+pub async fn list(
+    pool: &sqlx::PgPool,
+    filter: &HistoryFilter,
+    limit: i64,
+) -> AppResult<Vec<DeploymentRow>> {
+    Ok(store::history(pool, filter, limit).await?)
+}
+
+/// One deployment.
+pub async fn deployment_by_id(pool: &sqlx::PgPool, id: i64) -> AppResult<Option<DeploymentRow>> {
+    Ok(store::deployment(pool, id).await?)
+}
+
+/// Every service, by name.
+pub async fn services(pool: &sqlx::PgPool) -> AppResult<Vec<ServiceRow>> {
+    Ok(store::services(pool).await?)
+}
+
+/// Every environment, in matrix order.
+pub async fn environments(pool: &sqlx::PgPool) -> AppResult<Vec<EnvRow>> {
+    Ok(store::environments(pool).await?)
+}
+
+/// The service and environment with these names, if both exist.
+pub async fn target(
+    pool: &sqlx::PgPool,
+    service: &str,
+    environment: &str,
+) -> AppResult<(Option<ServiceRow>, Option<EnvRow>)> {
+    Ok((
+        store::service(pool, service).await?,
+        store::environment(pool, environment).await?,
+    ))
+}
+
+/// One incident.
+pub async fn incident_by_id(pool: &sqlx::PgPool, id: i64) -> AppResult<Option<IncidentRow>> {
+    Ok(store::incident(pool, id).await?)
+}
 
 /// Every target that is down now (by the prober or a report).
 pub async fn down_now(pool: &sqlx::PgPool) -> AppResult<Vec<store::DownRow>> {

@@ -26,7 +26,8 @@ use tower_sessions_sqlx_store::PostgresStore;
 use tracing::Level;
 
 use crate::{
-    admin, auth, deploys, docs, error::AppError, home, ops, presence, releases, state::AppState, ui,
+    admin, api, auth, deploys, docs, error::AppError, home, ops, presence, releases,
+    state::AppState, ui,
 };
 
 /// The whole application: routes, sessions, login gate, CSRF, security headers, request ids.
@@ -46,10 +47,12 @@ pub fn build_router(state: AppState) -> Router {
             cfg.session_idle_minutes,
         )));
 
-    Router::new()
+    // Pages: sessions, signed cookies, the login gate, CSRF.
+    let pages = Router::new()
         .merge(home::router())
         .merge(auth::router())
         .merge(admin::router())
+        .merge(api::pages::router())
         .merge(presence::router())
         .merge(releases::router())
         .merge(deploys::router())
@@ -59,13 +62,27 @@ pub fn build_router(state: AppState) -> Router {
         .route("/assets/{file}", get(ui::assets::asset))
         .route("/favicon.ico", get(ui::assets::favicon))
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(state.clone(), auth::csrf::protect))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::csrf::protect,
+        ))
         .layer(middleware::from_fn(edge::refuse_control_characters))
         .layer(middleware::from_fn(auth::session::finish_pages))
-        .layer(middleware::from_fn_with_state(state.clone(), auth::session::load_user))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::session::load_user,
+        ))
         .layer(sessions)
-        .layer(middleware::from_fn_with_state(state.clone(), auth::cookies::layer))
-        .layer(middleware::from_fn(auth::session::saved_despite_session))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::cookies::layer,
+        ))
+        .layer(middleware::from_fn(auth::session::saved_despite_session));
+
+    // The JSON API has none of those: bearer tokens only (`api::router`).
+    Router::new()
+        .nest("/api/v1", api::router(&state))
+        .merge(pages)
         .layer(middleware::from_fn_with_state(state.clone(), security_headers))
         .layer(middleware::from_fn_with_state(state.clone(), edge::deadline))
         .layer(CatchPanicLayer::custom(|_| {
@@ -237,6 +254,9 @@ async fn janitor(state: AppState) {
         }
         if let Err(e) = crate::deploys::fold_old_samples(&state.pool).await {
             tracing::warn!(error = %e, "could not summarise old health samples");
+        }
+        if let Err(e) = api::forget_old_idempotency_keys(&state.pool).await {
+            tracing::warn!(error = %e, "could not delete old idempotency keys");
         }
     }
 }

@@ -1,0 +1,223 @@
+//! `/profile/tokens` (a member's own tokens: create, shown once, revoke) and `/admin/tokens`
+//! (every token, for an admin to revoke).
+
+use axum::{
+    Form, Router,
+    extract::{Path, State},
+    response::{Html, Redirect, Response},
+    routing::{get, post},
+};
+use leptos::prelude::*;
+
+use super::tokens::{self, DEFAULT_DAYS, SCOPES, TokenForm, TokenRow};
+use crate::{
+    audit::Actor,
+    auth::{
+        cookies::Cookies,
+        model::CurrentUser,
+        policy::{Action, require},
+    },
+    error::AppResult,
+    state::AppState,
+    ui::{self, PageCtx, form::FormErrors},
+};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/profile/tokens", get(mine).post(create))
+        .route("/profile/tokens/{id}/revoke", post(revoke))
+        .route("/admin/tokens", get(all))
+}
+
+fn table(ctx: &PageCtx, rows: &[TokenRow], show_owner: bool) -> AnyView {
+    if rows.is_empty() {
+        return ui::empty_state("No tokens", "Create one for a CI job or a script below.")
+            .into_any();
+    }
+    let trs = rows
+        .iter()
+        .map(|t| {
+            let state = if t.revoked_at.is_some() {
+                view! { <span class="badge badge-off">"revoked"</span> }.into_any()
+            } else if t.expires_at <= ctx.now {
+                view! { <span class="badge badge-off">"expired"</span> }.into_any()
+            } else {
+                let action = format!("/profile/tokens/{}/revoke", t.id);
+                view! {
+                    <span>"expires "{ui::when(ctx, t.expires_at)}</span>
+                    <form method="post" action=action class="inline">
+                        {ui::csrf_field(ctx)}
+                        <button type="submit" class="danger small">"Revoke"</button>
+                    </form>
+                }
+                .into_any()
+            };
+            let used = match t.last_used_at {
+                Some(at) => view! { {ui::when(ctx, at)}<br/><small class="muted">{t.last_used_ip.clone().unwrap_or_default()}</small> }.into_any(),
+                None => view! { <span class="muted">"never"</span> }.into_any(),
+            };
+            let owner = show_owner.then(|| view! { <td data-label="Owner">{t.owner.clone()}</td> });
+            view! {
+                <tr>
+                    <td data-label="Name">{t.name.clone()}<br/><code>{format!("{}…", t.prefix)}</code></td>
+                    {owner}
+                    <td data-label="Scopes">{t.scopes.join(", ")}</td>
+                    <td data-label="Created" class="nowrap">{ui::when(ctx, t.created_at)}</td>
+                    <td data-label="Last used">{used}</td>
+                    <td data-label="State">{state}</td>
+                </tr>
+            }
+        })
+        .collect::<Vec<_>>();
+    let owner_head = show_owner.then(|| view! { <th>"Owner"</th> });
+    view! {
+        <div class="table-wrap"><table class="cards">
+            <thead><tr><th>"Name"</th>{owner_head}<th>"Scopes"</th><th>"Created"</th><th>"Last used"</th><th>"State"</th></tr></thead>
+            <tbody>{trs}</tbody>
+        </table></div>
+    }
+    .into_any()
+}
+
+async fn render(
+    state: &AppState,
+    ctx: &PageCtx,
+    user: &CurrentUser,
+    f: &TokenForm,
+    errs: &FormErrors,
+    secret: Option<String>,
+) -> AppResult<Html<String>> {
+    let rows = tokens::list(&state.pool, Some(user.id)).await?;
+    let shown = secret.map(|s| {
+        view! {
+            <section class="card created" role="status">
+                <h2>"Your new token"</h2>
+                <p>"Copy it now: it is shown only this once and flowdeck keeps only its hash."</p>
+                <code class="copy">{s}</code>
+                <p class="hint">"Use it as "<code>"Authorization: Bearer fdk_…"</code>" or "<code>"FLOWDECK_TOKEN"</code>" for the command line."</p>
+            </section>
+        }
+    });
+    let checks = SCOPES
+        .iter()
+        .map(|(k, what)| {
+            let id = format!("scope-{}", k.replace(':', "-"));
+            let checked = f.scopes.iter().any(|s| s == k);
+            let for_id = id.clone();
+            view! {
+                <label for=for_id class="check-inline">
+                    <input type="checkbox" id=id name="scopes" value=*k checked=checked/>
+                    <code>{*k}</code>" "<small class="muted">{*what}</small>
+                </label>
+            }
+        })
+        .collect::<Vec<_>>();
+    let days = if f.days.is_empty() {
+        DEFAULT_DAYS.to_string()
+    } else {
+        f.days.clone()
+    };
+    let scope_err = errs
+        .get("scopes")
+        .cloned()
+        .map(|e| view! { <p class="field-error">{e}</p> });
+    let body = view! {
+        <h1>"API tokens"</h1>
+        <p class="muted">"Tokens let CI jobs and scripts use the JSON API ("<code>"/api/v1/"</code>") as you, limited to their scopes. "<a href="/profile">"← Profile"</a></p>
+        {shown}
+        {table(ctx, &rows, false)}
+        <section class="card spaced">
+            <h2>"Create a token"</h2>
+            <form method="post" action="/profile/tokens">
+                {ui::csrf_field(ctx)}
+                {ui::field("Name", "name", "text", &f.name, errs.get("name"), Some("where it is used, e.g. “CI deploy job”"))}
+                {ui::field("Valid for (days)", "days", "text", &days, errs.get("days"), Some("at most 365"))}
+                <fieldset class="field"><legend>"Scopes"</legend>{checks}{scope_err}</fieldset>
+                <button type="submit">"Create token"</button>
+            </form>
+        </section>
+    };
+    Ok(ui::page(ctx, "API tokens", body))
+}
+
+async fn mine(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    user: CurrentUser,
+) -> AppResult<Html<String>> {
+    let f = TokenForm {
+        scopes: vec!["read".into()],
+        ..Default::default()
+    };
+    render(&state, &ctx, &user, &f, &FormErrors::default(), None).await
+}
+
+async fn create(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    user: CurrentUser,
+    actor: Actor,
+    axum_extra_form: Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    use axum::response::IntoResponse;
+    let mut f = TokenForm::default();
+    for (k, v) in axum_extra_form.0 {
+        match k.as_str() {
+            "name" => f.name = v,
+            "days" => f.days = v,
+            "scopes" => f.scopes.push(v),
+            _ => {}
+        }
+    }
+    match tokens::create(&state, &actor, &user, &f).await? {
+        // The secret is shown on this response only: no redirect, nothing stored to show again.
+        Ok(secret) => {
+            let blank = TokenForm {
+                scopes: vec!["read".into()],
+                ..Default::default()
+            };
+            Ok(render(
+                &state,
+                &ctx,
+                &user,
+                &blank,
+                &FormErrors::default(),
+                Some(secret),
+            )
+            .await?
+            .into_response())
+        }
+        Err(errs) => Ok((
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            render(&state, &ctx, &user, &f, &errs, None).await?,
+        )
+            .into_response()),
+    }
+}
+
+async fn revoke(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    actor: Actor,
+    cookies: Cookies,
+    Path(id): Path<i64>,
+) -> AppResult<Redirect> {
+    let msg = tokens::revoke(&state, &actor, &user, id).await?;
+    let back = if user.role == crate::auth::model::Role::Admin {
+        "/admin/tokens"
+    } else {
+        "/profile/tokens"
+    };
+    Ok(cookies.done(msg, back))
+}
+
+async fn all(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<String>> {
+    require(ctx.user.as_ref(), Action::ViewAdmin)?;
+    let rows = tokens::list(&state.pool, None).await?;
+    let body = view! {
+        <h1>"Every API token"</h1>
+        <p class="muted">"Revoke a token that leaked or that nobody uses; it stops working at once. "<a href="/admin">"← Admin"</a></p>
+        {table(&ctx, &rows, true)}
+    };
+    Ok(ui::page(&ctx, "API tokens", body))
+}

@@ -1,0 +1,620 @@
+//! The `/api/v1/` endpoints. Writes take JSON, check the token's scope and then the same policy
+//! and operations as the forms (`deploys::ops::record_deployment`, `releases::ops::record_tag`,
+//! `presence::ops`), so rules, audit records and outbox rows are the same whichever way data
+//! arrives; every write honours `Idempotency-Key`.
+
+use axum::{
+    Json, Router,
+    body::Bytes,
+    extract::{Path, Query, State},
+    http::{HeaderMap, Method, StatusCode, Uri, header},
+    response::{IntoResponse, Response},
+    routing::{get, post},
+};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+
+use super::{ApiError, ApiResult, idempotency, need, request_id, tokens::Caller};
+use crate::{
+    auth::policy::{self, Action},
+    deploys::{
+        self,
+        model::Status,
+        ops::{DeploymentInput, IncidentForm, Recorded},
+    },
+    presence::{model::CheckIn, ops::OfflineForm},
+    releases::ops::TagForm,
+    state::AppState,
+};
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/me", get(me))
+        .route(
+            "/deployments",
+            get(list_deployments).post(record_deployment),
+        )
+        .route("/deployments/{id}", get(get_deployment))
+        .route("/deployments/{id}/status", post(move_deployment))
+        .route("/services", get(services))
+        .route("/environments", get(environments))
+        .route("/repositories/{repo}/tags", post(record_tag))
+        .route("/status", post(check_in))
+        .route("/incidents", post(open_incident))
+        .route("/incidents/{id}/resolve", post(resolve_incident))
+}
+
+/// Parses a JSON body: 415 when it is not JSON, 400 `malformed_json` when it does not parse, 422
+/// `invalid_body` when a field has the wrong type, is missing or is unknown.
+fn parse<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> ApiResult<T> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.starts_with("application/json"));
+    if !json {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "Send JSON with `Content-Type: application/json`.",
+        ));
+    }
+    serde_json::from_slice(body).map_err(|e| {
+        use serde_json::error::Category;
+        match e.classify() {
+            Category::Data => {
+                let mut err = ApiError::invalid(format!("The body does not fit: {e}."));
+                err.code = "invalid_body";
+                err
+            }
+            _ => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                format!("The body is not valid JSON: {e}."),
+            ),
+        }
+    })
+}
+
+/// What identifies a write for its Idempotency-Key: method, path and body.
+fn fingerprint(method: &Method, uri: &Uri, body: &[u8]) -> Vec<u8> {
+    let mut v = format!("{method} {}\n", uri.path()).into_bytes();
+    v.extend_from_slice(body);
+    v
+}
+
+/// Runs a write with its JSON body parsed, once per Idempotency-Key.
+async fn write<T, F, Fut>(
+    state: &AppState,
+    caller: &Caller,
+    (method, uri, headers): (&Method, &Uri, &HeaderMap),
+    body: &Bytes,
+    run: F,
+) -> Response
+where
+    T: DeserializeOwned,
+    F: FnOnce(T) -> Fut,
+    Fut: Future<Output = ApiResult<Response>>,
+{
+    let print = fingerprint(method, uri, body);
+    idempotency::once(state, caller, headers, &print, async {
+        match parse::<T>(headers, body) {
+            Ok(input) => run(input).await.unwrap_or_else(IntoResponse::into_response),
+            Err(e) => e.into_response(),
+        }
+    })
+    .await
+}
+
+#[derive(Serialize)]
+struct Me {
+    handle: String,
+    display_name: String,
+    role: &'static str,
+    token: String,
+    scopes: Vec<String>,
+}
+
+async fn me(caller: Caller) -> ApiResult<Json<Me>> {
+    Ok(Json(Me {
+        handle: caller.user.handle.clone(),
+        display_name: caller.user.display_name.clone(),
+        role: caller.user.role.as_str(),
+        token: caller.token_name.clone(),
+        scopes: caller.scopes.clone(),
+    }))
+}
+
+#[derive(Serialize)]
+pub struct Deployment {
+    id: i64,
+    service: String,
+    environment: String,
+    version: String,
+    status: &'static str,
+    image_ref: String,
+    digest: String,
+    commit: String,
+    note: String,
+    started_at: DateTime<Utc>,
+    finished_at: Option<DateTime<Utc>>,
+    recorded_by: String,
+    source: String,
+}
+
+impl From<deploys::DeploymentRow> for Deployment {
+    fn from(d: deploys::DeploymentRow) -> Self {
+        Self {
+            id: d.id,
+            service: d.service,
+            environment: d.environment,
+            version: d.version,
+            status: d.status.as_str(),
+            image_ref: d.image_ref,
+            digest: d.digest,
+            commit: d.commit_sha,
+            note: d.note,
+            started_at: d.started_at,
+            finished_at: d.finished_at,
+            recorded_by: d.actor,
+            source: d.source,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Page<T> {
+    items: Vec<T>,
+    /// The cursor of the next page (`?after=`), when there is one.
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ListQuery {
+    service: Option<String>,
+    environment: Option<String>,
+    status: Option<String>,
+    after: Option<String>,
+    limit: Option<i64>,
+}
+
+fn cursor(raw: &str) -> ApiResult<(DateTime<Utc>, i64)> {
+    raw.split_once('.')
+        .and_then(|(m, id)| {
+            Some((
+                DateTime::from_timestamp_micros(m.parse().ok()?)?,
+                id.parse().ok()?,
+            ))
+        })
+        .ok_or_else(|| ApiError::invalid("`after` is a cursor from a previous page's `next`."))
+}
+
+async fn list_deployments(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Page<Deployment>>> {
+    need(&caller, "read")?;
+    let Query(q) = query.map_err(|e| ApiError::invalid(e.body_text()))?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::invalid("`limit` is between 1 and 200."));
+    }
+    let (svc, env) = deploys::target(
+        &state.pool,
+        q.service.as_deref().unwrap_or(""),
+        q.environment.as_deref().unwrap_or(""),
+    )
+    .await?;
+    if q.service.is_some() && svc.is_none() {
+        return Err(ApiError::not_found("service"));
+    }
+    if q.environment.is_some() && env.is_none() {
+        return Err(ApiError::not_found("environment"));
+    }
+    let status = match q.status.as_deref() {
+        None => None,
+        Some(s) => Some(Status::parse(s).map_err(ApiError::invalid)?),
+    };
+    let filter = deploys::HistoryFilter {
+        service: svc.map(|s| s.id),
+        environment: env.map(|e| e.id),
+        status,
+        before: q.after.as_deref().map(cursor).transpose()?,
+    };
+    let mut rows = deploys::list(&state.pool, &filter, limit + 1).await?;
+    let next = (rows.len() as i64 > limit)
+        .then(|| {
+            rows.get(limit as usize - 1)
+                .map(|d| format!("{}.{}", d.happened_at.timestamp_micros(), d.id))
+        })
+        .flatten();
+    rows.truncate(limit as usize);
+    Ok(Json(Page {
+        items: rows.into_iter().map(Deployment::from).collect(),
+        next,
+    }))
+}
+
+async fn get_deployment(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<Deployment>> {
+    need(&caller, "read")?;
+    let d = deploys::deployment_by_id(&state.pool, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("deployment"))?;
+    Ok(Json(d.into()))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewDeployment {
+    service: String,
+    environment: String,
+    version: String,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    image: Option<String>,
+    #[serde(default)]
+    digest: Option<String>,
+    #[serde(default)]
+    commit: Option<String>,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+#[derive(Serialize)]
+struct RecordedOut {
+    deployment: Deployment,
+    /// Skew it introduced, or a version its repository has not tagged: recorded anyway (CI does
+    /// not stop to confirm), reported here.
+    warnings: Vec<String>,
+}
+
+async fn record_deployment(
+    State(state): State<AppState>,
+    caller: Caller,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let req = (&method, &uri, &headers);
+    let rid = request_id(&headers);
+    let st = state.clone();
+    let c = caller.clone();
+    write(&state, &caller, req, &body, |n: NewDeployment| async move {
+        need(&c, "deployments:write")?;
+        policy::require(Some(&c.user), Action::RecordDeployment)?;
+        let (svc, env) = deploys::target(&st.pool, n.service.trim(), n.environment.trim()).await?;
+        let warnings = match (&svc, &env) {
+            (Some(s), Some(e)) => deploys::ops::warnings_for(&st, s, e, n.version.trim()).await?,
+            _ => Vec::new(),
+        };
+        let input = DeploymentInput {
+            service: n.service,
+            environment: n.environment,
+            version: n.version,
+            image_ref: n.image.unwrap_or_default(),
+            digest: n.digest.unwrap_or_default(),
+            status: n.status.unwrap_or_default(),
+            commit: n.commit.unwrap_or_default(),
+            note: n.note.unwrap_or_default(),
+            idempotency_key: String::new(),
+            confirm: "yes".into(),
+        };
+        let actor = c.actor(rid);
+        let id = match deploys::ops::record_deployment(&st, &actor, "api", &input).await? {
+            Ok(Recorded::New(id) | Recorded::Existing(id)) => id,
+            Ok(Recorded::Confirm(_)) => {
+                return Err(ApiError::invalid("The deployment needs confirming."));
+            }
+            Err(errs) => return Err(errs.into()),
+        };
+        let d = deploys::deployment_by_id(&st.pool, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("deployment"))?;
+        let out = RecordedOut {
+            deployment: d.into(),
+            warnings,
+        };
+        Ok((StatusCode::CREATED, Json(out)).into_response())
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StatusMove {
+    status: String,
+}
+
+async fn move_deployment(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let req = (&method, &uri, &headers);
+    let rid = request_id(&headers);
+    let (st, c) = (state.clone(), caller.clone());
+    write(&state, &caller, req, &body, |m: StatusMove| async move {
+        need(&c, "deployments:write")?;
+        let actor = c.actor(rid);
+        deploys::ops::transition(&st, &c.user, &actor, id, &m.status).await?;
+        let d = deploys::deployment_by_id(&st.pool, id)
+            .await?
+            .ok_or_else(|| ApiError::not_found("deployment"))?;
+        Ok(Json(Deployment::from(d)).into_response())
+    })
+    .await
+}
+
+#[derive(Serialize)]
+struct ServiceOut {
+    name: String,
+    role: String,
+    image: String,
+    owner: String,
+    repository: Option<String>,
+}
+
+async fn services(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Page<ServiceOut>>> {
+    need(&caller, "read")?;
+    let items = deploys::services(&state.pool)
+        .await?
+        .into_iter()
+        .map(|s| ServiceOut {
+            name: s.name,
+            role: s.role,
+            image: s.image,
+            owner: s.owner,
+            repository: s.repository,
+        })
+        .collect();
+    Ok(Json(Page { items, next: None }))
+}
+
+#[derive(Serialize)]
+struct EnvironmentOut {
+    name: String,
+    tier: String,
+    position: i32,
+    url: String,
+}
+
+async fn environments(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Page<EnvironmentOut>>> {
+    need(&caller, "read")?;
+    let items = deploys::environments(&state.pool)
+        .await?
+        .into_iter()
+        .map(|e| EnvironmentOut {
+            name: e.name,
+            tier: e.tier,
+            position: e.position,
+            url: e.url,
+        })
+        .collect();
+    Ok(Json(Page { items, next: None }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewTag {
+    tag: String,
+    #[serde(default)]
+    commit: Option<String>,
+}
+
+#[derive(Serialize)]
+struct Done {
+    message: String,
+}
+
+async fn record_tag(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(repo): Path<String>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let req = (&method, &uri, &headers);
+    let rid = request_id(&headers);
+    let (st, c) = (state.clone(), caller.clone());
+    write(&state, &caller, req, &body, |t: NewTag| async move {
+        need(&c, "releases:write")?;
+        policy::require(Some(&c.user), Action::ManageReleases)?;
+        let repo = crate::releases::repository_named(&st.pool, &repo)
+            .await?
+            .ok_or_else(|| ApiError::not_found("repository"))?;
+        let form = TagForm {
+            tag: t.tag,
+            commit: t.commit.unwrap_or_default(),
+        };
+        let actor = c.actor(rid);
+        match crate::releases::ops::record_tag(&st, &actor, &repo, &form).await? {
+            Ok(message) => Ok((StatusCode::CREATED, Json(Done { message })).into_response()),
+            Err(errs) => Err(errs.into()),
+        }
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CheckInBody {
+    state: String,
+    #[serde(default, rename = "for")]
+    for_: Option<String>,
+    #[serde(default)]
+    until: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn check_in(
+    State(state): State<AppState>,
+    caller: Caller,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let req = (&method, &uri, &headers);
+    let rid = request_id(&headers);
+    let (st, c) = (state.clone(), caller.clone());
+    write(&state, &caller, req, &body, |b: CheckInBody| async move {
+        need(&c, "status:write")?;
+        policy::require(Some(&c.user), Action::SetOwnStatus)?;
+        let actor = c.actor(rid);
+        let message = match b.state.as_str() {
+            "online" | "away" => {
+                let to = if b.state == "online" {
+                    CheckIn::Online
+                } else {
+                    CheckIn::Away
+                };
+                crate::presence::ops::check_in(&st, &c.user, &actor, to).await?;
+                format!("You are {}.", b.state)
+            }
+            "offline" => {
+                let form = OfflineForm {
+                    for_: b.for_.unwrap_or_default(),
+                    until: b.until.unwrap_or_default(),
+                    reason: b.reason.unwrap_or_default(),
+                };
+                let until = crate::presence::ops::go_offline(&st, &c.user, &actor, &form)
+                    .await?
+                    .map_err(ApiError::from)?;
+                format!("You are offline until {}.", until.to_rfc3339())
+            }
+            _ => {
+                let mut e = ApiError::invalid("`state` is online, away or offline.");
+                e.fields
+                    .insert("state".into(), "online, away or offline".into());
+                return Err(e);
+            }
+        };
+        Ok(Json(Done { message }).into_response())
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewIncident {
+    service: String,
+    environment: String,
+    severity: String,
+    title: String,
+    #[serde(default)]
+    deployment: Option<i64>,
+}
+
+#[derive(Serialize)]
+struct IncidentOut {
+    id: i64,
+    service: String,
+    environment: String,
+    severity: String,
+    title: String,
+    opened_at: DateTime<Utc>,
+    resolved_at: Option<DateTime<Utc>>,
+    deployment: Option<i64>,
+    resolution: String,
+}
+
+impl From<deploys::IncidentRow> for IncidentOut {
+    fn from(i: deploys::IncidentRow) -> Self {
+        Self {
+            id: i.id,
+            service: i.service,
+            environment: i.environment,
+            severity: i.severity,
+            title: i.title,
+            opened_at: i.opened_at,
+            resolved_at: i.resolved_at,
+            deployment: i.deployment_id,
+            resolution: i.resolution,
+        }
+    }
+}
+
+async fn incident_out(state: &AppState, id: i64) -> ApiResult<Json<IncidentOut>> {
+    let i = deploys::incident_by_id(&state.pool, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("incident"))?;
+    Ok(Json(i.into()))
+}
+
+async fn open_incident(
+    State(state): State<AppState>,
+    caller: Caller,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let req = (&method, &uri, &headers);
+    let rid = request_id(&headers);
+    let (st, c) = (state.clone(), caller.clone());
+    write(&state, &caller, req, &body, |n: NewIncident| async move {
+        need(&c, "incidents:write")?;
+        policy::require(Some(&c.user), Action::RecordIncident)?;
+        let form = IncidentForm {
+            service: n.service,
+            environment: n.environment,
+            severity: n.severity,
+            title: n.title,
+            deployment: n.deployment.map(|d| d.to_string()).unwrap_or_default(),
+        };
+        let actor = c.actor(rid);
+        let id = deploys::ops::open_incident(&st, &actor, &form)
+            .await?
+            .map_err(ApiError::from)?;
+        Ok((StatusCode::CREATED, incident_out(&st, id).await?).into_response())
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Resolution {
+    note: String,
+}
+
+async fn resolve_incident(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let req = (&method, &uri, &headers);
+    let rid = request_id(&headers);
+    let (st, c) = (state.clone(), caller.clone());
+    write(&state, &caller, req, &body, |r: Resolution| async move {
+        need(&c, "incidents:write")?;
+        policy::require(Some(&c.user), Action::RecordIncident)?;
+        let actor = c.actor(rid);
+        deploys::ops::resolve_incident(&st, &actor, id, &r.note).await?;
+        Ok(incident_out(&st, id).await?.into_response())
+    })
+    .await
+}

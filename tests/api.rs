@@ -1,0 +1,590 @@
+//! The JSON API through the real router: tokens made on the page and used as bearer tokens,
+//! scopes, the JSON error contract, idempotent writes, cursor pages, rate limits, and writes that
+//! go through the same rules as the forms.
+
+mod common;
+
+use common::{Client, TestApp};
+use flowdeck::auth::model::Role;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// Creates a token on `/profile/tokens` as `c` with `scopes`; returns the secret shown once.
+async fn token(c: &Client, name: &str, scopes: &[&str]) -> String {
+    let mut fields = vec![("name", name), ("days", "30")];
+    for s in scopes {
+        fields.push(("scopes", s));
+    }
+    let page = c.post("/profile/tokens", &fields).await;
+    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let start = page
+        .body
+        .find("<code class=\"copy\">")
+        .expect("the secret is shown")
+        + 19;
+    let end = page.body[start..].find('<').unwrap() + start;
+    page.body[start..end].to_string()
+}
+
+struct Api {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Api {
+    fn new(app: &TestApp, token: &str) -> Self {
+        Self {
+            http: reqwest::Client::new(),
+            base: format!("{}/api/v1", app.base),
+            token: token.to_string(),
+        }
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&str>,
+        key: Option<&str>,
+    ) -> (StatusCode, Value, String) {
+        let mut req = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req
+                .header("content-type", "application/json")
+                .body(b.to_string());
+        }
+        if let Some(k) = key {
+            req = req.header("idempotency-key", k);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status();
+        let text = r.text().await.unwrap();
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        (status, json, text)
+    }
+
+    async fn get(&self, path: &str) -> (StatusCode, Value) {
+        let (s, v, _) = self.send(reqwest::Method::GET, path, None, None).await;
+        (s, v)
+    }
+
+    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
+        let (s, v, _) = self
+            .send(reqwest::Method::POST, path, Some(&body.to_string()), None)
+            .await;
+        (s, v)
+    }
+}
+
+async fn targets(app: &TestApp) {
+    let lead = app.logged_in("lee", Role::Lead).await;
+    for (name, role) in [("api", "api"), ("web", "web")] {
+        let r = lead
+            .post(
+                "/services",
+                &[("name", name), ("role", role), ("image", "")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    }
+    let r = lead
+        .post(
+            "/environments",
+            &[
+                ("name", "prod"),
+                ("tier", "production"),
+                ("position", "1"),
+                ("url", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+}
+
+#[tokio::test]
+async fn a_token_made_on_the_page_records_a_deployment_that_the_matrix_shows() {
+    let app = TestApp::spawn().await;
+    targets(&app).await;
+    let mo = app.logged_in("mo", Role::Member).await;
+    let secret = token(&mo, "CI deploy job", &["read", "deployments:write"]).await;
+    assert!(secret.starts_with("fdk_") && secret.len() == 47, "{secret}");
+    let list = mo.get("/profile/tokens").await.body;
+    assert!(list.contains("CI deploy job") && list.contains(&format!("{}…", &secret[..10])));
+    assert!(!list.contains(&secret), "the secret is shown only once");
+    let stored: i64 =
+        sqlx::query_scalar("select count(*) from api_tokens where token_hash = sha256($1::bytea)")
+            .bind(secret.as_bytes())
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored, 1, "only its SHA-256 is kept");
+
+    let api = Api::new(&app, &secret);
+    let (s, me) = api.get("/me").await;
+    assert_eq!((s, me["handle"].as_str()), (StatusCode::OK, Some("mo")));
+    let (s, body) = api
+        .post(
+            "/deployments",
+            json!({"service": "api", "environment": "prod", "version": "v3.8.1", "commit": "abc1234"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    assert_eq!(body["deployment"]["status"], "succeeded");
+    assert_eq!(body["deployment"]["source"], "api");
+    let id = body["deployment"]["id"].as_i64().unwrap();
+    let matrix = mo.get("/deployments").await.body;
+    assert!(matrix.contains("v3.8.1"), "the matrix shows it");
+    let actor: String =
+        sqlx::query_scalar("select actor from audit_log where action = 'deployment.recorded'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(actor, "mo (token “CI deploy job”)");
+
+    // Skew is recorded, not stopped, and reported.
+    let (s, body) = api
+        .post(
+            "/deployments",
+            json!({"service": "web", "environment": "prod", "version": "v3.9.0"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED);
+    assert!(
+        body["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("newer than api"),
+        "{body}"
+    );
+
+    let (s, one) = api.get(&format!("/deployments/{id}")).await;
+    assert_eq!(
+        (s, one["commit"].as_str()),
+        (StatusCode::OK, Some("abc1234"))
+    );
+    let (s, moved) = api
+        .post(
+            &format!("/deployments/{id}/status"),
+            json!({"status": "rolled_back"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "the recorder may roll back: {moved}");
+    assert_eq!(moved["status"], "rolled_back");
+}
+
+#[tokio::test]
+async fn the_api_refuses_without_a_valid_token_and_in_its_own_words() {
+    let app = TestApp::spawn().await;
+    targets(&app).await;
+    let mo = app.logged_in("mo", Role::Member).await;
+    // A browser session is not a credential here.
+    let r = mo
+        .http
+        .get(format!("{}/api/v1/me", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.headers()["www-authenticate"], "Bearer");
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "unauthorized");
+    let bogus = Api::new(&app, "fdk_not-a-real-token");
+    assert_eq!(bogus.get("/me").await.0, StatusCode::UNAUTHORIZED);
+
+    let secret = token(&mo, "reader", &["read"]).await;
+    let api = Api::new(&app, &secret);
+    let (s, body) = api
+        .post(
+            "/deployments",
+            json!({"service": "api", "environment": "prod", "version": "v1.0.0"}),
+        )
+        .await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("missing_scope"))
+    );
+
+    // Revoked: stops at once.
+    let id: i64 = sqlx::query_scalar("select id from api_tokens where name = 'reader'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let r = mo.post(&format!("/profile/tokens/{id}/revoke"), &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    assert_eq!(api.get("/me").await.0, StatusCode::UNAUTHORIZED);
+
+    // Expired: refused with its own code, and the use is audited.
+    let secret = token(&mo, "old", &["read"]).await;
+    sqlx::query(
+        "update api_tokens set expires_at = now() - interval '1 minute' where name = 'old'",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let (s, body) = Api::new(&app, &secret).get("/me").await;
+    assert_eq!(
+        (s, body["error"]["code"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("token_expired"))
+    );
+    let audited: i64 = sqlx::query_scalar(
+        "select count(*) from audit_log where action = 'token.used_after_expiry'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(audited, 1);
+
+    // A disabled account's tokens stop at once.
+    let secret = token(&mo, "live", &["read"]).await;
+    let api = Api::new(&app, &secret);
+    assert_eq!(api.get("/me").await.0, StatusCode::OK);
+    sqlx::query("update accounts set disabled_at = now() where handle = 'mo'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(api.get("/me").await.0, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_json_error_and_writes_nothing() {
+    let app = TestApp::spawn().await;
+    targets(&app).await;
+    let mo = app.logged_in("mo", Role::Member).await;
+    let api = Api::new(
+        &app,
+        &token(&mo, "ci", &["read", "deployments:write"]).await,
+    );
+    let post = |body: &'static str| {
+        let api = &api;
+        async move {
+            api.send(reqwest::Method::POST, "/deployments", Some(body), None)
+                .await
+        }
+    };
+    let (s, v, _) = post("{not json").await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("malformed_json"))
+    );
+    let (s, v, _) = post(r#"{"service": 1, "environment": "prod", "version": "v1.0.0"}"#).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_body"))
+    );
+    let (s, v, _) =
+        post(r#"{"service": "api", "environment": "prod", "version": "v1.0.0", "sneaky": true}"#)
+            .await;
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "unknown fields are refused: {v}"
+    );
+    let (s, v, _) =
+        post(r#"{"service": "api", "environment": "prod", "version": "latest-ish"}"#).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid"))
+    );
+    assert!(
+        v["error"]["fields"]["version"]
+            .as_str()
+            .unwrap()
+            .contains("does not start with"),
+        "{v}"
+    );
+    let (s, v, _) =
+        post(r#"{"service": "nope", "environment": "prod", "version": "v1.0.0"}"#).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(v["error"]["fields"]["service"], "Choose a service.");
+    let huge = format!(
+        r#"{{"service": "api", "environment": "prod", "version": "v1.0.0", "note": "{}"}}"#,
+        "x".repeat(300 * 1024)
+    );
+    let r = reqwest::Client::new()
+        .post(format!("{}/api/v1/deployments", app.base))
+        .bearer_auth(&api.token)
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["error"]["code"], "too_large");
+    let (s, v) = api.get("/deployments?limit=0").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    let (s, _) = api.get("/deployments?after=garbage").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    let (s, v) = api.get("/nowhere").await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    let n: i64 = sqlx::query_scalar("select count(*) from deployments")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 0, "nothing was written");
+}
+
+#[tokio::test]
+async fn an_idempotency_key_replays_the_first_response_and_refuses_another_body() {
+    let app = TestApp::spawn().await;
+    targets(&app).await;
+    let mo = app.logged_in("mo", Role::Member).await;
+    let api = Api::new(
+        &app,
+        &token(&mo, "ci", &["read", "deployments:write"]).await,
+    );
+    let body = r#"{"service": "api", "environment": "prod", "version": "v3.8.1"}"#;
+    let post = |b: &'static str| {
+        let api = &api;
+        async move {
+            api.send(
+                reqwest::Method::POST,
+                "/deployments",
+                Some(b),
+                Some("run-42-deploy"),
+            )
+            .await
+        }
+    };
+    let (s1, _, first) = post(body).await;
+    let (s2, _, second) = post(body).await;
+    assert_eq!((s1, s2), (StatusCode::CREATED, StatusCode::CREATED));
+    assert_eq!(first, second, "the same bytes");
+    let n: i64 = sqlx::query_scalar("select count(*) from deployments")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 1, "recorded once");
+    let (s, v, _) = post(r#"{"service": "api", "environment": "prod", "version": "v3.8.2"}"#).await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Some("idempotency_key_reused")
+        )
+    );
+}
+
+#[tokio::test]
+async fn lists_page_with_a_cursor_and_filters() {
+    let app = TestApp::spawn().await;
+    targets(&app).await;
+    sqlx::query(
+        "insert into deployments (service_id, environment_id, version, status, started_at, finished_at, actor, source)
+         select 1, 1, 'v1.0.' || n, 'succeeded', now() - (n || ' minutes')::interval,
+                now() - (n || ' minutes')::interval, 'ci', 'api'
+         from generate_series(1, 25) n",
+    )
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let mo = app.logged_in("mo", Role::Member).await;
+    let api = Api::new(&app, &token(&mo, "reader", &["read"]).await);
+    let (s, page) = api.get("/deployments?service=api&limit=10").await;
+    assert_eq!(s, StatusCode::OK);
+    let versions = |p: &Value| -> Vec<String> {
+        p["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["version"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(versions(&page)[0], "v1.0.1", "newest first");
+    let mut seen = versions(&page);
+    let mut next = page["next"].as_str().map(str::to_string);
+    while let Some(cursor) = next {
+        let (_, p) = api
+            .get(&format!("/deployments?service=api&limit=10&after={cursor}"))
+            .await;
+        seen.extend(versions(&p));
+        next = p["next"].as_str().map(str::to_string);
+    }
+    assert_eq!(seen.len(), 25, "every row once: {seen:?}");
+    let (s, v) = api.get("/deployments?service=nope").await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("not_found"))
+    );
+    let (s, v) = api.get("/services").await;
+    assert_eq!(
+        (s, v["items"][0]["name"].as_str()),
+        (StatusCode::OK, Some("api"))
+    );
+}
+
+#[tokio::test]
+async fn a_token_over_its_rate_gets_429_with_retry_after() {
+    let app = TestApp::spawn_with(|c| c.api_rate_per_second = 1).await;
+    let mo = app.logged_in("mo", Role::Member).await;
+    let api = Api::new(&app, &token(&mo, "busy", &["read"]).await);
+    let mut statuses = Vec::new();
+    let mut retry = None;
+    for _ in 0..4 {
+        let r = reqwest::Client::new()
+            .get(format!("{}/api/v1/me", app.base))
+            .bearer_auth(&api.token)
+            .send()
+            .await
+            .unwrap();
+        if r.status() == StatusCode::TOO_MANY_REQUESTS {
+            retry = r
+                .headers()
+                .get("retry-after")
+                .map(|v| v.to_str().unwrap().to_string());
+        }
+        statuses.push(r.status());
+    }
+    assert_eq!(
+        &statuses[..2],
+        [StatusCode::OK, StatusCode::OK],
+        "a burst of two passes"
+    );
+    assert!(
+        statuses.contains(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    assert_eq!(retry.as_deref(), Some("1"));
+}
+
+#[tokio::test]
+async fn check_ins_tags_and_incidents_follow_the_same_rules_as_the_forms() {
+    let app = TestApp::spawn().await;
+    targets(&app).await;
+    let mo = app.logged_in("mo", Role::Member).await;
+    let api = Api::new(
+        &app,
+        &token(
+            &mo,
+            "all",
+            &["read", "status:write", "releases:write", "incidents:write"],
+        )
+        .await,
+    );
+    let (s, v) = api.post("/status", json!({"state": "offline"})).await;
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "offline needs a return time: {v}"
+    );
+    assert!(v["error"]["fields"]["for"].is_string(), "{v}");
+    let (s, v) = api
+        .post(
+            "/status",
+            json!({"state": "offline", "for": "2h", "reason": "dentist"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert!(mo.get("/team").await.body.contains("dentist"));
+    let (s, _) = api.post("/status", json!({"state": "asleep"})).await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+
+    // Tags are for leads, whichever way they arrive.
+    let lead = app.logged_in("lea", Role::Lead).await;
+    lead.post(
+        "/releases",
+        &[("name", "server"), ("url", ""), ("default_branch", "")],
+    )
+    .await;
+    let (s, v) = api
+        .post("/repositories/server/tags", json!({"tag": "v1.2.0"}))
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
+    let lead_api = Api::new(
+        &app,
+        &token(&lead, "release job", &["releases:write"]).await,
+    );
+    let (s, v) = lead_api
+        .post(
+            "/repositories/server/tags",
+            json!({"tag": "v1.2.0", "commit": "abcdef1"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = lead_api
+        .post("/repositories/server/tags", json!({"tag": "v1.2.0-RC1"}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        v["error"]["fields"]["tag"]
+            .as_str()
+            .unwrap()
+            .contains("Did you mean"),
+        "{v}"
+    );
+
+    let (s, v) = api
+        .post("/incidents", json!({"service": "api", "environment": "prod", "severity": "sev2", "title": "Logins fail"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let id = v["id"].as_i64().unwrap();
+    let (s, _) = api
+        .post(&format!("/incidents/{id}/resolve"), json!({"note": ""}))
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a resolution says what restored service"
+    );
+    let (s, v) = api
+        .post(
+            &format!("/incidents/{id}/resolve"),
+            json!({"note": "Restarted"}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["resolution"].as_str()),
+        (StatusCode::OK, Some("Restarted"))
+    );
+    assert!(
+        mo.get(&format!("/incidents/{id}"))
+            .await
+            .body
+            .contains("Restarted")
+    );
+}
+
+#[tokio::test]
+async fn an_admin_sees_and_revokes_anyones_token_but_members_only_their_own() {
+    let app = TestApp::spawn().await;
+    let mo = app.logged_in("mo", Role::Member).await;
+    let zoe = app.logged_in("zoe", Role::Member).await;
+    let secret = token(&mo, "mine", &["read"]).await;
+    let id: i64 = sqlx::query_scalar("select id from api_tokens")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let r = zoe.post(&format!("/profile/tokens/{id}/revoke"), &[]).await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "not hers");
+    assert_eq!(zoe.get("/admin/tokens").await.status, StatusCode::FORBIDDEN);
+    let ada = app.logged_in("ada", Role::Admin).await;
+    let all = ada.get("/admin/tokens").await.body;
+    assert!(all.contains("mine") && all.contains(">mo<"));
+    assert_eq!(
+        ada.post(&format!("/profile/tokens/{id}/revoke"), &[])
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        Api::new(&app, &secret).get("/me").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    let refused = mo
+        .post("/profile/tokens", &[("name", ""), ("days", "400")])
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.body.contains("Between 1 and 365 days") && refused.body.contains("at least one")
+    );
+}
