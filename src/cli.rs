@@ -1,4 +1,5 @@
-//! The command line (DESIGN §4.4): `serve`, `migrate`, `demo`, `admin create`.
+//! The command line (DESIGN §4.4): `serve`, `migrate`, `demo`, `admin create`, `releases
+//! import`, and the API client commands (`deploy`, `status`, `tag`, `incident`; `client.rs`).
 
 use std::{io::IsTerminal, process::ExitCode};
 
@@ -45,6 +46,34 @@ pub enum Command {
         #[command(subcommand)]
         command: ReleasesCommand,
     },
+    /// API client: record a deployment (FLOWDECK_URL, FLOWDECK_TOKEN).
+    Deploy {
+        #[command(flatten)]
+        client: crate::client::ClientOpts,
+        #[command(subcommand)]
+        command: crate::client::DeployCommand,
+    },
+    /// API client: check in as online, away or offline.
+    Status {
+        #[command(flatten)]
+        client: crate::client::ClientOpts,
+        #[command(subcommand)]
+        command: crate::client::StatusCommand,
+    },
+    /// API client: record a release tag.
+    Tag {
+        #[command(flatten)]
+        client: crate::client::ClientOpts,
+        #[command(subcommand)]
+        command: crate::client::TagCommand,
+    },
+    /// API client: open or resolve an incident.
+    Incident {
+        #[command(flatten)]
+        client: crate::client::ClientOpts,
+        #[command(subcommand)]
+        command: crate::client::IncidentCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -78,6 +107,21 @@ pub enum AdminCommand {
 }
 
 pub fn run(cli: Cli) -> ExitCode {
+    use crate::client;
+    // The API client commands need no database and no logging set-up.
+    match cli.command {
+        Some(Command::Deploy { client: o, command }) => {
+            return client::run(&o, client::deploy(command));
+        }
+        Some(Command::Status { client: o, command }) => {
+            return client::run(&o, client::status(command));
+        }
+        Some(Command::Tag { client: o, command }) => return client::run(&o, client::tag(command)),
+        Some(Command::Incident { client: o, command }) => {
+            return client::run(&o, client::incident(command));
+        }
+        _ => {}
+    }
     telemetry::init(cli.global.log_format);
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -142,6 +186,12 @@ async fn with_database(
         Command::Releases {
             command: ReleasesCommand::Import { path, repo, owner },
         } => releases_import(pool, path, repo, owner).await,
+        Command::Deploy { .. }
+        | Command::Status { .. }
+        | Command::Tag { .. }
+        | Command::Incident { .. } => {
+            anyhow::bail!("API client commands run without a database (see `client::run`)")
+        }
         Command::Serve(_) => {
             let (config, load_demo) = serve_config.expect("serve config parsed above");
             serve(pool.clone(), config, load_demo).await

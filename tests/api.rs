@@ -588,3 +588,164 @@ async fn an_admin_sees_and_revokes_anyones_token_but_members_only_their_own() {
         refused.body.contains("Between 1 and 365 days") && refused.body.contains("at least one")
     );
 }
+
+/// Runs the `flowdeck` binary as a CI job would.
+fn cli(app: &TestApp, token: &str, args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flowdeck"))
+        .args(args)
+        .env("FLOWDECK_URL", &app.base)
+        .env("FLOWDECK_TOKEN", token)
+        .env_remove("GITHUB_RUN_ID")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_records_through_the_api_once_per_ci_run() {
+    let app = TestApp::spawn().await;
+    targets(&app).await;
+    let mo = app.logged_in("mo", Role::Member).await;
+    let secret = token(
+        &mo,
+        "ci",
+        &[
+            "read",
+            "deployments:write",
+            "status:write",
+            "incidents:write",
+        ],
+    )
+    .await;
+    let record = [
+        "deploy",
+        "record",
+        "--service",
+        "api",
+        "--env",
+        "prod",
+        "--version",
+        "v3.8.1",
+        "--image",
+        &format!("ghcr.io/example/api:v3.8.1@sha256:{}", "a".repeat(64)),
+        "--commit",
+        "abc1234",
+    ];
+    let run = [("GITHUB_RUN_ID", "987654")];
+    // The server runs on the other worker thread while this one waits for the process.
+    let (code, out, err) = cli(&app, &secret, &record, &run);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("recorded: api v3.8.1 → prod (succeeded)"),
+        "{out}"
+    );
+    // The step retried in the same run: recorded once.
+    let (code, _, _) = cli(&app, &secret, &record, &run);
+    assert_eq!(code, 0);
+    let (n, digest): (i64, String) =
+        sqlx::query_as("select count(*), max(digest) from deployments")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(n, 1, "one deployment for one CI run");
+    assert_eq!(
+        digest,
+        format!("sha256:{}", "a".repeat(64)),
+        "the digest is split off the image"
+    );
+
+    let (code, out, _) = cli(
+        &app,
+        &secret,
+        &[
+            "deploy",
+            "record",
+            "--service",
+            "api",
+            "--env",
+            "prod",
+            "--version",
+            "v3.8.2",
+            "--json",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0);
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["deployment"]["version"], "v3.8.2");
+
+    // A refusal: exit 1 and the server's words.
+    let (code, _, err) = cli(
+        &app,
+        &secret,
+        &[
+            "deploy",
+            "record",
+            "--service",
+            "api",
+            "--env",
+            "prod",
+            "--version",
+            "latest",
+        ],
+        &[],
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("version:") && err.contains("does not start with"),
+        "{err}"
+    );
+    // Usage errors: exit 2.
+    let (code, _, _) = cli(
+        &app,
+        &secret,
+        &["deploy", "record", "--service", "api"],
+        &[],
+    );
+    assert_eq!(code, 2, "missing arguments");
+    let (code, _, err) = cli(&app, "", &["status", "online"], &[("FLOWDECK_TOKEN", "")]);
+    assert_eq!(code, 2, "no token: {err}");
+
+    let (code, out, err) = cli(
+        &app,
+        &secret,
+        &["status", "offline", "--for", "2h", "--reason", "dentist"],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("You are offline until"), "{out}");
+    let (code, out, _) = cli(
+        &app,
+        &secret,
+        &[
+            "incident",
+            "open",
+            "--service",
+            "api",
+            "--env",
+            "prod",
+            "--severity",
+            "sev3",
+            "--title",
+            "Slow logins",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0);
+    assert!(out.contains("Incident #1 (open): Slow logins."), "{out}");
+    let (code, out, _) = cli(
+        &app,
+        &secret,
+        &["incident", "resolve", "1", "--note", "Cache warmed"],
+        &[],
+    );
+    assert_eq!(
+        (code, out.trim()),
+        (0, "Incident #1 (resolved): Slow logins.")
+    );
+}
