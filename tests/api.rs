@@ -749,3 +749,52 @@ async fn the_command_line_records_through_the_api_once_per_ci_run() {
         (0, "Incident #1 (resolved): Slow logins.")
     );
 }
+
+/// The served OpenAPI document is the committed `docs/openapi.json`: a change to the API that
+/// is not committed fails here. `FLOWDECK_WRITE_OPENAPI=1 cargo test --test api openapi`
+/// rewrites the file.
+#[tokio::test]
+async fn the_openapi_document_is_served_and_matches_the_committed_copy() {
+    let app = TestApp::spawn().await;
+    let r = reqwest::get(format!("{}/api/v1/openapi.json", app.base))
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::OK,
+        "no token needed to read the description"
+    );
+    let served: Value = r.json().await.unwrap();
+    assert!(served["openapi"].as_str().unwrap().starts_with("3.1"));
+    for path in [
+        "/api/v1/deployments",
+        "/api/v1/status",
+        "/api/v1/incidents/{id}/resolve",
+    ] {
+        assert!(served["paths"][path].is_object(), "{path} is described");
+    }
+    assert_eq!(
+        served["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/openapi.json");
+    let generated = flowdeck::api::openapi_json();
+    if std::env::var("FLOWDECK_WRITE_OPENAPI").is_ok() {
+        std::fs::write(&file, format!("{generated}\n")).unwrap();
+    }
+    let committed = std::fs::read_to_string(&file).expect("docs/openapi.json is committed");
+    assert_eq!(
+        committed.trim_end(),
+        generated,
+        "the API changed: run FLOWDECK_WRITE_OPENAPI=1 cargo test --test api openapi and commit docs/openapi.json"
+    );
+    assert_eq!(serde_json::from_str::<Value>(&committed).unwrap(), served);
+
+    let mo = app.logged_in("mo", Role::Member).await;
+    let page = mo.get("/api").await.body;
+    assert!(page.contains("POST /api/v1/deployments") && page.contains("scope: deployments:write"));
+    assert!(
+        page.contains("\"version\":\"v3.8.1\"") && page.contains("Idempotency-Key: $(uuidgen)"),
+        "a curl example with a body: {page}"
+    );
+}

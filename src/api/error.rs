@@ -55,6 +55,25 @@ impl ApiError {
     }
 }
 
+/// The error body, as the OpenAPI document describes it.
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+pub struct ErrorDoc {
+    error: ErrorDetail,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ErrorDetail {
+    /// Stable snake_case: unauthorized, token_expired, missing_scope, forbidden, not_found,
+    /// invalid, invalid_body, malformed_json, unsupported_media_type, conflict, in_progress,
+    /// idempotency_key_reused, rate_limited, too_large, unavailable, internal.
+    code: String,
+    message: String,
+    /// Field name → what is wrong with it.
+    fields: Option<BTreeMap<String, String>>,
+}
+
 #[derive(Serialize)]
 struct Body<'a> {
     error: Inner<'a>,

@@ -72,6 +72,9 @@ async fn bearer(
     req: Request,
     next: Next,
 ) -> Response {
+    if req.uri().path().ends_with("/openapi.json") {
+        return next.run(req).await;
+    }
     let (mut parts, body) = req.into_parts();
     let secret = parts
         .headers
@@ -132,6 +135,17 @@ impl<S: Send + Sync> FromRequestParts<S> for Caller {
             .cloned()
             .ok_or_else(|| ApiError::unauthorized("Send a bearer token."))
     }
+}
+
+/// The OpenAPI 3.1 document of the API, pretty-printed (served at `/api/v1/openapi.json`,
+/// committed as `docs/openapi.json`).
+pub fn openapi_json() -> String {
+    v1::document().to_pretty_json().unwrap_or_default()
+}
+
+/// The OpenAPI document (for the `/api` page).
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    v1::document()
 }
 
 /// Deletes Idempotency-Keys older than 24 hours (the janitor calls it).

@@ -27,6 +27,101 @@ pub fn router() -> Router<AppState> {
         .route("/profile/tokens", get(mine).post(create))
         .route("/profile/tokens/{id}/revoke", post(revoke))
         .route("/admin/tokens", get(all))
+        .route("/api", get(reference))
+}
+
+/// `/api`: the API reference, rendered on the server from the OpenAPI document: every endpoint
+/// with its scope and a `curl` example.
+async fn reference(ctx: PageCtx) -> Html<String> {
+    let doc = serde_json::to_value(super::openapi()).unwrap_or_default();
+    let mut rows = Vec::new();
+    if let Some(paths) = doc["paths"].as_object() {
+        for (path, item) in paths {
+            for method in ["get", "post"] {
+                let op = &item[method];
+                if op.is_null() {
+                    continue;
+                }
+                let summary = op["summary"].as_str().unwrap_or("").to_string();
+                let scopes: Vec<String> = op["security"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|r| r["bearer"].as_array())
+                    .flatten()
+                    .filter_map(|s| s.as_str().map(str::to_string))
+                    .collect();
+                let example = example(method, path, op, &doc);
+                rows.push(view! {
+                    <section class="card endpoint">
+                        <h2><code>{format!("{} {path}", method.to_uppercase())}</code></h2>
+                        <p>{summary}</p>
+                        <p class="muted">{if scopes.is_empty() { "any valid token".to_string() } else { format!("scope: {}", scopes.join(", ")) }}</p>
+                        <pre class="cmd">{example}</pre>
+                    </section>
+                });
+            }
+        }
+    }
+    let scopes = SCOPES
+        .iter()
+        .map(|(k, what)| view! { <li><code>{*k}</code>" — "{*what}</li> })
+        .collect::<Vec<_>>();
+    let body = view! {
+        <h1>"API reference"</h1>
+        <p>"The JSON API at "<code>"/api/v1/"</code>" takes a bearer token from "<a href="/profile/tokens">"your tokens"</a>
+            " (never a browser session). The machine-readable description is "<a href="/api/v1/openapi.json">"/api/v1/openapi.json"</a>" (OpenAPI 3.1)."</p>
+        <ul>
+            <li>"Errors are JSON: "<code>"{\"error\": {\"code\": \"invalid\", \"message\": \"…\", \"fields\": {\"version\": \"…\"}}}"</code>"; "<code>"code"</code>" is stable."</li>
+            <li>"Lists return "<code>"{\"items\": […], \"next\": \"…\"}"</code>"; pass "<code>"next"</code>" as "<code>"?after="</code>" for the next page."</li>
+            <li>"Every write accepts "<code>"Idempotency-Key"</code>": the same key with the same body replays the first response (24 h); with another body it is refused."</li>
+            <li>"Too many requests a second with one token answer 429 with "<code>"Retry-After"</code>"."</li>
+            <li>"From a shell or CI: "<code>"flowdeck deploy record --service api --env prod --version v3.8.1"</code>" with "<code>"FLOWDECK_URL"</code>" and "<code>"FLOWDECK_TOKEN"</code>" set."</li>
+        </ul>
+        <h2>"Scopes"</h2>
+        <ul>{scopes}</ul>
+        {rows}
+    };
+    ui::page(&ctx, "API reference", body)
+}
+
+/// A `curl` line for an operation, with a body built from its request schema's required fields.
+fn example(method: &str, path: &str, op: &serde_json::Value, doc: &serde_json::Value) -> String {
+    let url = format!(
+        "$FLOWDECK_URL{}",
+        path.replace("{id}", "42").replace("{repo}", "server")
+    );
+    let mut cmd = format!("curl -H \"Authorization: Bearer $FLOWDECK_TOKEN\" {url}");
+    if method == "post" {
+        let schema = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
+            .as_str()
+            .and_then(|r| r.rsplit('/').next())
+            .map(|name| &doc["components"]["schemas"][name]);
+        let mut body = serde_json::Map::new();
+        if let Some(schema) = schema {
+            for field in schema["required"].as_array().into_iter().flatten() {
+                let f = field.as_str().unwrap_or("");
+                let v = match f {
+                    "service" => "api",
+                    "environment" => "prod",
+                    "version" => "v3.8.1",
+                    "status" => "succeeded",
+                    "tag" => "v3.8.1",
+                    "state" => "online",
+                    "severity" => "sev2",
+                    "title" => "Logins fail",
+                    "note" => "Restarted the pods",
+                    _ => "…",
+                };
+                body.insert(f.to_string(), serde_json::Value::String(v.to_string()));
+            }
+        }
+        cmd = format!(
+            "curl -X POST -H \"Authorization: Bearer $FLOWDECK_TOKEN\" \\\n  -H \"Content-Type: application/json\" -H \"Idempotency-Key: $(uuidgen)\" \\\n  -d '{}' {url}",
+            serde_json::Value::Object(body)
+        );
+    }
+    cmd
 }
 
 fn table(ctx: &PageCtx, rows: &[TokenRow], show_owner: bool) -> AnyView {

@@ -13,6 +13,7 @@ use axum::{
 };
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use utoipa::{IntoParams, ToSchema};
 
 use super::{ApiError, ApiResult, idempotency, need, request_id, tokens::Caller};
 use crate::{
@@ -42,6 +43,34 @@ pub fn routes() -> Router<AppState> {
         .route("/status", post(check_in))
         .route("/incidents", post(open_incident))
         .route("/incidents/{id}/resolve", post(resolve_incident))
+        .route("/openapi.json", get(openapi))
+}
+
+/// The OpenAPI document as served and committed (`docs/openapi.json`).
+pub fn document() -> utoipa::openapi::OpenApi {
+    use utoipa::OpenApi as _;
+    ApiDoc::openapi()
+}
+
+/// `GET /api/v1/openapi.json`: needs no token (it describes, it does not reveal).
+async fn openapi() -> Response {
+    let mut resp = Json(document()).into_response();
+    resp.headers_mut().insert(
+        header::CACHE_CONTROL,
+        axum::http::HeaderValue::from_static("public, max-age=300"),
+    );
+    resp
+}
+
+/// The `Idempotency-Key` header every write accepts.
+#[derive(IntoParams)]
+#[into_params(parameter_in = Header)]
+#[allow(dead_code)]
+pub struct IdempotencyKey {
+    /// Any string up to 200 characters: the same key with the same request replays the first
+    /// response; with a different request it is refused (422 `idempotency_key_reused`). Kept 24 h.
+    #[param(rename = "Idempotency-Key")]
+    idempotency_key: Option<String>,
 }
 
 /// Parses a JSON body: 415 when it is not JSON, 400 `malformed_json` when it does not parse, 422
@@ -105,7 +134,7 @@ where
     .await
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Me {
     handle: String,
     display_name: String,
@@ -114,6 +143,10 @@ struct Me {
     scopes: Vec<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/me", tag = "account",
+    summary = "The account and scopes of the calling token",
+    responses((status = 200, body = Me), (status = 401, body = super::error::ErrorDoc)),
+    security(("bearer" = [])))]
 async fn me(caller: Caller) -> ApiResult<Json<Me>> {
     Ok(Json(Me {
         handle: caller.user.handle.clone(),
@@ -124,7 +157,7 @@ async fn me(caller: Caller) -> ApiResult<Json<Me>> {
     }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct Deployment {
     id: i64,
     service: String,
@@ -161,15 +194,16 @@ impl From<deploys::DeploymentRow> for Deployment {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Page<T> {
     items: Vec<T>,
     /// The cursor of the next page (`?after=`), when there is one.
     next: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct ListQuery {
     service: Option<String>,
     environment: Option<String>,
@@ -189,6 +223,12 @@ fn cursor(raw: &str) -> ApiResult<(DateTime<Utc>, i64)> {
         .ok_or_else(|| ApiError::invalid("`after` is a cursor from a previous page's `next`."))
 }
 
+#[utoipa::path(get, path = "/api/v1/deployments", tag = "deployments",
+    summary = "Deployments, newest first by when they happened; filter by service, environment, status",
+    params(ListQuery),
+    responses((status = 200, body = Page<Deployment>), (status = 404, body = super::error::ErrorDoc),
+        (status = 422, body = super::error::ErrorDoc)),
+    security(("bearer" = ["read"])))]
 async fn list_deployments(
     State(state): State<AppState>,
     caller: Caller,
@@ -236,6 +276,11 @@ async fn list_deployments(
     }))
 }
 
+#[utoipa::path(get, path = "/api/v1/deployments/{id}", tag = "deployments",
+    summary = "One deployment",
+    params(("id" = i64, Path, description = "the deployment's number")),
+    responses((status = 200, body = Deployment), (status = 404, body = super::error::ErrorDoc)),
+    security(("bearer" = ["read"])))]
 async fn get_deployment(
     State(state): State<AppState>,
     caller: Caller,
@@ -248,7 +293,7 @@ async fn get_deployment(
     Ok(Json(d.into()))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewDeployment {
     service: String,
@@ -266,7 +311,7 @@ struct NewDeployment {
     note: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct RecordedOut {
     deployment: Deployment,
     /// Skew it introduced, or a version its repository has not tagged: recorded anyway (CI does
@@ -274,6 +319,13 @@ struct RecordedOut {
     warnings: Vec<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/deployments", tag = "deployments",
+    summary = "Record a deployment (skew and untagged versions are recorded and reported as warnings)",
+    params(IdempotencyKey),
+    request_body = NewDeployment,
+    responses((status = 201, body = RecordedOut), (status = 403, body = super::error::ErrorDoc),
+        (status = 422, body = super::error::ErrorDoc)),
+    security(("bearer" = ["deployments:write"])))]
 async fn record_deployment(
     State(state): State<AppState>,
     caller: Caller,
@@ -326,12 +378,19 @@ async fn record_deployment(
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct StatusMove {
     status: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/deployments/{id}/status", tag = "deployments",
+    summary = "Move a deployment's status (pending → running → succeeded | failed, succeeded → rolled_back)",
+    params(("id" = i64, Path, description = "the deployment's number"), IdempotencyKey),
+    request_body = StatusMove,
+    responses((status = 200, body = Deployment), (status = 403, body = super::error::ErrorDoc),
+        (status = 409, body = super::error::ErrorDoc)),
+    security(("bearer" = ["deployments:write"])))]
 async fn move_deployment(
     State(state): State<AppState>,
     caller: Caller,
@@ -356,7 +415,7 @@ async fn move_deployment(
     .await
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct ServiceOut {
     name: String,
     role: String,
@@ -365,6 +424,10 @@ struct ServiceOut {
     repository: Option<String>,
 }
 
+#[utoipa::path(get, path = "/api/v1/services", tag = "deployments",
+    summary = "Every service",
+    responses((status = 200, body = Page<ServiceOut>)),
+    security(("bearer" = ["read"])))]
 async fn services(
     State(state): State<AppState>,
     caller: Caller,
@@ -384,7 +447,7 @@ async fn services(
     Ok(Json(Page { items, next: None }))
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct EnvironmentOut {
     name: String,
     tier: String,
@@ -392,6 +455,10 @@ struct EnvironmentOut {
     url: String,
 }
 
+#[utoipa::path(get, path = "/api/v1/environments", tag = "deployments",
+    summary = "Every environment, in matrix order",
+    responses((status = 200, body = Page<EnvironmentOut>)),
+    security(("bearer" = ["read"])))]
 async fn environments(
     State(state): State<AppState>,
     caller: Caller,
@@ -410,7 +477,7 @@ async fn environments(
     Ok(Json(Page { items, next: None }))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewTag {
     tag: String,
@@ -418,11 +485,18 @@ struct NewTag {
     commit: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct Done {
     message: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/repositories/{repo}/tags", tag = "releases",
+    summary = "Record a release tag (a lead's token; the release rules apply)",
+    params(("repo" = String, Path, description = "the repository's name"), IdempotencyKey),
+    request_body = NewTag,
+    responses((status = 201, body = Done), (status = 403, body = super::error::ErrorDoc),
+        (status = 422, body = super::error::ErrorDoc)),
+    security(("bearer" = ["releases:write"])))]
 async fn record_tag(
     State(state): State<AppState>,
     caller: Caller,
@@ -454,7 +528,7 @@ async fn record_tag(
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CheckInBody {
     state: String,
@@ -466,6 +540,12 @@ struct CheckInBody {
     reason: Option<String>,
 }
 
+#[utoipa::path(post, path = "/api/v1/status", tag = "availability",
+    summary = "Check in: online, away, or offline with `for` or `until`",
+    params(IdempotencyKey),
+    request_body = CheckInBody,
+    responses((status = 200, body = Done), (status = 422, body = super::error::ErrorDoc)),
+    security(("bearer" = ["status:write"])))]
 async fn check_in(
     State(state): State<AppState>,
     caller: Caller,
@@ -514,7 +594,7 @@ async fn check_in(
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewIncident {
     service: String,
@@ -525,7 +605,7 @@ struct NewIncident {
     deployment: Option<i64>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct IncidentOut {
     id: i64,
     service: String,
@@ -561,6 +641,12 @@ async fn incident_out(state: &AppState, id: i64) -> ApiResult<Json<IncidentOut>>
     Ok(Json(i.into()))
 }
 
+#[utoipa::path(post, path = "/api/v1/incidents", tag = "incidents",
+    summary = "Open an incident",
+    params(IdempotencyKey),
+    request_body = NewIncident,
+    responses((status = 201, body = IncidentOut), (status = 422, body = super::error::ErrorDoc)),
+    security(("bearer" = ["incidents:write"])))]
 async fn open_incident(
     State(state): State<AppState>,
     caller: Caller,
@@ -591,12 +677,19 @@ async fn open_incident(
     .await
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Resolution {
     note: String,
 }
 
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/resolve", tag = "incidents",
+    summary = "Resolve an incident, saying what restored service",
+    params(("id" = i64, Path, description = "the incident's number"), IdempotencyKey),
+    request_body = Resolution,
+    responses((status = 200, body = IncidentOut), (status = 409, body = super::error::ErrorDoc),
+        (status = 422, body = super::error::ErrorDoc)),
+    security(("bearer" = ["incidents:write"])))]
 async fn resolve_incident(
     State(state): State<AppState>,
     caller: Caller,
@@ -617,4 +710,33 @@ async fn resolve_incident(
         Ok(incident_out(&st, id).await?.into_response())
     })
     .await
+}
+
+/// The OpenAPI document of `/api/v1/`, generated from the handlers above.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(title = "flowdeck API", description = "Bearer tokens from /profile/tokens; JSON errors `{\"error\": {\"code\", \"message\", \"fields\"}}`; cursor pagination with `after` and `next`; `Idempotency-Key` on every write; 429 with `Retry-After` per token."),
+    paths(me, list_deployments, get_deployment, record_deployment, move_deployment, services,
+          environments, record_tag, check_in, open_incident, resolve_incident),
+    modifiers(&BearerScheme),
+    tags((name = "deployments"), (name = "releases"), (name = "availability"), (name = "incidents"), (name = "account"))
+)]
+pub struct ApiDoc;
+
+struct BearerScheme;
+
+impl utoipa::Modify for BearerScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("fdk_…")
+                    .build(),
+            ),
+        );
+    }
 }

@@ -80,7 +80,7 @@ pub fn page(ctx: &PageCtx, title: &str, body: impl IntoView + 'static) -> Html<S
                     None => view! { <nav class="topnav" aria-label="Main"><a class="brand" href="/">"flowdeck"</a></nav> }.into_any(),
                 }}</header>
                 <main id="main">{flash}{body}</main>
-                <footer><small>"flowdeck — design docs, availability, releases and deployments in one place."</small></footer>
+                <footer><small>"flowdeck — design docs, availability, releases and deployments in one place. "<a href="/api">"API"</a></small></footer>
             </body>
         </html>
     };
