@@ -798,3 +798,115 @@ async fn the_openapi_document_is_served_and_matches_the_committed_copy() {
         "a curl example with a body: {page}"
     );
 }
+
+/// Many malformed bodies, sent to every write endpoint: each gets a JSON refusal (4xx with a
+/// `code`) or, when a mutation happens to be valid, is done — never a 5xx. The bodies are mutations of valid ones (a
+/// deterministic shuffle: dropped, duplicated and swapped characters, wrong types, huge numbers,
+/// control characters, nested junk).
+#[tokio::test]
+async fn no_malformed_body_reaches_a_server_error() {
+    let app = TestApp::spawn().await;
+    targets(&app).await;
+    let lead = app.logged_in("lea", Role::Lead).await;
+    lead.post(
+        "/releases",
+        &[("name", "server"), ("url", ""), ("default_branch", "")],
+    )
+    .await;
+    let api = Api::new(
+        &app,
+        &token(
+            &lead,
+            "fuzz",
+            &[
+                "read",
+                "deployments:write",
+                "releases:write",
+                "status:write",
+                "incidents:write",
+            ],
+        )
+        .await,
+    );
+    let valid = [
+        (
+            "/deployments",
+            r#"{"service":"api","environment":"prod","version":"v1.0.0"}"#,
+        ),
+        ("/deployments/1/status", r#"{"status":"running"}"#),
+        (
+            "/repositories/server/tags",
+            r#"{"tag":"v1.0.0","commit":"abcdef1"}"#,
+        ),
+        ("/status", r#"{"state":"offline","for":"2h"}"#),
+        (
+            "/incidents",
+            r#"{"service":"api","environment":"prod","severity":"sev2","title":"x"}"#,
+        ),
+        ("/incidents/1/resolve", r#"{"note":"fixed"}"#),
+    ];
+    let junk = [
+        "",
+        "null",
+        "[]",
+        "{}",
+        "\"str\"",
+        "1e400",
+        "{\"a\":",
+        "{\"service\":[1,2]}",
+        "{\"version\":{\"x\":1}}",
+        "{\"state\":null}",
+        "{\"id\":99999999999999999999}",
+        "\u{0}\u{1}",
+        "{\"title\":\"\\u0000\"}",
+        "{\"service\":\"api\\u0007\"}",
+    ];
+    let mut seed: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    let mut sent = 0;
+    for (path, body) in valid {
+        let mut bodies: Vec<String> = junk.iter().map(|s| s.to_string()).collect();
+        for _ in 0..30 {
+            let mut chars: Vec<char> = body.chars().collect();
+            for _ in 0..(1 + next() % 4) {
+                let i = (next() as usize) % chars.len().max(1);
+                match next() % 5 {
+                    0 => {
+                        chars.remove(i.min(chars.len().saturating_sub(1)));
+                    }
+                    1 => {
+                        let c = chars[i.min(chars.len() - 1)];
+                        chars.insert(i, c);
+                    }
+                    2 => chars.insert(
+                        i,
+                        ['"', '{', '}', ':', ',', '\\', '\u{7f}', '9'][(next() % 8) as usize],
+                    ),
+                    3 => {
+                        let (n, j) = (chars.len(), (next() as usize) % chars.len());
+                        chars.swap(i.min(n - 1), j);
+                    }
+                    _ => chars.insert(i, char::from_u32((next() % 0x2FF) as u32).unwrap_or('x')),
+                }
+                if chars.is_empty() {
+                    break;
+                }
+            }
+            bodies.push(chars.into_iter().collect());
+        }
+        for b in &bodies {
+            let (s, v, text) = api.send(reqwest::Method::POST, path, Some(b), None).await;
+            sent += 1;
+            assert!(!s.is_server_error(), "{path} {b:?} → {s} {text}");
+            if !s.is_success() {
+                assert!(v["error"]["code"].is_string(), "{path} {b:?} → {s} {text}");
+            }
+        }
+    }
+    assert!(sent > 200);
+}

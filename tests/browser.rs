@@ -767,3 +767,66 @@ async fn a_rollback_is_confirmed_and_an_incident_is_followed_to_its_resolution()
     screenshot(&c, "incident-resolved").await;
     c.close().await.unwrap();
 }
+
+/// A member creates an API token in the browser, a CI job uses it from the command line, and the
+/// deployment shows in the matrix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_made_in_the_browser_records_a_deployment_from_the_command_line() {
+    let app = TestApp::spawn().await;
+    let owner = app.account("mo", Role::Member).await;
+    sqlx::query("insert into services (name, role, owner_id) values ('api', 'api', $1)")
+        .bind(owner)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    sqlx::query("insert into environments (name, tier) values ('prod', 'production')")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let driver = start_chromedriver();
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, profile.path()).await;
+    log_in(&c, &app.base, "mo").await;
+    c.goto(&format!("{}/profile", app.base)).await.unwrap();
+    click(&c, "a[href='/profile/tokens']").await;
+    wait_text(&c, "h1", "API tokens").await;
+    type_into(&c, "#f-name", "CI deploy job").await;
+    click(&c, "#scope-deployments-write").await;
+    click(&c, "form[action='/profile/tokens'] button").await;
+    let secret = wait_text(&c, "code.copy", "fdk_").await;
+    screenshot(&c, "token-created").await;
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flowdeck"))
+        .args([
+            "deploy",
+            "record",
+            "--service",
+            "api",
+            "--env",
+            "prod",
+            "--version",
+            "v3.8.1",
+        ])
+        .env("FLOWDECK_URL", &app.base)
+        .env("FLOWDECK_TOKEN", secret.trim())
+        .env_remove("GITHUB_RUN_ID")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    c.goto(&format!("{}/deployments", app.base)).await.unwrap();
+    wait_text(&c, "td.cell", "v3.8.1").await;
+    c.goto(&format!("{}/profile/tokens", app.base))
+        .await
+        .unwrap();
+    let row = wait_text(&c, "tbody tr", "CI deploy job").await;
+    assert!(!row.contains("never"), "the last use is shown: {row}");
+    assert!(
+        !row.contains(secret.trim()),
+        "the secret is not shown again"
+    );
+    c.close().await.unwrap();
+}

@@ -87,7 +87,21 @@ fn parse<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> ApiResult<T> 
             "Send JSON with `Content-Type: application/json`.",
         ));
     }
-    serde_json::from_slice(body).map_err(|e| {
+    let value: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("The body is not valid JSON: {e}."),
+        )
+    })?;
+    if let Some(field) = control_character_in(&value, "") {
+        let mut e = ApiError::invalid(format!(
+            "“{field}” holds a control character; only tab and line breaks are allowed in text."
+        ));
+        e.fields.insert(field, "control character".into());
+        return Err(e);
+    }
+    serde_json::from_value(value).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {
             Category::Data => {
@@ -102,6 +116,39 @@ fn parse<T: DeserializeOwned>(headers: &HeaderMap, body: &[u8]) -> ApiResult<T> 
             ),
         }
     })
+}
+
+/// The first field (a dotted path) whose key or text holds a control character other than tab
+/// and line breaks: refused at the edge, as the forms do (PostgreSQL text cannot even hold NUL).
+fn control_character_in(v: &serde_json::Value, at: &str) -> Option<String> {
+    let bad = |s: &str| {
+        s.chars()
+            .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    };
+    match v {
+        serde_json::Value::String(s) if bad(s) => Some(if at.is_empty() {
+            "body".into()
+        } else {
+            at.to_string()
+        }),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, x)| control_character_in(x, &format!("{at}[{i}]"))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, x)| {
+            let here = if at.is_empty() {
+                k.clone()
+            } else {
+                format!("{at}.{k}")
+            };
+            if bad(k) {
+                Some(here.chars().filter(|c| !c.is_control()).collect())
+            } else {
+                control_character_in(x, &here)
+            }
+        }),
+        _ => None,
+    }
 }
 
 /// What identifies a write for its Idempotency-Key: method, path and body.

@@ -300,38 +300,31 @@ pub async fn warnings_for(
             )),
         }
     }
-    let services = store::services(&state.pool).await?;
-    let cells = store::matrix(&state.pool).await?;
-    let running_now: Vec<(&store::ServiceRow, String)> = services
-        .iter()
-        .filter_map(|s| {
-            let v = cells
-                .iter()
-                .find(|c| c.service_id == s.id && c.environment_id == env.id)?
-                .version
-                .clone()?;
-            Some((s, v))
-        })
-        .collect();
-    let as_running = |list: &[(&store::ServiceRow, String)]| -> Vec<super::model::Skew> {
+    // One query: what runs in this environment now (not the whole matrix).
+    let running_now = store::running_in(&state.pool, EnvironmentId(env.id)).await?;
+    let as_skew = |list: &[(i64, String, String, String)]| -> Vec<super::model::Skew> {
         let running: Vec<super::model::Running> = list
             .iter()
-            .map(|(s, v)| super::model::Running {
-                service: &s.name,
-                role: &s.role,
+            .map(|(_, name, role, v)| super::model::Running {
+                service: name,
+                role,
                 version: v,
             })
             .collect();
         super::model::skew(&running, &state.config.skew_exempt_roles)
     };
-    let before = as_running(&running_now);
-    let mut after_list: Vec<(&store::ServiceRow, String)> = running_now
-        .iter()
-        .filter(|(s, _)| s.id != svc.id)
-        .cloned()
+    let before = as_skew(&running_now);
+    let mut after: Vec<(i64, String, String, String)> = running_now
+        .into_iter()
+        .filter(|(id, ..)| *id != svc.id)
         .collect();
-    after_list.push((svc, version.to_string()));
-    for w in as_running(&after_list) {
+    after.push((
+        svc.id,
+        svc.name.clone(),
+        svc.role.clone(),
+        version.to_string(),
+    ));
+    for w in as_skew(&after) {
         if !before.contains(&w) {
             out.push(format!("Skew in {}: {} {}", env.name, w.service, w.message));
         }

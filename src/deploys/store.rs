@@ -200,6 +200,27 @@ pub async fn matrix(pool: &PgPool) -> sqlx::Result<Vec<CellRow>> {
     .await
 }
 
+/// What runs in one environment now: (service id, name, role, version).
+pub async fn running_in(
+    pool: &PgPool,
+    environment: EnvironmentId,
+) -> sqlx::Result<Vec<(i64, String, String, String)>> {
+    let rows = sqlx::query!(
+        "select s.id, s.name, s.role, d.version
+         from current_deployments c
+         join services s on s.id = c.service_id
+         join deployments d on d.id = c.deployment_id
+         where c.environment_id = $1",
+        environment.0
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| (r.id, r.name, r.role, r.version))
+        .collect())
+}
+
 pub struct NewDeployment<'a> {
     pub service: i64,
     pub environment: i64,
