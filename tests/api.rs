@@ -15,8 +15,9 @@ async fn token(c: &Client, name: &str, scopes: &[&str]) -> String {
     for s in scopes {
         fields.push(("scopes", s));
     }
-    let page = c.post("/profile/tokens", &fields).await;
-    assert_eq!(page.status, StatusCode::OK, "{}", page.body);
+    let created = c.post("/profile/tokens", &fields).await;
+    assert_eq!(created.status, StatusCode::SEE_OTHER, "{}", created.body);
+    let page = c.get("/profile/tokens").await;
     let start = page
         .body
         .find("<code class=\"copy\">")
@@ -114,7 +115,10 @@ async fn a_token_made_on_the_page_records_a_deployment_that_the_matrix_shows() {
     assert!(secret.starts_with("fdk_") && secret.len() == 47, "{secret}");
     let list = mo.get("/profile/tokens").await.body;
     assert!(list.contains("CI deploy job") && list.contains(&format!("{}…", &secret[..10])));
-    assert!(!list.contains(&secret), "the secret is shown only once");
+    assert!(
+        !list.contains(&secret),
+        "the secret is shown only once (a reload does not show it)"
+    );
     let stored: i64 =
         sqlx::query_scalar("select count(*) from api_tokens where token_hash = sha256($1::bytea)")
             .bind(secret.as_bytes())

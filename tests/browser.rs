@@ -795,6 +795,12 @@ async fn a_token_made_in_the_browser_records_a_deployment_from_the_command_line(
     click(&c, "form[action='/profile/tokens'] button").await;
     let secret = wait_text(&c, "code.copy", "fdk_").await;
     screenshot(&c, "token-created").await;
+    c.refresh().await.unwrap();
+    wait_text(&c, "h1", "API tokens").await;
+    assert!(
+        c.find(Locator::Css("code.copy")).await.is_err(),
+        "a reload does not show the secret again"
+    );
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_flowdeck"))
         .args([
             "deploy",

@@ -235,16 +235,22 @@ async fn render(
     Ok(ui::page(ctx, "API tokens", body))
 }
 
+/// Where a new token's secret waits, in the server-side session, for the one page that shows it.
+const NEW_SECRET: &str = "new_api_token";
+
 async fn mine(
     State(state): State<AppState>,
     ctx: PageCtx,
     user: CurrentUser,
+    session: tower_sessions::Session,
 ) -> AppResult<Html<String>> {
     let f = TokenForm {
         scopes: vec!["read".into()],
         ..Default::default()
     };
-    render(&state, &ctx, &user, &f, &FormErrors::default(), None).await
+    // Taken out as it is shown: a reload does not show it again.
+    let secret = session.remove::<String>(NEW_SECRET).await.ok().flatten();
+    render(&state, &ctx, &user, &f, &FormErrors::default(), secret).await
 }
 
 async fn create(
@@ -252,11 +258,13 @@ async fn create(
     ctx: PageCtx,
     user: CurrentUser,
     actor: Actor,
-    axum_extra_form: Form<Vec<(String, String)>>,
+    cookies: Cookies,
+    session: tower_sessions::Session,
+    Form(pairs): Form<Vec<(String, String)>>,
 ) -> AppResult<Response> {
     use axum::response::IntoResponse;
     let mut f = TokenForm::default();
-    for (k, v) in axum_extra_form.0 {
+    for (k, v) in pairs {
         match k.as_str() {
             "name" => f.name = v,
             "days" => f.days = v,
@@ -265,22 +273,15 @@ async fn create(
         }
     }
     match tokens::create(&state, &actor, &user, &f).await? {
-        // The secret is shown on this response only: no redirect, nothing stored to show again.
+        // Post/redirect/get: the secret waits in the server-side session for the next page,
+        // which takes it out as it shows it (a reload neither shows it again nor makes another).
         Ok(secret) => {
-            let blank = TokenForm {
-                scopes: vec!["read".into()],
-                ..Default::default()
-            };
-            Ok(render(
-                &state,
-                &ctx,
-                &user,
-                &blank,
-                &FormErrors::default(),
-                Some(secret),
-            )
-            .await?
-            .into_response())
+            session
+                .insert(NEW_SECRET, secret)
+                .await
+                .map_err(|e| crate::error::AppError::internal(anyhow::anyhow!(e.to_string())))?;
+            let msg = format!("Token “{}” created.", f.name.trim());
+            Ok(cookies.done(msg, "/profile/tokens").into_response())
         }
         Err(errs) => Ok((
             axum::http::StatusCode::UNPROCESSABLE_ENTITY,

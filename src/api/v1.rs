@@ -388,11 +388,6 @@ async fn record_deployment(
     write(&state, &caller, req, &body, |n: NewDeployment| async move {
         need(&c, "deployments:write")?;
         policy::require(Some(&c.user), Action::RecordDeployment)?;
-        let (svc, env) = deploys::target(&st.pool, n.service.trim(), n.environment.trim()).await?;
-        let warnings = match (&svc, &env) {
-            (Some(s), Some(e)) => deploys::ops::warnings_for(&st, s, e, n.version.trim()).await?,
-            _ => Vec::new(),
-        };
         let input = DeploymentInput {
             service: n.service,
             environment: n.environment,
@@ -403,16 +398,18 @@ async fn record_deployment(
             commit: n.commit.unwrap_or_default(),
             note: n.note.unwrap_or_default(),
             idempotency_key: String::new(),
-            confirm: "yes".into(),
+            confirm: "report".into(),
         };
         let actor = c.actor(rid);
-        let id = match deploys::ops::record_deployment(&st, &actor, "api", &input).await? {
-            Ok(Recorded::New(id) | Recorded::Existing(id)) => id,
-            Ok(Recorded::Confirm(_)) => {
-                return Err(ApiError::invalid("The deployment needs confirming."));
-            }
-            Err(errs) => return Err(errs.into()),
-        };
+        let (id, warnings) =
+            match deploys::ops::record_deployment(&st, &actor, "api", &input).await? {
+                Ok(Recorded::New(id, warnings)) => (id, warnings),
+                Ok(Recorded::Existing(id)) => (id, Vec::new()),
+                Ok(Recorded::Confirm(_)) => {
+                    return Err(ApiError::invalid("The deployment needs confirming."));
+                }
+                Err(errs) => return Err(errs.into()),
+            };
         let d = deploys::deployment_by_id(&st.pool, id)
             .await?
             .ok_or_else(|| ApiError::not_found("deployment"))?;

@@ -246,7 +246,7 @@ async fn record(
             let page = render_new(&state, &ctx, &f, &FormErrors::default(), &warnings).await?;
             return Ok(page.into_response());
         }
-        Ok(Recorded::New(id)) => Ok((
+        Ok(Recorded::New(id, _)) => Ok((
             format!("Deployment #{id} recorded."),
             "/deployments".to_string(),
         )),

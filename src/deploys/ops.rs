@@ -265,13 +265,15 @@ pub struct DeploymentInput {
     pub note: String,
     #[serde(default)]
     pub idempotency_key: String,
-    /// "yes" once the person has seen the warnings this deployment causes and records it anyway.
+    /// "yes" once the person has seen the warnings this deployment causes and records it anyway;
+    /// "report" to record it and return the warnings.
     #[serde(default)]
     pub confirm: String,
 }
 
 pub enum Recorded {
-    New(i64),
+    /// Recorded, with the warnings it caused when asked to report them (`confirm=report`).
+    New(i64, Vec<String>),
     /// The idempotency key was used before: this is that deployment, nothing was written.
     Existing(i64),
     /// Nothing was written: recording it would cause these warnings (skew it introduces, a
@@ -411,17 +413,22 @@ pub async fn record_deployment(
     let (Some(svc), Some(env), true) = (svc, env, errs.is_empty()) else {
         return Ok(Err(errs));
     };
-    if confirm != "yes" {
+    // `confirm`: "" asks first (the form), "yes" records what was confirmed, "report" records
+    // and reports the warnings (the API: CI does not stop to confirm).
+    let warnings = if confirm == "yes" {
+        Vec::new()
+    } else {
         if let Some(k) = key
             && let Some(id) = store::deployment_by_key(&mut *state.pool.acquire().await?, k).await?
         {
             return Ok(Ok(Recorded::Existing(id)));
         }
         let warnings = warnings_for(state, &svc, &env, version).await?;
-        if !warnings.is_empty() {
+        if confirm != "report" && !warnings.is_empty() {
             return Ok(Ok(Recorded::Confirm(warnings)));
         }
-    }
+        warnings
+    };
     let mut tx = state.pool.begin().await?;
     if let Some(k) = key
         && let Some(id) = store::deployment_by_key(&mut tx, k).await?
@@ -486,7 +493,7 @@ pub async fn record_deployment(
     )
     .await?;
     tx.commit().await?;
-    Ok(Ok(Recorded::New(id)))
+    Ok(Ok(Recorded::New(id, warnings)))
 }
 
 /// Moves a deployment along its status machine and keeps what-runs-where current.
