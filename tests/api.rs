@@ -914,3 +914,136 @@ async fn no_malformed_body_reaches_a_server_error() {
     }
     assert!(sent > 200);
 }
+
+#[tokio::test]
+async fn reads_of_the_matrix_team_and_incidents_and_health_reports_from_unreachable_sites() {
+    let app = TestApp::spawn().await;
+    targets(&app).await;
+    let r = app
+        .logged_in("lee2", Role::Lead)
+        .await
+        .post(
+            "/environments",
+            &[
+                ("name", "site-a"),
+                ("tier", "offline"),
+                ("position", "2"),
+                ("url", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let mo = app.logged_in("mo", Role::Member).await;
+    let api = Api::new(
+        &app,
+        &token(
+            &mo,
+            "ops",
+            &["read", "deployments:write", "incidents:write"],
+        )
+        .await,
+    );
+    api.post(
+        "/deployments",
+        json!({"service": "api", "environment": "prod", "version": "v3.8.1"}),
+    )
+    .await;
+    api.post(
+        "/deployments",
+        json!({"service": "web", "environment": "prod", "version": "v3.6.0"}),
+    )
+    .await;
+
+    let (s, m) = api.get("/matrix").await;
+    assert_eq!(s, StatusCode::OK);
+    let cell = |svc: &str, env: &str| {
+        m["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["service"] == svc && c["environment"] == env)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(cell("api", "prod")["version"], "v3.8.1");
+    assert!(
+        cell("web", "prod")["warnings"][0]
+            .as_str()
+            .unwrap()
+            .contains("behind api")
+    );
+    assert!(cell("api", "site-a")["version"].is_null());
+
+    // A member reports a non-production site; production needs a lead's token.
+    let (s, v) = api
+        .post(
+            "/health-reports",
+            json!({"service": "api", "environment": "site-a", "ok": false, "note": "VPN down"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(cell_after(&api, "api", "site-a").await, "down");
+    let (s, v) = api
+        .post(
+            "/health-reports",
+            json!({"service": "api", "environment": "prod", "ok": false}),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("forbidden"))
+    );
+
+    let (s, t) = api.get("/team").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        t["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["handle"] == "mo")
+    );
+
+    let (_, opened) = api
+        .post(
+            "/incidents",
+            json!({"service": "web", "environment": "prod", "severity": "sev3", "title": "Slow"}),
+        )
+        .await;
+    let id = opened["id"].as_i64().unwrap();
+    let (s, _) = api
+        .post(
+            &format!("/incidents/{id}/updates"),
+            json!({"body": "Looking at the CDN"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        mo.get(&format!("/incidents/{id}"))
+            .await
+            .body
+            .contains("Looking at the CDN")
+    );
+    let (s, list) = api.get("/incidents?state=open&service=web").await;
+    assert_eq!(
+        (s, list["items"][0]["id"].as_i64()),
+        (StatusCode::OK, Some(id))
+    );
+    let (s, _) = api.get("/incidents?service=api").await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, one) = api.get(&format!("/incidents/{id}")).await;
+    assert_eq!((s, one["title"].as_str()), (StatusCode::OK, Some("Slow")));
+    let (s, _) = api.get("/incidents?state=closed").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+async fn cell_after(api: &Api, svc: &str, env: &str) -> String {
+    let (_, m) = api.get("/matrix").await;
+    m["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["service"] == svc && c["environment"] == env)
+        .map(|c| c["health"].as_str().unwrap().to_string())
+        .unwrap()
+}

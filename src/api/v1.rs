@@ -41,8 +41,13 @@ pub fn routes() -> Router<AppState> {
         .route("/environments", get(environments))
         .route("/repositories/{repo}/tags", post(record_tag))
         .route("/status", post(check_in))
-        .route("/incidents", post(open_incident))
+        .route("/incidents", get(list_incidents).post(open_incident))
+        .route("/incidents/{id}", get(get_incident))
+        .route("/incidents/{id}/updates", post(update_incident))
         .route("/incidents/{id}/resolve", post(resolve_incident))
+        .route("/health-reports", post(report_health))
+        .route("/matrix", get(matrix))
+        .route("/team", get(team))
         .route("/openapi.json", get(openapi))
 }
 
@@ -761,7 +766,8 @@ async fn resolve_incident(
 #[openapi(
     info(title = "flowdeck API", description = "Bearer tokens from /profile/tokens; JSON errors `{\"error\": {\"code\", \"message\", \"fields\"}}`; cursor pagination with `after` and `next`; `Idempotency-Key` on every write; 429 with `Retry-After` per token."),
     paths(me, list_deployments, get_deployment, record_deployment, move_deployment, services,
-          environments, record_tag, check_in, open_incident, resolve_incident),
+          environments, matrix, report_health, record_tag, check_in, team, list_incidents,
+          get_incident, open_incident, update_incident, resolve_incident),
     modifiers(&BearerScheme),
     tags((name = "deployments"), (name = "releases"), (name = "availability"), (name = "incidents"), (name = "account"))
 )]
@@ -783,4 +789,244 @@ impl utoipa::Modify for BearerScheme {
             ),
         );
     }
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct IncidentQuery {
+    /// Only this service's incidents.
+    service: Option<String>,
+    /// `open` for open incidents only.
+    state: Option<String>,
+    /// At most this many (1–200, default 50), open ones first, then newest.
+    limit: Option<i64>,
+}
+
+#[utoipa::path(get, path = "/api/v1/incidents", tag = "incidents",
+    summary = "Incidents, open first, then newest",
+    params(IncidentQuery),
+    responses((status = 200, body = Page<IncidentOut>), (status = 404, body = super::error::ErrorDoc),
+        (status = 422, body = super::error::ErrorDoc)),
+    security(("bearer" = ["read"])))]
+async fn list_incidents(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<Query<IncidentQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Page<IncidentOut>>> {
+    need(&caller, "read")?;
+    let Query(q) = query.map_err(|e| ApiError::invalid(e.body_text()))?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(ApiError::invalid("`limit` is between 1 and 200."));
+    }
+    let open_only = match q.state.as_deref() {
+        None | Some("") => false,
+        Some("open") => true,
+        Some(_) => return Err(ApiError::invalid("`state` is `open`, or left out for all.")),
+    };
+    let service = match q.service.as_deref() {
+        None => None,
+        Some(name) => Some(
+            deploys::target(&state.pool, name, "")
+                .await?
+                .0
+                .ok_or_else(|| ApiError::not_found("service"))?
+                .id,
+        ),
+    };
+    let items = deploys::incident_list(&state.pool, service, open_only, limit)
+        .await?
+        .into_iter()
+        .map(IncidentOut::from)
+        .collect();
+    Ok(Json(Page { items, next: None }))
+}
+
+#[utoipa::path(get, path = "/api/v1/incidents/{id}", tag = "incidents",
+    summary = "One incident",
+    params(("id" = i64, Path, description = "the incident's number")),
+    responses((status = 200, body = IncidentOut), (status = 404, body = super::error::ErrorDoc)),
+    security(("bearer" = ["read"])))]
+async fn get_incident(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+) -> ApiResult<Json<IncidentOut>> {
+    need(&caller, "read")?;
+    incident_out(&state, id).await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct IncidentUpdate {
+    /// What is known now (1–2000 characters).
+    body: String,
+}
+
+#[utoipa::path(post, path = "/api/v1/incidents/{id}/updates", tag = "incidents",
+    summary = "Add an update to an open incident's timeline",
+    params(("id" = i64, Path, description = "the incident's number"), IdempotencyKey),
+    request_body = IncidentUpdate,
+    responses((status = 200, body = IncidentOut), (status = 409, body = super::error::ErrorDoc),
+        (status = 422, body = super::error::ErrorDoc)),
+    security(("bearer" = ["incidents:write"])))]
+async fn update_incident(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<i64>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let req = (&method, &uri, &headers);
+    let rid = request_id(&headers);
+    let (st, c) = (state.clone(), caller.clone());
+    write(
+        &state,
+        &caller,
+        req,
+        &body,
+        |u: IncidentUpdate| async move {
+            need(&c, "incidents:write")?;
+            policy::require(Some(&c.user), Action::RecordIncident)?;
+            let actor = c.actor(rid);
+            deploys::ops::add_incident_update(&st, &actor, id, &u.body).await?;
+            Ok(incident_out(&st, id).await?.into_response())
+        },
+    )
+    .await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct HealthReport {
+    service: String,
+    environment: String,
+    /// true: up; false: down.
+    ok: bool,
+    #[serde(default)]
+    note: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/health-reports", tag = "deployments",
+    summary = "Report a service up or down from a site the prober cannot reach (production: a lead's token)",
+    params(IdempotencyKey),
+    request_body = HealthReport,
+    responses((status = 200, body = Done), (status = 403, body = super::error::ErrorDoc),
+        (status = 404, body = super::error::ErrorDoc)),
+    security(("bearer" = ["deployments:write"])))]
+async fn report_health(
+    State(state): State<AppState>,
+    caller: Caller,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let req = (&method, &uri, &headers);
+    let rid = request_id(&headers);
+    let (st, c) = (state.clone(), caller.clone());
+    write(&state, &caller, req, &body, |h: HealthReport| async move {
+        need(&c, "deployments:write")?;
+        let (svc, env) = deploys::target(&st.pool, h.service.trim(), h.environment.trim()).await?;
+        let svc = svc.ok_or_else(|| ApiError::not_found("service"))?;
+        let env = env.ok_or_else(|| ApiError::not_found("environment"))?;
+        let note = h.note.unwrap_or_default();
+        if note.chars().count() > 500 {
+            return Err(ApiError::invalid("A note has at most 500 characters."));
+        }
+        let actor = c.actor(rid);
+        deploys::ops::report_health(&st, &c.user, &actor, &svc, &env, h.ok, &note).await?;
+        let message = format!(
+            "{} in {} reported {}.",
+            svc.name,
+            env.name,
+            if h.ok { "up" } else { "down" }
+        );
+        Ok(Json(Done { message }).into_response())
+    })
+    .await
+}
+
+#[derive(Serialize, ToSchema)]
+struct Cell {
+    service: String,
+    environment: String,
+    /// The running version (none: nothing succeeded there yet).
+    version: Option<String>,
+    since: Option<DateTime<Utc>>,
+    /// up, down or unknown.
+    health: &'static str,
+    /// Skew warnings of this service in this environment.
+    warnings: Vec<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/matrix", tag = "deployments",
+    summary = "What runs where: every service × environment with version, health and skew warnings",
+    responses((status = 200, body = Page<Cell>)),
+    security(("bearer" = ["read"])))]
+async fn matrix(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Page<Cell>>> {
+    need(&caller, "read")?;
+    let (services, envs, cells, skews) = deploys::state_now(&state).await?;
+    let mut items = Vec::new();
+    for s in &services {
+        for e in &envs {
+            let cell = cells.get(&(s.id, e.id));
+            items.push(Cell {
+                service: s.name.clone(),
+                environment: e.name.clone(),
+                version: cell.and_then(|c| c.version.clone()),
+                since: cell.and_then(|c| c.finished_at),
+                health: cell
+                    .and_then(|c| c.health)
+                    .unwrap_or(deploys::model::Health::Unknown)
+                    .as_str(),
+                warnings: skews
+                    .get(&e.id)
+                    .into_iter()
+                    .flatten()
+                    .filter(|k| k.service == s.name)
+                    .map(|k| k.message.clone())
+                    .collect(),
+            });
+        }
+    }
+    Ok(Json(Page { items, next: None }))
+}
+
+#[derive(Serialize, ToSchema)]
+struct MemberOut {
+    handle: String,
+    display_name: String,
+    /// online, away, offline, overdue, on_leave or unknown.
+    state: &'static str,
+    /// When an offline (or overdue) member said they would be back.
+    until: Option<DateTime<Utc>>,
+    time_zone: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/team", tag = "availability",
+    summary = "The team board: everyone's state now",
+    responses((status = 200, body = Page<MemberOut>)),
+    security(("bearer" = ["read"])))]
+async fn team(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<Page<MemberOut>>> {
+    need(&caller, "read")?;
+    use crate::presence::model::Status as S;
+    let items = crate::presence::team_now(&state)
+        .await?
+        .into_iter()
+        .map(|m| MemberOut {
+            until: match m.status {
+                S::Offline { until } | S::Overdue { until } => Some(until),
+                _ => None,
+            },
+            state: m.status.key(),
+            handle: m.row.handle,
+            display_name: m.row.display_name,
+            time_zone: m.row.timezone,
+        })
+        .collect();
+    Ok(Json(Page { items, next: None }))
 }

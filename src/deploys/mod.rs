@@ -94,6 +94,16 @@ pub async fn target(
     ))
 }
 
+/// Incidents, open first, then newest; of one service and/or only open ones.
+pub async fn incident_list(
+    pool: &sqlx::PgPool,
+    service: Option<i64>,
+    open_only: bool,
+    limit: i64,
+) -> AppResult<Vec<IncidentRow>> {
+    Ok(store::incidents(pool, service, open_only, limit).await?)
+}
+
 /// One incident.
 pub async fn incident_by_id(pool: &sqlx::PgPool, id: i64) -> AppResult<Option<IncidentRow>> {
     Ok(store::incident(pool, id).await?)
