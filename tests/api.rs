@@ -1047,3 +1047,91 @@ async fn cell_after(api: &Api, svc: &str, env: &str) -> String {
         .map(|c| c["health"].as_str().unwrap().to_string())
         .unwrap()
 }
+
+#[tokio::test]
+async fn a_leads_token_adds_services_and_environments_and_anyone_reads_lines() {
+    let app = TestApp::spawn().await;
+    let lea = app.logged_in("lea", Role::Lead).await;
+    lea.post(
+        "/releases",
+        &[
+            ("name", "server"),
+            ("url", "https://example.com/server"),
+            ("default_branch", ""),
+        ],
+    )
+    .await;
+    for t in ["v3.7.0", "v3.8.0", "v3.8.1"] {
+        lea.post("/releases/server/tags", &[("tag", t), ("commit", "")])
+            .await;
+    }
+    let lead = Api::new(
+        &app,
+        &token(&lea, "infra", &["read", "deployments:write"]).await,
+    );
+    let (s, v) = lead
+        .post(
+            "/environments",
+            json!({"name": "prod", "tier": "production", "position": 3}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = lead
+        .post(
+            "/services",
+            json!({"name": "api", "role": "api", "repository": "server"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let (s, v) = lead
+        .post("/services", json!({"name": "api", "role": "api"}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(
+        v["error"]["fields"]["name"],
+        "A service with that name exists."
+    );
+    let (s, v) = lead
+        .post("/environments", json!({"name": "x", "tier": "moon"}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(v["error"]["fields"]["tier"].is_string());
+
+    let mo = app.logged_in("mo", Role::Member).await;
+    let member = Api::new(
+        &app,
+        &token(&mo, "ci", &["read", "deployments:write"]).await,
+    );
+    let (s, _) = member
+        .post("/services", json!({"name": "web", "role": "web"}))
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "a member's token cannot add services"
+    );
+    let (s, v) = member.get("/services").await;
+    assert_eq!(
+        (s, v["items"][0]["repository"].as_str()),
+        (StatusCode::OK, Some("server"))
+    );
+    let (s, v) = member.get("/repositories").await;
+    assert_eq!(
+        (s, v["items"][0]["url"].as_str()),
+        (StatusCode::OK, Some("https://example.com/server"))
+    );
+    let (s, v) = member.get("/repositories/server/lines").await;
+    assert_eq!(s, StatusCode::OK);
+    let status_of = |name: &str| {
+        v["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["name"] == name)
+            .map(|l| l["status"].clone())
+    };
+    assert_eq!(status_of("release-v3.8"), Some(json!("active")));
+    assert_eq!(status_of("release-v3.7"), Some(json!("maintained")));
+    let (s, _) = member.get("/repositories/nope/lines").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}

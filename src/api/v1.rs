@@ -37,8 +37,10 @@ pub fn routes() -> Router<AppState> {
         )
         .route("/deployments/{id}", get(get_deployment))
         .route("/deployments/{id}/status", post(move_deployment))
-        .route("/services", get(services))
-        .route("/environments", get(environments))
+        .route("/services", get(services).post(add_service))
+        .route("/environments", get(environments).post(add_environment))
+        .route("/repositories", get(repositories))
+        .route("/repositories/{repo}/lines", get(lines))
         .route("/repositories/{repo}/tags", post(record_tag))
         .route("/status", post(check_in))
         .route("/incidents", get(list_incidents).post(open_incident))
@@ -766,7 +768,7 @@ async fn resolve_incident(
 #[openapi(
     info(title = "flowdeck API", description = "Bearer tokens from /profile/tokens; JSON errors `{\"error\": {\"code\", \"message\", \"fields\"}}`; cursor pagination with `after` and `next`; `Idempotency-Key` on every write; 429 with `Retry-After` per token."),
     paths(me, list_deployments, get_deployment, record_deployment, move_deployment, services,
-          environments, matrix, report_health, record_tag, check_in, team, list_incidents,
+          add_service, environments, add_environment, repositories, lines, matrix, report_health, record_tag, check_in, team, list_incidents,
           get_incident, open_incident, update_incident, resolve_incident),
     modifiers(&BearerScheme),
     tags((name = "deployments"), (name = "releases"), (name = "availability"), (name = "incidents"), (name = "account"))
@@ -1026,6 +1028,180 @@ async fn team(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<P
             handle: m.row.handle,
             display_name: m.row.display_name,
             time_zone: m.row.timezone,
+        })
+        .collect();
+    Ok(Json(Page { items, next: None }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NewService {
+    name: String,
+    /// api, rpc, worker, web, … (the skew rules use it).
+    role: String,
+    #[serde(default)]
+    image: Option<String>,
+    /// systemd, supervisord, compose or kubernetes (default).
+    #[serde(default)]
+    supervisor: Option<String>,
+    /// The repository whose tags are its versions.
+    #[serde(default)]
+    repository: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/services", tag = "deployments",
+    summary = "Add a service (a lead's token)",
+    params(IdempotencyKey),
+    request_body = NewService,
+    responses((status = 201, body = Done), (status = 403, body = super::error::ErrorDoc),
+        (status = 422, body = super::error::ErrorDoc)),
+    security(("bearer" = ["deployments:write"])))]
+async fn add_service(
+    State(state): State<AppState>,
+    caller: Caller,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let req = (&method, &uri, &headers);
+    let rid = request_id(&headers);
+    let (st, c) = (state.clone(), caller.clone());
+    write(&state, &caller, req, &body, |n: NewService| async move {
+        need(&c, "deployments:write")?;
+        policy::require(Some(&c.user), Action::ManageDeployTargets)?;
+        let form = deploys::ops::ServiceForm {
+            name: n.name,
+            role: n.role,
+            image: n.image.unwrap_or_default(),
+            supervisor: n.supervisor.unwrap_or_default(),
+            probe_interval_seconds: String::new(),
+            repository: n.repository.unwrap_or_default(),
+        };
+        let name = deploys::ops::add_service(&st, &c.actor(rid), &form)
+            .await?
+            .map_err(ApiError::from)?;
+        let message = format!("Service {name} added.");
+        Ok((StatusCode::CREATED, Json(Done { message })).into_response())
+    })
+    .await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NewEnvironment {
+    name: String,
+    /// development, testing, staging, production or offline.
+    tier: String,
+    #[serde(default)]
+    position: Option<i32>,
+    #[serde(default)]
+    url: Option<String>,
+}
+
+#[utoipa::path(post, path = "/api/v1/environments", tag = "deployments",
+    summary = "Add an environment (a lead's token)",
+    params(IdempotencyKey),
+    request_body = NewEnvironment,
+    responses((status = 201, body = Done), (status = 403, body = super::error::ErrorDoc),
+        (status = 422, body = super::error::ErrorDoc)),
+    security(("bearer" = ["deployments:write"])))]
+async fn add_environment(
+    State(state): State<AppState>,
+    caller: Caller,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let req = (&method, &uri, &headers);
+    let rid = request_id(&headers);
+    let (st, c) = (state.clone(), caller.clone());
+    write(
+        &state,
+        &caller,
+        req,
+        &body,
+        |n: NewEnvironment| async move {
+            need(&c, "deployments:write")?;
+            policy::require(Some(&c.user), Action::ManageDeployTargets)?;
+            let form = deploys::ops::EnvForm {
+                name: n.name,
+                tier: n.tier,
+                position: n.position.map(|p| p.to_string()).unwrap_or_default(),
+                url: n.url.unwrap_or_default(),
+            };
+            let name = deploys::ops::add_environment(&st, &c.actor(rid), &form)
+                .await?
+                .map_err(ApiError::from)?;
+            let message = format!("Environment {name} added.");
+            Ok((StatusCode::CREATED, Json(Done { message })).into_response())
+        },
+    )
+    .await
+}
+
+#[derive(Serialize, ToSchema)]
+struct RepositoryOut {
+    name: String,
+    url: String,
+    default_branch: String,
+    owner: String,
+}
+
+#[utoipa::path(get, path = "/api/v1/repositories", tag = "releases",
+    summary = "Every repository",
+    responses((status = 200, body = Page<RepositoryOut>)),
+    security(("bearer" = ["read"])))]
+async fn repositories(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> ApiResult<Json<Page<RepositoryOut>>> {
+    need(&caller, "read")?;
+    let items = crate::releases::repositories(&state.pool)
+        .await?
+        .into_iter()
+        .map(|r| RepositoryOut {
+            name: r.name,
+            url: r.url,
+            default_branch: r.default_branch,
+            owner: r.owner,
+        })
+        .collect();
+    Ok(Json(Page { items, next: None }))
+}
+
+#[derive(Serialize, ToSchema)]
+struct LineOut {
+    name: String,
+    /// development (main), active (newest stable), maintained, or eol.
+    status: &'static str,
+    tags: i64,
+    newest_tag: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/repositories/{repo}/lines", tag = "releases",
+    summary = "A repository's release lines with their status",
+    params(("repo" = String, Path, description = "the repository's name")),
+    responses((status = 200, body = Page<LineOut>), (status = 404, body = super::error::ErrorDoc)),
+    security(("bearer" = ["read"])))]
+async fn lines(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(repo): Path<String>,
+) -> ApiResult<Json<Page<LineOut>>> {
+    need(&caller, "read")?;
+    let repo = crate::releases::repository_named(&state.pool, &repo)
+        .await?
+        .ok_or_else(|| ApiError::not_found("repository"))?;
+    let items = crate::releases::lines_of(&state, &repo)
+        .await?
+        .into_iter()
+        .map(|(name, status, tags, newest_tag)| LineOut {
+            name,
+            status,
+            tags,
+            newest_tag,
         })
         .collect();
     Ok(Json(Page { items, next: None }))

@@ -62,6 +62,27 @@ pub async fn repositories(pool: &sqlx::PgPool) -> sqlx::Result<Vec<RepoRow>> {
     store::repositories(pool).await
 }
 
+/// A repository's lines with their status (active, maintained, eol, development).
+pub async fn lines_of(
+    state: &AppState,
+    repo: &RepoRow,
+) -> sqlx::Result<Vec<(String, &'static str, i64, Option<String>)>> {
+    Ok(pages::with_status(
+        store::lines(&state.pool, repo.id).await?,
+        state.config.maintained_minor_lines,
+    )
+    .into_iter()
+    .map(|l| {
+        (
+            l.row.name,
+            l.status.as_str(),
+            l.row.tag_count,
+            l.row.newest_tag,
+        )
+    })
+    .collect())
+}
+
 /// What a repository knows of tag `name`: not recorded, recorded, or recorded and retracted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TagKnown {
