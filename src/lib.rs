@@ -15,6 +15,7 @@ pub mod deploys;
 pub mod docs;
 pub mod error;
 pub mod home;
+pub mod hooks;
 pub mod ops;
 pub mod outbox;
 pub mod presence;

@@ -53,6 +53,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(admin::router())
         .merge(api::pages::router())
+        .merge(crate::hooks::pages::router())
         .merge(presence::router())
         .merge(releases::router())
         .merge(deploys::router())
@@ -82,6 +83,7 @@ pub fn build_router(state: AppState) -> Router {
     // The JSON API has none of those: bearer tokens only (`api::router`).
     Router::new()
         .nest("/api/v1", api::router(&state))
+        .nest("/hooks", crate::hooks::router())
         .merge(pages)
         .layer(middleware::from_fn_with_state(state.clone(), security_headers))
         .layer(middleware::from_fn_with_state(state.clone(), edge::deadline))
@@ -156,6 +158,10 @@ pub async fn run(
         instance,
         Duration::from_secs(1),
     ));
+    let hooks = tokio::spawn(crate::hooks::worker::run(
+        state.clone(),
+        Duration::from_secs(1),
+    ));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let limits = limits(&state.config);
     let app = build_router(state);
@@ -167,6 +173,7 @@ pub async fn run(
     let _ = stop_tx.send(());
     janitor.abort();
     prober.abort();
+    hooks.abort();
     match tokio::time::timeout(grace, server).await {
         Ok(joined) => joined?,
         Err(_) => tracing::warn!(?grace, "grace period over; remaining connections dropped"),
@@ -177,6 +184,10 @@ pub async fn run(
 /// Serves `state` on `listener` in the background for as long as the process runs (tests and
 /// benches; `run` is the server's own loop with shutdown).
 pub fn spawn(state: AppState, listener: tokio::net::TcpListener) {
+    tokio::spawn(crate::hooks::worker::run(
+        state.clone(),
+        Duration::from_millis(200),
+    ));
     let limits = limits(&state.config);
     let app = build_router(state);
     tokio::spawn(listener::serve(
