@@ -571,7 +571,7 @@ async fn record_tag(
             commit: t.commit.unwrap_or_default(),
         };
         let actor = c.actor(rid);
-        match crate::releases::ops::record_tag(&st, &actor, &repo, &form).await? {
+        match crate::releases::ops::record_tag(&st, &actor, &repo, &form, "api").await? {
             Ok(message) => Ok((StatusCode::CREATED, Json(Done { message })).into_response()),
             Err(errs) => Err(errs.into()),
         }

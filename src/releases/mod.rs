@@ -222,7 +222,7 @@ async fn record_tag(
 ) -> AppResult<Response> {
     require(Some(&user), Action::ManageReleases)?;
     let repo = repo_or_404(&state, &name).await?;
-    let result = ops::record_tag(&state, &actor, &repo, &f)
+    let result = ops::record_tag(&state, &actor, &repo, &f, "manual")
         .await?
         .map(|msg| (msg, format!("/releases/{name}")));
     let (bp, none) = (BackportForm::default(), FormErrors::default());

@@ -207,13 +207,14 @@ pub struct TagForm {
     pub commit: String,
 }
 
-/// Records a tag from the form.
+/// Records a tag from the form (`source` manual) or the API (`api`).
 #[tracing::instrument(skip_all)]
 pub async fn record_tag(
     state: &AppState,
     actor: &Actor,
     repo: &store::RepoRow,
     f: &TagForm,
+    source: &str,
 ) -> AppResult<Result<String, FormErrors>> {
     let commit = f.commit.trim().to_lowercase();
     if !(commit.is_empty()
@@ -230,7 +231,7 @@ pub async fn record_tag(
         name: &f.tag,
         commit: &commit,
         tagged_at: now,
-        source: "manual",
+        source,
     };
     match record_tag_in(&mut tx, state, actor, repo, input).await? {
         Ok((_, opened)) => {
