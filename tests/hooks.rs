@@ -245,6 +245,17 @@ async fn signed_deliveries_record_tags_deployments_and_merged_pull_requests() {
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let again = settled(&app).await;
     assert_eq!(again[7].1, "ignored", "processed again");
+
+    // A branch that looks like a release line but breaks the policy gets a hint, as in git import.
+    let branch = json!({ "ref": "release/v3.9", "ref_type": "branch", "master_branch": "main",
+        "pusher_type": "user", "repository": repository() });
+    deliver(&app, &secret, "create", "d-9", &branch).await;
+    let last = settled(&app).await.pop().unwrap();
+    assert_eq!(last.1, "refused", "{last:?}");
+    assert!(
+        last.2.contains("not a path") && last.2.contains("Did you mean release-v3.9?"),
+        "{last:?}"
+    );
 }
 
 #[tokio::test]

@@ -156,6 +156,7 @@ async fn importing_a_git_repository_twice_records_once_and_reports_policy_breaks
     );
     for (bad, meant) in [
         ("branch release-1.2", "release-v1.2"),
+        ("branch hotfix/release-v1.1", "release-v1.1"),
         ("tag v1.2", "v1.2.0"),
         ("tag v1.1.0-RC2", "v1.1.0-rc.2"),
     ] {

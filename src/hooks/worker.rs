@@ -115,10 +115,20 @@ async fn process(state: &AppState, d: &Claimed) -> AppResult<Outcome> {
     };
     Ok(match d.event.as_str() {
         "ping" => Outcome::Ignored("ping: the webhook is set up.".into()),
-        "create" | "delete" if p["ref_type"] != "tag" => Outcome::Ignored(format!(
-            "{} of a branch: branches come from git import.",
-            d.event
-        )),
+        "create" | "delete" if p["ref_type"] != "tag" => {
+            let branch = p["ref"].as_str().unwrap_or("");
+            match crate::releases::model::line_near_miss(branch) {
+                Some(miss) => Outcome::Refused(format!(
+                    "{} Did you mean {}?",
+                    miss.reason,
+                    miss.suggestion.unwrap_or_default()
+                )),
+                None => Outcome::Ignored(format!(
+                    "{} of branch {branch}: release lines are opened by their vX.Y.0 tag.",
+                    d.event
+                )),
+            }
+        }
         "create" => {
             record_tag(
                 state,

@@ -295,6 +295,40 @@ impl LineName {
     }
 }
 
+/// A branch that looks like a release line but breaks the policy (a patch number, a prefix or
+/// suffix around `release-v…`, a path, capitals): why, and the line it probably meant. `None`
+/// for a valid line name and for branches that do not look like one at all.
+pub fn line_near_miss(branch: &str) -> Option<Refusal> {
+    if branch == "main" || LineName::parse(branch).is_ok() {
+        return None;
+    }
+    let lower = branch.to_ascii_lowercase();
+    let at = lower.find("release")?;
+    // The first "N.N" after "release".
+    let tail = &lower[at + "release".len()..];
+    let start = tail.find(|c: char| c.is_ascii_digit())?;
+    let nums: Vec<u32> = tail[start..]
+        .split(|c: char| !c.is_ascii_digit())
+        .take_while(|p| !p.is_empty())
+        .take(3)
+        .filter_map(|p| p.parse().ok())
+        .collect();
+    let [major, minor, rest @ ..] = nums.as_slice() else {
+        return None;
+    };
+    let meant = format!("release-v{major}.{minor}");
+    let reason = if !rest.is_empty() && lower.starts_with("release-v") {
+        format!("“{branch}”: a release line has no patch number (tags carry it).")
+    } else if branch.contains('/') {
+        format!("“{branch}”: a release line is a top-level branch, not a path.")
+    } else if branch != lower {
+        format!("“{branch}”: release line names are lowercase.")
+    } else {
+        format!("“{branch}”: a release line is named exactly release-vX.Y, with nothing around it.")
+    };
+    Some(refuse(reason, Some(meant)))
+}
+
 impl fmt::Display for LineName {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -436,6 +470,39 @@ fn edit_distance(a: &str, b: &str) -> usize {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn branches_that_look_like_release_lines_get_a_hint() {
+        use super::line_near_miss;
+        let hint = |b: &str| line_near_miss(b).map(|r| (r.reason, r.suggestion));
+        for (b, meant) in [
+            ("release-v3.9.1", "release-v3.9"),
+            ("release/v3.9", "release-v3.9"),
+            ("hotfix/release-v3.9", "release-v3.9"),
+            ("release-v3.9-hotfix", "release-v3.9"),
+            ("Release-v3.9", "release-v3.9"),
+            ("release-3.9", "release-v3.9"),
+        ] {
+            let (_, s) = hint(b).unwrap_or_else(|| panic!("{b} has a hint"));
+            assert_eq!(s.as_deref(), Some(meant), "{b}");
+        }
+        assert!(
+            hint("release-v3.9.1")
+                .unwrap()
+                .0
+                .contains("no patch number")
+        );
+        assert!(hint("release/v3.9").unwrap().0.contains("not a path"));
+        for fine in [
+            "release-v3.9",
+            "main",
+            "feature/login",
+            "renovate/serde-1.x",
+            "release-notes",
+        ] {
+            assert!(hint(fine).is_none(), "{fine}");
+        }
+    }
+
     #[test]
     fn a_version_part_too_large_for_the_database_is_refused_with_the_reason() {
         for raw in [

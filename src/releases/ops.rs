@@ -327,7 +327,15 @@ pub async fn import(
             continue;
         }
         if !r.name.starts_with("release") {
-            report.other_branches += 1;
+            // Looks like a release line but is not one: listed with what it probably meant.
+            match super::model::line_near_miss(&r.name) {
+                Some(miss) => report.refused.push((
+                    format!("branch {}", r.name),
+                    miss.reason,
+                    miss.suggestion,
+                )),
+                None => report.other_branches += 1,
+            }
             continue;
         }
         match LineName::parse(&r.name) {
@@ -343,11 +351,12 @@ pub async fn import(
                     report.lines_created.push(line.to_string());
                 }
             }
-            Err(refusal) => report.refused.push((
-                format!("branch {}", r.name),
-                refusal.reason,
-                refusal.suggestion,
-            )),
+            Err(refusal) => {
+                let miss = super::model::line_near_miss(&r.name).unwrap_or(refusal);
+                report
+                    .refused
+                    .push((format!("branch {}", r.name), miss.reason, miss.suggestion));
+            }
         }
     }
     // Tags oldest version first, so vX.Y.0 opens its line before vX.Y.1 needs it.

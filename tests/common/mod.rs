@@ -333,5 +333,6 @@ pub fn make_repo(root: &std::path::Path) -> std::path::PathBuf {
     }
     git(&dir, &["branch", "release-1.2"]);
     git(&dir, &["branch", "feature/login"]);
+    git(&dir, &["branch", "hotfix/release-v1.1"]);
     dir
 }
