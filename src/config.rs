@@ -92,6 +92,11 @@ pub struct ServeOpts {
     #[arg(long, env = "FLOWDECK_MAX_CONNECTIONS", default_value_t = 1024)]
     pub max_connections: usize,
 
+    /// Minutes between re-imports of repositories imported from a clone on the server (GitHub
+    /// sends nothing when more than three tags are pushed at once).
+    #[arg(long, env = "FLOWDECK_REIMPORT_MINUTES", default_value_t = 15)]
+    pub reimport_minutes: i64,
+
     /// API requests per second per token (bursts of twice as many); more get 429.
     #[arg(long, env = "FLOWDECK_API_RATE_PER_SECOND", default_value_t = 50)]
     pub api_rate_per_second: u32,
@@ -151,6 +156,7 @@ pub struct Config {
     pub request_timeout_seconds: u64,
     pub max_connections: usize,
     pub api_rate_per_second: u32,
+    pub reimport_minutes: i64,
     pub invite_ttl_hours: i64,
     pub leave_notice_hours: i64,
     pub maintained_minor_lines: usize,
@@ -229,6 +235,7 @@ impl Config {
             request_timeout_seconds: opts.request_timeout_seconds,
             max_connections: opts.max_connections,
             api_rate_per_second: opts.api_rate_per_second.max(1),
+            reimport_minutes: opts.reimport_minutes.max(1),
             invite_ttl_hours: opts.invite_ttl_hours,
             leave_notice_hours: opts.leave_notice_hours,
             maintained_minor_lines: opts.maintained_minor_lines,
@@ -339,6 +346,7 @@ mod tests {
                 request_timeout_seconds: 30,
                 max_connections: 1024,
                 api_rate_per_second: 50,
+                reimport_minutes: 15,
                 invite_ttl_hours: 1,
                 leave_notice_hours: 24,
                 maintained_minor_lines: 3,

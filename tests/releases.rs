@@ -386,3 +386,59 @@ async fn the_cli_imports_a_repository() {
         String::from_utf8_lossy(&run().stdout).contains("server: 0 new tags, 5 already recorded")
     );
 }
+
+/// GitHub sends nothing when more than three tags are pushed at once: a repository imported from
+/// a clone on the server is re-imported when due, and picks up the tags it missed.
+#[tokio::test]
+async fn a_repository_imported_from_a_clone_is_re_imported_when_due() {
+    let app = TestApp::spawn().await;
+    let lead = lead_with_repo(&app, "server").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = make_repo(tmp.path());
+    let r = lead
+        .post(
+            "/releases/server/import",
+            &[("path", dir.to_str().unwrap())],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK);
+    // Four tags pushed at once later, on the release line.
+    for t in ["v1.1.1", "v1.1.2", "v1.1.3", "v1.1.4"] {
+        git(&dir, &["tag", t, "release-v1.1"]);
+    }
+    assert_eq!(
+        flowdeck::releases::ops::reimport_due(&app.state)
+            .await
+            .unwrap(),
+        0,
+        "not due yet"
+    );
+    sqlx::query("update repositories set next_import_at = now() - interval '1 second'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        flowdeck::releases::ops::reimport_due(&app.state)
+            .await
+            .unwrap(),
+        1
+    );
+    let n: i64 = sqlx::query_scalar("select count(*) from release_tags where name like 'v1.1.%'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert!(n >= 4, "the missed tags are recorded: {n}");
+    let outcome: String =
+        sqlx::query_scalar("select last_import_outcome from repositories where name = 'server'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert!(outcome.starts_with("4 new tags"), "{outcome}");
+    assert_eq!(
+        flowdeck::releases::ops::reimport_due(&app.state)
+            .await
+            .unwrap(),
+        0,
+        "and the next one waits for FLOWDECK_REIMPORT_MINUTES"
+    );
+}

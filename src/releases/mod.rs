@@ -83,6 +83,18 @@ pub async fn lines_of(
     .collect())
 }
 
+/// Re-imports repositories imported from a clone on the server, every `every` (leased: one
+/// replica per repository). Runs until aborted.
+pub async fn reimport_loop(state: AppState, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        if let Err(e) = ops::reimport_due(&state).await {
+            tracing::warn!(error = %e, "could not re-import repositories");
+        }
+    }
+}
+
 /// What a repository knows of tag `name`: not recorded, recorded, or recorded and retracted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TagKnown {
@@ -347,12 +359,21 @@ async fn import(
     let repo = repo_or_404(&state, &name).await?;
     let path = f.path.trim();
     match ops::import(&state, &actor, &repo, std::path::Path::new(path)).await? {
-        Ok(report) => Ok(ui::page(
-            &ctx,
-            "Import",
-            pages::import(&ctx, &repo, path, None, Some(&report)),
-        )
-        .into_response()),
+        Ok(report) => {
+            let outcome = format!(
+                "{} new tags, {} new lines, {} refused",
+                report.tags_created.len(),
+                report.lines_created.len(),
+                report.refused.len()
+            );
+            ops::remember_clone(&state, &repo, path, &outcome).await?;
+            Ok(ui::page(
+                &ctx,
+                "Import",
+                pages::import(&ctx, &repo, path, None, Some(&report)),
+            )
+            .into_response())
+        }
         Err(e) => Ok((
             StatusCode::UNPROCESSABLE_ENTITY,
             ui::page(

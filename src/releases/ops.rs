@@ -564,3 +564,74 @@ pub async fn set_backport_status(
     tx.commit().await?;
     Ok(())
 }
+
+/// Remembers `path` as `repo`'s clone on the server after an import from it, so it is re-imported
+/// every `FLOWDECK_REIMPORT_MINUTES` (a push of more than three tags sends GitHub no event).
+pub async fn remember_clone(
+    state: &AppState,
+    repo: &store::RepoRow,
+    path: &str,
+    outcome: &str,
+) -> AppResult<()> {
+    sqlx::query!(
+        "update repositories set clone_path = $2, last_import_at = now(), last_import_outcome = $3,
+                next_import_at = now() + make_interval(mins => $4::int)
+         where id = $1",
+        repo.id,
+        path,
+        outcome,
+        state.config.reimport_minutes as i32
+    )
+    .execute(&state.pool)
+    .await?;
+    Ok(())
+}
+
+/// Re-imports every repository whose clone is due, each claimed by one replica (a lease);
+/// returns how many were imported.
+pub async fn reimport_due(state: &AppState) -> AppResult<usize> {
+    let due = sqlx::query!(
+        "with due as (
+             select id from repositories
+             where clone_path is not null and next_import_at <= now()
+               and (import_leased_until is null or import_leased_until < now())
+             order by next_import_at limit 5
+             for update skip locked
+         )
+         update repositories r set import_leased_until = now() + interval '5 minutes'
+         from due where r.id = due.id
+         returning r.name, r.clone_path"
+    )
+    .fetch_all(&state.pool)
+    .await?;
+    let actor = Actor::system("reimport");
+    let mut n = 0;
+    for d in due {
+        let (Some(repo), Some(path)) =
+            (store::repository(&state.pool, &d.name).await?, d.clone_path)
+        else {
+            continue;
+        };
+        let outcome = match import(state, &actor, &repo, Path::new(&path)).await? {
+            Ok(r) => format!(
+                "{} new tags, {} new lines, {} refused",
+                r.tags_created.len(),
+                r.lines_created.len(),
+                r.refused.len()
+            ),
+            Err(e) => format!("failed: {e}"),
+        };
+        sqlx::query!(
+            "update repositories set import_leased_until = null, last_import_at = now(),
+                    last_import_outcome = $2, next_import_at = now() + make_interval(mins => $3::int)
+             where id = $1",
+            repo.id,
+            outcome,
+            state.config.reimport_minutes as i32
+        )
+        .execute(&state.pool)
+        .await?;
+        n += 1;
+    }
+    Ok(n)
+}

@@ -162,6 +162,10 @@ pub async fn run(
         state.clone(),
         Duration::from_secs(1),
     ));
+    let reimport = tokio::spawn(releases::reimport_loop(
+        state.clone(),
+        Duration::from_secs(60),
+    ));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let limits = limits(&state.config);
     let app = build_router(state);
@@ -174,6 +178,7 @@ pub async fn run(
     janitor.abort();
     prober.abort();
     hooks.abort();
+    reimport.abort();
     match tokio::time::timeout(grace, server).await {
         Ok(joined) => joined?,
         Err(_) => tracing::warn!(?grace, "grace period over; remaining connections dropped"),
