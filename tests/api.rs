@@ -196,6 +196,22 @@ async fn the_api_refuses_without_a_valid_token_and_in_its_own_words() {
     assert_eq!(r.headers()["www-authenticate"], "Bearer");
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["error"]["code"], "unauthorized");
+    let lower = reqwest::Client::new()
+        .get(format!("{}/api/v1/me", app.base))
+        .header("authorization", "bearer fdk_x")
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert!(
+        lower["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("unknown"),
+        "the scheme is case-insensitive: the token itself was checked: {lower}"
+    );
     let bogus = Api::new(&app, "fdk_not-a-real-token");
     assert_eq!(bogus.get("/me").await.0, StatusCode::UNAUTHORIZED);
 

@@ -288,6 +288,19 @@ async fn a_missing_or_wrong_signature_is_refused_and_stored_nowhere() {
         StatusCode::UNAUTHORIZED,
         "a repository without a secret"
     );
+    let huge = reqwest::Client::new()
+        .post(format!("{}/hooks/github", app.base))
+        .header("x-github-event", "push")
+        .header("x-github-delivery", "x-4")
+        .body(vec![b' '; 26 * 1024 * 1024])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        huge.status(),
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "GitHub's limit is 25 MB"
+    );
     let n: i64 = sqlx::query_scalar("select count(*) from github_deliveries")
         .fetch_one(&app.pool)
         .await

@@ -27,6 +27,11 @@ pub const MAX_BODY: usize = 25 * 1024 * 1024;
 /// Deliveries refused for a missing or wrong signature (nothing of them is stored).
 pub static BAD_SIGNATURES: AtomicU64 = AtomicU64::new(0);
 
+/// Bodies read at once: a delivery may be 25 MB and the sender is not known until its signature
+/// is checked, so at most two are held in memory; a third waits for none and gets 503 (GitHub
+/// retries a failed delivery on request).
+static READING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 /// `/hooks/github`, mounted outside the page layers (no session, cookies or CSRF).
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -58,7 +63,31 @@ pub fn signature_ok(secret: &str, body: &[u8], signature: &str) -> bool {
     mac.verify_slice(&expected).is_ok()
 }
 
-async fn github(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+async fn github(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    let Ok(_reading) = READING.try_acquire() else {
+        let mut resp = refuse(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "Busy reading other deliveries; send it again shortly.",
+        );
+        resp.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static("5"),
+        );
+        return resp;
+    };
+    let body: Bytes = match axum::body::to_bytes(body, MAX_BODY).await {
+        Ok(b) => b,
+        Err(_) => {
+            return refuse(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "A delivery is at most 25 MB.",
+            );
+        }
+    };
     let header = |name: &str| {
         headers
             .get(name)
