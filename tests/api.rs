@@ -1151,3 +1151,80 @@ async fn a_leads_token_adds_services_and_environments_and_anyone_reads_lines() {
     let (s, _) = member.get("/repositories/nope/lines").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn an_admin_makes_a_service_token_that_acts_as_a_named_service() {
+    let app = TestApp::spawn().await;
+    let ada = app.logged_in("ada", Role::Admin).await;
+    ada.post(
+        "/releases",
+        &[("name", "server"), ("url", ""), ("default_branch", "")],
+    )
+    .await;
+    let fields = [
+        ("service", "ci-bot"),
+        ("role", "lead"),
+        ("name", "release job"),
+        ("days", "30"),
+        ("scopes", "releases:write"),
+    ];
+    let r = ada.post("/admin/tokens", &fields).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let page = ada.get("/admin/tokens").await.body;
+    let start = page.find("<code class=\"copy\">").expect("shown once") + 19;
+    let secret = page[start..start + 47].to_string();
+    assert!(page.contains(">ci-bot<"), "listed with its owner");
+    let api = Api::new(&app, &secret);
+    let (s, me) = api.get("/me").await;
+    assert_eq!(
+        (s, me["handle"].as_str(), me["role"].as_str()),
+        (StatusCode::OK, Some("ci-bot"), Some("lead"))
+    );
+    let (s, _) = api.get("/deployments").await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "read is not among its scopes");
+    let (s, v) = api
+        .post("/repositories/server/tags", json!({"tag": "v2.0.0"}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let actor: String =
+        sqlx::query_scalar("select actor from audit_log where action = 'tag.recorded' limit 1")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap_or_default();
+    assert!(actor.starts_with("ci-bot (token"), "{actor}");
+    assert!(
+        !ada.get("/team").await.body.contains("ci-bot"),
+        "a service is not a team member"
+    );
+    // A second token for the same service reuses its account; a person's handle is refused.
+    assert_eq!(
+        ada.post("/admin/tokens", &fields).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let services: i64 = sqlx::query_scalar("select count(*) from accounts where is_service")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(services, 1);
+    let refused = ada
+        .post(
+            "/admin/tokens",
+            &[
+                ("service", "ada"),
+                ("role", "member"),
+                ("name", "x"),
+                ("scopes", "read"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused.body.contains("is a person&#39;s account")
+            || refused.body.contains("is a person's account")
+    );
+    let mo = app.logged_in("mo", Role::Member).await;
+    assert_eq!(
+        mo.post("/admin/tokens", &fields).await.status,
+        StatusCode::FORBIDDEN
+    );
+}

@@ -26,7 +26,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/profile/tokens", get(mine).post(create))
         .route("/profile/tokens/{id}/revoke", post(revoke))
-        .route("/admin/tokens", get(all))
+        .route("/admin/tokens", get(all).post(create_service))
         .route("/api", get(reference))
 }
 
@@ -307,13 +307,127 @@ async fn revoke(
     Ok(cookies.done(msg, back))
 }
 
-async fn all(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<String>> {
+async fn all(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    session: tower_sessions::Session,
+) -> AppResult<Html<String>> {
+    let secret = session.remove::<String>(NEW_SECRET).await.ok().flatten();
+    render_all(
+        &state,
+        &ctx,
+        &tokens::ServiceTokenForm::default(),
+        &FormErrors::default(),
+        secret,
+    )
+    .await
+}
+
+async fn render_all(
+    state: &AppState,
+    ctx: &PageCtx,
+    f: &tokens::ServiceTokenForm,
+    errs: &FormErrors,
+    secret: Option<String>,
+) -> AppResult<Html<String>> {
     require(ctx.user.as_ref(), Action::ViewAdmin)?;
     let rows = tokens::list(&state.pool, None).await?;
+    let shown = secret.map(|s| {
+        view! {
+            <section class="card created" role="status">
+                <h2>"The new service token"</h2>
+                <p>"Copy it now into the CI secret store: it is shown only this once."</p>
+                <code class="copy">{s}</code>
+            </section>
+        }
+    });
+    let checks = SCOPES
+        .iter()
+        .map(|(k, what)| {
+            let id = format!("svc-scope-{}", k.replace(':', "-"));
+            let for_id = id.clone();
+            let checked = f.token.scopes.iter().any(|s| s == k);
+            view! {
+                <label for=for_id class="check-inline">
+                    <input type="checkbox" id=id name="scopes" value=*k checked=checked/>
+                    <code>{*k}</code>" "<small class="muted">{*what}</small>
+                </label>
+            }
+        })
+        .collect::<Vec<_>>();
+    let lead = f.role == "lead";
+    let general = (!errs.is_empty()).then(
+        || view! { <div class="form-error" role="alert">"Please correct the marked fields."</div> },
+    );
+    let scope_err = errs
+        .get("scopes")
+        .cloned()
+        .map(|e| view! { <p class="field-error">{e}</p> });
+    let role_err = errs
+        .get("role")
+        .cloned()
+        .map(|e| view! { <p class="field-error">{e}</p> });
     let body = view! {
         <h1>"Every API token"</h1>
         <p class="muted">"Revoke a token that leaked or that nobody uses; it stops working at once. "<a href="/admin">"← Admin"</a></p>
-        {table(&ctx, &rows, true)}
+        {shown}
+        {table(ctx, &rows, true)}
+        <section class="card spaced">
+            <h2>"Create a service token"</h2>
+            <p class="hint">"A token that acts as a named service (a CI job, a deploy bot) instead of a person. The service account is made on first use; it never logs in and is not on the team board."</p>
+            {general}
+            <form method="post" action="/admin/tokens">
+                {ui::csrf_field(ctx)}
+                {ui::field_in("svc", "Service", "service", "text", &f.service, errs.get("service"), Some("its handle, e.g. ci-bot"))}
+                <div class="field"><label for="svc-role">"Acts as"</label>
+                    <select id="svc-role" name="role">
+                        <option value="member" selected=!lead>"member"</option>
+                        <option value="lead" selected=lead>"lead (records tags, adds services)"</option>
+                    </select>{role_err}</div>
+                {ui::field_in("svc", "Token name", "name", "text", &f.token.name, errs.get("name"), None)}
+                {ui::field_in("svc", "Valid for (days)", "days", "text", if f.token.days.is_empty() { "90" } else { &f.token.days }, errs.get("days"), Some("at most 365"))}
+                <fieldset class="field"><legend>"Scopes"</legend>{checks}{scope_err}</fieldset>
+                <button type="submit">"Create service token"</button>
+            </form>
+        </section>
     };
-    Ok(ui::page(&ctx, "API tokens", body))
+    Ok(ui::page(ctx, "API tokens", body))
+}
+
+async fn create_service(
+    State(state): State<AppState>,
+    ctx: PageCtx,
+    user: CurrentUser,
+    actor: Actor,
+    cookies: Cookies,
+    session: tower_sessions::Session,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> AppResult<Response> {
+    use axum::response::IntoResponse;
+    let mut f = tokens::ServiceTokenForm::default();
+    for (k, v) in pairs {
+        match k.as_str() {
+            "service" => f.service = v,
+            "role" => f.role = v,
+            "name" => f.token.name = v,
+            "days" => f.token.days = v,
+            "scopes" => f.token.scopes.push(v),
+            _ => {}
+        }
+    }
+    match tokens::create_service(&state, &actor, &user, &f).await? {
+        Ok((service, secret)) => {
+            session
+                .insert(NEW_SECRET, secret)
+                .await
+                .map_err(|e| crate::error::AppError::internal(anyhow::anyhow!(e.to_string())))?;
+            let msg = format!("Token “{}” created for {service}.", f.token.name.trim());
+            Ok(cookies.done(msg, "/admin/tokens").into_response())
+        }
+        Err(errs) => Ok((
+            axum::http::StatusCode::UNPROCESSABLE_ENTITY,
+            render_all(&state, &ctx, &f, &errs, None).await?,
+        )
+            .into_response()),
+    }
 }

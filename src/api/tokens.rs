@@ -168,6 +168,108 @@ pub async fn create(
     Ok(Ok(secret))
 }
 
+/// What the admin's service-token form sends.
+#[derive(Clone, Debug, Default)]
+pub struct ServiceTokenForm {
+    /// The service account's handle (made on first use), e.g. `ci-bot`.
+    pub service: String,
+    /// member, or lead for a bot that records tags or adds services.
+    pub role: String,
+    pub token: TokenForm,
+}
+
+/// An admin creates a token acting as a named service account (made on first use; it never logs
+/// in and is not on the team board). Returns the service's handle and the secret, shown once.
+#[tracing::instrument(skip_all)]
+pub async fn create_service(
+    state: &AppState,
+    actor: &Actor,
+    admin: &CurrentUser,
+    f: &ServiceTokenForm,
+) -> AppResult<Result<(String, String), FormErrors>> {
+    crate::auth::policy::require(
+        Some(admin),
+        crate::auth::policy::Action::ManageAccount {
+            target: AccountId(0),
+        },
+    )?;
+    let handle = f.service.trim().to_lowercase();
+    let role = match f.role.as_str() {
+        "" | "member" => Role::Member,
+        "lead" => Role::Lead,
+        _ => {
+            return Ok(Err(FormErrors::field(
+                "role",
+                "A service acts as a member or a lead.",
+            )));
+        }
+    };
+    let existing = sqlx::query!(
+        r#"select id, is_service, handle, display_name, role as "role: Role", timezone, auth_epoch
+           from accounts where handle = $1"#,
+        handle
+    )
+    .fetch_optional(&state.pool)
+    .await?;
+    let account = match existing {
+        Some(a) if !a.is_service => {
+            return Ok(Err(FormErrors::field(
+                "service",
+                format!("“{handle}” is a person's account; name the service differently."),
+            )));
+        }
+        Some(a) => CurrentUser {
+            id: AccountId(a.id),
+            handle: a.handle,
+            display_name: a.display_name,
+            role: a.role,
+            timezone: a.timezone,
+            auth_epoch: a.auth_epoch,
+        },
+        None => {
+            let password = crate::auth::token::random_token();
+            let form = crate::auth::ops::AccountForm {
+                handle: handle.clone(),
+                display_name: format!("{handle} (service)"),
+                email: String::new(),
+                timezone: "UTC".into(),
+                new_password: password.clone(),
+                confirm: password,
+            };
+            let valid = match crate::auth::ops::validate_account(&form) {
+                Ok(v) => v,
+                Err(e) => {
+                    let why = e
+                        .get("handle")
+                        .cloned()
+                        .unwrap_or_else(|| "Choose another name.".into());
+                    return Ok(Err(FormErrors::field("service", why)));
+                }
+            };
+            let mut tx = state.pool.begin().await?;
+            let id = match crate::auth::ops::create_account(&mut tx, actor, valid, role).await {
+                Ok(id) => id,
+                Err(e) => return Ok(Err(e)),
+            };
+            sqlx::query!("update accounts set is_service = true where id = $1", id.0)
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+            CurrentUser {
+                id,
+                handle: handle.clone(),
+                display_name: format!("{handle} (service)"),
+                role,
+                timezone: "UTC".into(),
+                auth_epoch: 0,
+            }
+        }
+    };
+    Ok(create(state, actor, &account, &f.token)
+        .await?
+        .map(|secret| (handle, secret)))
+}
+
 /// Revokes token `id`: its owner may, and an admin may revoke anyone's.
 #[tracing::instrument(skip_all, fields(id = id))]
 pub async fn revoke(

@@ -100,7 +100,8 @@ async fn board_of(
                where l.account_id = a.id and l.status = any($2) and l.starts_at > $1
                order by l.starts_at limit 1
            ) nl on true
-           where a.disabled_at is null and ($3::text is null or a.handle = $3)
+           where a.disabled_at is null and not a.is_service
+             and ($3::text is null or a.handle = $3)
              and ($4::bigint[] is null or a.id = any($4))
            order by a.display_name, a.id"#,
         now as _,
