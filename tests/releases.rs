@@ -434,6 +434,11 @@ async fn a_repository_imported_from_a_clone_is_re_imported_when_due() {
             .await
             .unwrap();
     assert!(outcome.starts_with("4 new tags"), "{outcome}");
+    let page = lead.get("/releases/server").await.body;
+    assert!(
+        page.contains("Re-imported from") && page.contains("every 15 min; last time: 4 new tags"),
+        "the repository page says so"
+    );
     assert_eq!(
         flowdeck::releases::ops::reimport_due(&app.state)
             .await

@@ -183,17 +183,23 @@ async fn render_repository(
     let tags = store::tags(&state.pool, repo_id, None).await?;
     let (bps, targets) = store::backports(&state.pool, repo_id, None).await?;
     let can_manage = can(ctx.user.as_ref(), Action::ManageReleases);
+    let reimport = store::import_status(&state.pool, repo.id).await?;
     Ok(ui::page(
         ctx,
         &repo.name,
-        pages::repository(
+        pages::with_reimport(
+            pages::repository(
+                ctx,
+                repo,
+                &lines,
+                &tags,
+                (&bps, &targets),
+                can_manage,
+                forms,
+            ),
             ctx,
-            repo,
-            &lines,
-            &tags,
-            (&bps, &targets),
-            can_manage,
-            forms,
+            reimport,
+            state.config.reimport_minutes,
         ),
     ))
 }

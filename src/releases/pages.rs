@@ -535,3 +535,17 @@ pub fn import(
         </section>
     }
 }
+
+/// A repository page, with where it is re-imported from (when it was imported from a clone).
+pub fn with_reimport<V: IntoView + 'static>(
+    page: V,
+    ctx: &PageCtx,
+    status: Option<(String, Option<chrono::DateTime<chrono::Utc>>, String)>,
+    minutes: i64,
+) -> impl IntoView + use<V> {
+    let line = status.map(|(path, at, outcome)| {
+        let text = format!("Re-imported from {path} every {minutes} min; last time: {outcome} ");
+        view! { <p class="muted reimport">{text}{at.map(|t| ui::when(ctx, t))}</p> }
+    });
+    view! { {page}{line} }
+}

@@ -425,3 +425,19 @@ pub async fn running(
         .map(|r| (r.service, r.environment))
         .collect())
 }
+
+/// Where a repository is re-imported from, when it last was, and what came of it.
+pub async fn import_status(
+    pool: &PgPool,
+    repo: i64,
+) -> sqlx::Result<Option<(String, Option<DateTime<Utc>>, String)>> {
+    let row = sqlx::query!(
+        r#"select clone_path as "clone_path!", last_import_at as "last_import_at: DateTime<Utc>",
+                  last_import_outcome
+           from repositories where id = $1 and clone_path is not null"#,
+        repo
+    )
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.map(|r| (r.clone_path, r.last_import_at, r.last_import_outcome)))
+}
