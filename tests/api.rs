@@ -1150,6 +1150,26 @@ async fn a_leads_token_adds_services_and_environments_and_anyone_reads_lines() {
     assert_eq!(status_of("release-v3.7"), Some(json!("maintained")));
     let (s, _) = member.get("/repositories/nope/lines").await;
     assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, v) = member
+        .get("/repositories/server/tags?line=release-v3.8")
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let names: Vec<&str> = v["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["v3.8.1", "v3.8.0"], "one line, newest first");
+    let (s, v) = member.get("/repositories/server/tags").await;
+    assert_eq!(
+        (s, v["items"].as_array().unwrap().len()),
+        (StatusCode::OK, 3)
+    );
+    let (s, _) = member
+        .get("/repositories/server/tags?line=release-v9.9")
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
 }
 
 #[tokio::test]

@@ -41,7 +41,7 @@ pub fn routes() -> Router<AppState> {
         .route("/environments", get(environments).post(add_environment))
         .route("/repositories", get(repositories))
         .route("/repositories/{repo}/lines", get(lines))
-        .route("/repositories/{repo}/tags", post(record_tag))
+        .route("/repositories/{repo}/tags", get(list_tags).post(record_tag))
         .route("/status", post(check_in))
         .route("/incidents", get(list_incidents).post(open_incident))
         .route("/incidents/{id}", get(get_incident))
@@ -768,7 +768,7 @@ async fn resolve_incident(
 #[openapi(
     info(title = "flowdeck API", description = "Bearer tokens from /profile/tokens; JSON errors `{\"error\": {\"code\", \"message\", \"fields\"}}`; cursor pagination with `after` and `next`; `Idempotency-Key` on every write; 429 with `Retry-After` per token."),
     paths(me, list_deployments, get_deployment, record_deployment, move_deployment, services,
-          add_service, environments, add_environment, repositories, lines, matrix, report_health, record_tag, check_in, team, list_incidents,
+          add_service, environments, add_environment, repositories, lines, list_tags, matrix, report_health, record_tag, check_in, team, list_incidents,
           get_incident, open_incident, update_incident, resolve_incident),
     modifiers(&BearerScheme),
     tags((name = "deployments"), (name = "releases"), (name = "availability"), (name = "incidents"), (name = "account"))
@@ -1202,6 +1202,57 @@ async fn lines(
             status,
             tags,
             newest_tag,
+        })
+        .collect();
+    Ok(Json(Page { items, next: None }))
+}
+
+#[derive(Serialize, ToSchema)]
+struct TagOut {
+    name: String,
+    line: String,
+    commit: String,
+    tagged_at: DateTime<Utc>,
+    source: String,
+    /// When a mistaken tag was retracted (tags are never edited or deleted).
+    retracted_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct TagQuery {
+    /// Only this line's tags, e.g. `release-v3.8` or `main`.
+    line: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/repositories/{repo}/tags", tag = "releases",
+    summary = "A repository's tags, newest version first; `?line=` for one line",
+    params(("repo" = String, Path, description = "the repository's name"), TagQuery),
+    responses((status = 200, body = Page<TagOut>), (status = 404, body = super::error::ErrorDoc)),
+    security(("bearer" = ["read"])))]
+async fn list_tags(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(repo): Path<String>,
+    query: Result<Query<TagQuery>, axum::extract::rejection::QueryRejection>,
+) -> ApiResult<Json<Page<TagOut>>> {
+    need(&caller, "read")?;
+    let Query(q) = query.map_err(|e| ApiError::invalid(e.body_text()))?;
+    let repo = crate::releases::repository_named(&state.pool, &repo)
+        .await?
+        .ok_or_else(|| ApiError::not_found("repository"))?;
+    let items = crate::releases::tags_of(&state.pool, &repo, q.line.as_deref())
+        .await?
+        .ok_or_else(|| ApiError::not_found("line"))?
+        .into_iter()
+        .map(|t| TagOut {
+            name: t.name,
+            line: t.line,
+            commit: t.commit_sha,
+            tagged_at: t.tagged_at,
+            source: t.source,
+            retracted_at: t.retracted_at,
         })
         .collect();
     Ok(Json(Page { items, next: None }))

@@ -50,7 +50,7 @@ pub fn router() -> Router<AppState> {
         .route("/releases/{repo}/{line}", get(line))
 }
 
-pub use store::RepoRow;
+pub use store::{RepoRow, TagRow};
 
 /// The repository named `name`, if recorded.
 pub async fn repository_named(pool: &sqlx::PgPool, name: &str) -> sqlx::Result<Option<RepoRow>> {
@@ -93,6 +93,30 @@ pub async fn reimport_loop(state: AppState, every: std::time::Duration) {
             tracing::warn!(error = %e, "could not re-import repositories");
         }
     }
+}
+
+/// Tags of a repository (newest version first), optionally of one line: (name, line, commit,
+/// tagged at, retracted). `None` when the line does not exist.
+pub async fn tags_of(
+    pool: &sqlx::PgPool,
+    repo: &RepoRow,
+    line: Option<&str>,
+) -> AppResult<Option<Vec<store::TagRow>>> {
+    let line_id = match line {
+        None => None,
+        Some(l) => {
+            let Ok(name) = LineName::parse(l) else {
+                return Ok(None);
+            };
+            match store::line_id(&mut *pool.acquire().await?, repo.id, name).await? {
+                Some(id) => Some(model::LineId(id)),
+                None => return Ok(None),
+            }
+        }
+    };
+    Ok(Some(
+        store::tags(pool, model::RepositoryId(repo.id), line_id).await?,
+    ))
 }
 
 /// What a repository knows of tag `name`: not recorded, recorded, or recorded and retracted.
