@@ -165,27 +165,77 @@ fn fingerprint(method: &Method, uri: &Uri, body: &[u8]) -> Vec<u8> {
     v
 }
 
-/// Runs a write with its JSON body parsed, once per Idempotency-Key.
-async fn write<T, F, Fut>(
-    state: &AppState,
-    caller: &Caller,
-    (method, uri, headers): (&Method, &Uri, &HeaderMap),
-    body: &Bytes,
-    run: F,
-) -> Response
-where
-    T: DeserializeOwned,
-    F: FnOnce(T) -> Fut,
-    Fut: Future<Output = ApiResult<Response>>,
-{
-    let print = fingerprint(method, uri, body);
-    idempotency::once(state, caller, headers, &print, async {
-        match parse::<T>(headers, body) {
-            Ok(input) => run(input).await.unwrap_or_else(IntoResponse::into_response),
-            Err(e) => e.into_response(),
-        }
-    })
-    .await
+/// A write request: what every write endpoint extracts (the caller, the request's method, path,
+/// headers and body) so that `run` can parse the body and honour its Idempotency-Key.
+struct Write {
+    state: AppState,
+    caller: Caller,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+/// What a write's operation gets besides its parsed body: the state, the caller, and the
+/// request id for the audit record (`caller.actor(rid)`).
+struct Ctx(AppState, Caller, Option<String>);
+
+impl axum::extract::FromRequest<AppState> for Write {
+    type Rejection = Response;
+
+    async fn from_request(req: axum::extract::Request, state: &AppState) -> Result<Self, Response> {
+        let (parts, body) = req.into_parts();
+        let caller = parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| ApiError::unauthorized("Send a bearer token.").into_response())?;
+        let (method, uri, headers) = (
+            parts.method.clone(),
+            parts.uri.clone(),
+            parts.headers.clone(),
+        );
+        let body = <Bytes as axum::extract::FromRequest<AppState>>::from_request(
+            axum::extract::Request::from_parts(parts, body),
+            state,
+        )
+        .await
+        .map_err(IntoResponse::into_response)?;
+        Ok(Self {
+            state: state.clone(),
+            caller,
+            method,
+            uri,
+            headers,
+            body,
+        })
+    }
+}
+
+impl Write {
+    /// Parses the JSON body and runs `op` with it, once per Idempotency-Key.
+    async fn run<T, F, Fut>(self, op: F) -> Response
+    where
+        T: DeserializeOwned,
+        F: FnOnce(T, Ctx) -> Fut,
+        Fut: Future<Output = ApiResult<Response>>,
+    {
+        let ctx = Ctx(
+            self.state.clone(),
+            self.caller.clone(),
+            request_id(&self.headers),
+        );
+        let print = fingerprint(&self.method, &self.uri, &self.body);
+        idempotency::once(&self.state, &self.caller, &self.headers, &print, async {
+            match parse::<T>(&self.headers, &self.body) {
+                Ok(input) => op(input, ctx)
+                    .await
+                    .unwrap_or_else(IntoResponse::into_response),
+                Err(e) => e.into_response(),
+            }
+        })
+        .await
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -380,19 +430,8 @@ struct RecordedOut {
     responses((status = 201, body = RecordedOut), (status = 403, body = super::error::ErrorDoc),
         (status = 422, body = super::error::ErrorDoc)),
     security(("bearer" = ["deployments:write"])))]
-async fn record_deployment(
-    State(state): State<AppState>,
-    caller: Caller,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let req = (&method, &uri, &headers);
-    let rid = request_id(&headers);
-    let st = state.clone();
-    let c = caller.clone();
-    write(&state, &caller, req, &body, |n: NewDeployment| async move {
+async fn record_deployment(w: Write) -> Response {
+    w.run(|n: NewDeployment, Ctx(st, c, rid)| async move {
         need(&c, "deployments:write")?;
         policy::require(Some(&c.user), Action::RecordDeployment)?;
         let input = DeploymentInput {
@@ -442,19 +481,8 @@ struct StatusMove {
     responses((status = 200, body = Deployment), (status = 403, body = super::error::ErrorDoc),
         (status = 409, body = super::error::ErrorDoc)),
     security(("bearer" = ["deployments:write"])))]
-async fn move_deployment(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<i64>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let req = (&method, &uri, &headers);
-    let rid = request_id(&headers);
-    let (st, c) = (state.clone(), caller.clone());
-    write(&state, &caller, req, &body, |m: StatusMove| async move {
+async fn move_deployment(Path(id): Path<i64>, w: Write) -> Response {
+    w.run(|m: StatusMove, Ctx(st, c, rid)| async move {
         need(&c, "deployments:write")?;
         let actor = c.actor(rid);
         deploys::ops::transition(&st, &c.user, &actor, id, &m.status).await?;
@@ -548,19 +576,8 @@ struct Done {
     responses((status = 201, body = Done), (status = 403, body = super::error::ErrorDoc),
         (status = 422, body = super::error::ErrorDoc)),
     security(("bearer" = ["releases:write"])))]
-async fn record_tag(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(repo): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let req = (&method, &uri, &headers);
-    let rid = request_id(&headers);
-    let (st, c) = (state.clone(), caller.clone());
-    write(&state, &caller, req, &body, |t: NewTag| async move {
+async fn record_tag(Path(repo): Path<String>, w: Write) -> Response {
+    w.run(|t: NewTag, Ctx(st, c, rid)| async move {
         need(&c, "releases:write")?;
         policy::require(Some(&c.user), Action::ManageReleases)?;
         let repo = crate::releases::repository_named(&st.pool, &repo)
@@ -597,18 +614,8 @@ struct CheckInBody {
     request_body = CheckInBody,
     responses((status = 200, body = Done), (status = 422, body = super::error::ErrorDoc)),
     security(("bearer" = ["status:write"])))]
-async fn check_in(
-    State(state): State<AppState>,
-    caller: Caller,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let req = (&method, &uri, &headers);
-    let rid = request_id(&headers);
-    let (st, c) = (state.clone(), caller.clone());
-    write(&state, &caller, req, &body, |b: CheckInBody| async move {
+async fn check_in(w: Write) -> Response {
+    w.run(|b: CheckInBody, Ctx(st, c, rid)| async move {
         need(&c, "status:write")?;
         policy::require(Some(&c.user), Action::SetOwnStatus)?;
         let actor = c.actor(rid);
@@ -698,18 +705,8 @@ async fn incident_out(state: &AppState, id: i64) -> ApiResult<Json<IncidentOut>>
     request_body = NewIncident,
     responses((status = 201, body = IncidentOut), (status = 422, body = super::error::ErrorDoc)),
     security(("bearer" = ["incidents:write"])))]
-async fn open_incident(
-    State(state): State<AppState>,
-    caller: Caller,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let req = (&method, &uri, &headers);
-    let rid = request_id(&headers);
-    let (st, c) = (state.clone(), caller.clone());
-    write(&state, &caller, req, &body, |n: NewIncident| async move {
+async fn open_incident(w: Write) -> Response {
+    w.run(|n: NewIncident, Ctx(st, c, rid)| async move {
         need(&c, "incidents:write")?;
         policy::require(Some(&c.user), Action::RecordIncident)?;
         let form = IncidentForm {
@@ -741,19 +738,8 @@ struct Resolution {
     responses((status = 200, body = IncidentOut), (status = 409, body = super::error::ErrorDoc),
         (status = 422, body = super::error::ErrorDoc)),
     security(("bearer" = ["incidents:write"])))]
-async fn resolve_incident(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<i64>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let req = (&method, &uri, &headers);
-    let rid = request_id(&headers);
-    let (st, c) = (state.clone(), caller.clone());
-    write(&state, &caller, req, &body, |r: Resolution| async move {
+async fn resolve_incident(Path(id): Path<i64>, w: Write) -> Response {
+    w.run(|r: Resolution, Ctx(st, c, rid)| async move {
         need(&c, "incidents:write")?;
         policy::require(Some(&c.user), Action::RecordIncident)?;
         let actor = c.actor(rid);
@@ -873,31 +859,14 @@ struct IncidentUpdate {
     responses((status = 200, body = IncidentOut), (status = 409, body = super::error::ErrorDoc),
         (status = 422, body = super::error::ErrorDoc)),
     security(("bearer" = ["incidents:write"])))]
-async fn update_incident(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<i64>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let req = (&method, &uri, &headers);
-    let rid = request_id(&headers);
-    let (st, c) = (state.clone(), caller.clone());
-    write(
-        &state,
-        &caller,
-        req,
-        &body,
-        |u: IncidentUpdate| async move {
-            need(&c, "incidents:write")?;
-            policy::require(Some(&c.user), Action::RecordIncident)?;
-            let actor = c.actor(rid);
-            deploys::ops::add_incident_update(&st, &actor, id, &u.body).await?;
-            Ok(incident_out(&st, id).await?.into_response())
-        },
-    )
+async fn update_incident(Path(id): Path<i64>, w: Write) -> Response {
+    w.run(|u: IncidentUpdate, Ctx(st, c, rid)| async move {
+        need(&c, "incidents:write")?;
+        policy::require(Some(&c.user), Action::RecordIncident)?;
+        let actor = c.actor(rid);
+        deploys::ops::add_incident_update(&st, &actor, id, &u.body).await?;
+        Ok(incident_out(&st, id).await?.into_response())
+    })
     .await
 }
 
@@ -919,18 +888,8 @@ struct HealthReport {
     responses((status = 200, body = Done), (status = 403, body = super::error::ErrorDoc),
         (status = 404, body = super::error::ErrorDoc)),
     security(("bearer" = ["deployments:write"])))]
-async fn report_health(
-    State(state): State<AppState>,
-    caller: Caller,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let req = (&method, &uri, &headers);
-    let rid = request_id(&headers);
-    let (st, c) = (state.clone(), caller.clone());
-    write(&state, &caller, req, &body, |h: HealthReport| async move {
+async fn report_health(w: Write) -> Response {
+    w.run(|h: HealthReport, Ctx(st, c, rid)| async move {
         need(&c, "deployments:write")?;
         let (svc, env) = deploys::target(&st.pool, h.service.trim(), h.environment.trim()).await?;
         let svc = svc.ok_or_else(|| ApiError::not_found("service"))?;
@@ -1056,18 +1015,8 @@ struct NewService {
     responses((status = 201, body = Done), (status = 403, body = super::error::ErrorDoc),
         (status = 422, body = super::error::ErrorDoc)),
     security(("bearer" = ["deployments:write"])))]
-async fn add_service(
-    State(state): State<AppState>,
-    caller: Caller,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let req = (&method, &uri, &headers);
-    let rid = request_id(&headers);
-    let (st, c) = (state.clone(), caller.clone());
-    write(&state, &caller, req, &body, |n: NewService| async move {
+async fn add_service(w: Write) -> Response {
+    w.run(|n: NewService, Ctx(st, c, rid)| async move {
         need(&c, "deployments:write")?;
         policy::require(Some(&c.user), Action::ManageDeployTargets)?;
         let form = deploys::ops::ServiceForm {
@@ -1106,38 +1055,22 @@ struct NewEnvironment {
     responses((status = 201, body = Done), (status = 403, body = super::error::ErrorDoc),
         (status = 422, body = super::error::ErrorDoc)),
     security(("bearer" = ["deployments:write"])))]
-async fn add_environment(
-    State(state): State<AppState>,
-    caller: Caller,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let req = (&method, &uri, &headers);
-    let rid = request_id(&headers);
-    let (st, c) = (state.clone(), caller.clone());
-    write(
-        &state,
-        &caller,
-        req,
-        &body,
-        |n: NewEnvironment| async move {
-            need(&c, "deployments:write")?;
-            policy::require(Some(&c.user), Action::ManageDeployTargets)?;
-            let form = deploys::ops::EnvForm {
-                name: n.name,
-                tier: n.tier,
-                position: n.position.map(|p| p.to_string()).unwrap_or_default(),
-                url: n.url.unwrap_or_default(),
-            };
-            let name = deploys::ops::add_environment(&st, &c.actor(rid), &form)
-                .await?
-                .map_err(ApiError::from)?;
-            let message = format!("Environment {name} added.");
-            Ok((StatusCode::CREATED, Json(Done { message })).into_response())
-        },
-    )
+async fn add_environment(w: Write) -> Response {
+    w.run(|n: NewEnvironment, Ctx(st, c, rid)| async move {
+        need(&c, "deployments:write")?;
+        policy::require(Some(&c.user), Action::ManageDeployTargets)?;
+        let form = deploys::ops::EnvForm {
+            name: n.name,
+            tier: n.tier,
+            position: n.position.map(|p| p.to_string()).unwrap_or_default(),
+            url: n.url.unwrap_or_default(),
+        };
+        let name = deploys::ops::add_environment(&st, &c.actor(rid), &form)
+            .await?
+            .map_err(ApiError::from)?;
+        let message = format!("Environment {name} added.");
+        Ok((StatusCode::CREATED, Json(Done { message })).into_response())
+    })
     .await
 }
 
