@@ -288,6 +288,12 @@ async fn a_missing_or_wrong_signature_is_refused_and_stored_nowhere() {
         StatusCode::UNAUTHORIZED,
         "a repository without a secret"
     );
+    let nul = json!({ "zen": "a\u{0}b", "repository": repository() });
+    assert_eq!(
+        deliver(&app, &secret, "ping", "x-5", &nul).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a NUL cannot be stored: a clear refusal, not a 500"
+    );
     let huge = reqwest::Client::new()
         .post(format!("{}/hooks/github", app.base))
         .header("x-github-event", "push")

@@ -104,6 +104,13 @@ async fn github(
     if event.is_empty() || delivery.is_empty() || delivery.len() > 100 || event.len() > 100 {
         return refuse(StatusCode::BAD_REQUEST, "Not a GitHub delivery.");
     }
+    // PostgreSQL's jsonb cannot hold a NUL character: refuse it here rather than fail to store.
+    if body.windows(6).any(|w| w == b"\\u0000") {
+        return refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "The body holds a NUL character (\\u0000).",
+        );
+    }
     let payload: Value = match serde_json::from_slice(&body) {
         Ok(v) => v,
         Err(_) => return refuse(StatusCode::BAD_REQUEST, "The body is not JSON."),

@@ -33,6 +33,9 @@ impl Outcome {
     }
 }
 
+/// Attempts before a delivery that keeps failing is marked refused.
+const MAX_ATTEMPTS: i32 = 5;
+
 /// Runs until the task is aborted: every `every`, processes what is due.
 pub async fn run(state: AppState, every: Duration) {
     let mut tick = tokio::time::interval(every);
@@ -46,6 +49,7 @@ pub async fn run(state: AppState, every: Duration) {
 
 struct Claimed {
     id: i64,
+    attempts: i32,
     event: String,
     repository_id: Option<i64>,
     payload: Value,
@@ -64,7 +68,7 @@ pub async fn process_due(state: &AppState) -> AppResult<usize> {
            update github_deliveries d set leased_until = now() + interval '60 seconds',
                                           attempts = attempts + 1
            from due where d.id = due.id
-           returning d.id, d.event, d.repository_id, d.payload"#
+           returning d.id, d.attempts, d.event, d.repository_id, d.payload"#
     )
     .fetch_all(&state.pool)
     .await?;
@@ -72,6 +76,10 @@ pub async fn process_due(state: &AppState) -> AppResult<usize> {
     for d in claimed {
         let outcome = match process(state, &d).await {
             Ok(o) => o,
+            // A delivery that keeps failing stops being retried and says why.
+            Err(e) if d.attempts >= MAX_ATTEMPTS => {
+                Outcome::Refused(format!("failed {MAX_ATTEMPTS} times: {e}"))
+            }
             Err(e) => {
                 tracing::warn!(error = %e, delivery = d.id, "a GitHub delivery failed; it will be retried");
                 continue;
