@@ -1248,3 +1248,80 @@ async fn an_admin_makes_a_service_token_that_acts_as_a_named_service() {
         StatusCode::FORBIDDEN
     );
 }
+
+#[tokio::test]
+async fn docs_and_leave_are_readable_with_filters_and_a_cursor() {
+    let app = TestApp::spawn_at("2026-03-10T09:00:00Z").await;
+    let ann = app.logged_in("ann", Role::Member).await;
+    for (title, kind) in [
+        ("Lease the health probes", "proposal"),
+        ("Backups are untested", "problem"),
+        ("Probe timeouts", "proposal"),
+    ] {
+        let r = ann.post("/docs", &[("title", title), ("kind", kind)]).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    }
+    let r = ann
+        .post(
+            "/me/leave",
+            &[
+                ("starts_on", "2026-03-16"),
+                ("ends_on", "2026-03-18"),
+                ("kind", "vacation"),
+                ("note", "private reason"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let api = Api::new(&app, &token(&ann, "reader", &["read"]).await);
+
+    let (s, page) = api.get("/docs?limit=2").await;
+    assert_eq!(s, StatusCode::OK, "{page}");
+    let numbers = |p: &Value| -> Vec<i64> {
+        p["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d["number"].as_i64().unwrap())
+            .collect()
+    };
+    assert_eq!(numbers(&page), [3, 2], "newest first");
+    let next = page["next"].as_str().expect("a next page").to_string();
+    let (_, rest) = api.get(&format!("/docs?limit=2&after={next}")).await;
+    assert_eq!(numbers(&rest), [1]);
+    assert!(rest["next"].is_null());
+
+    let (_, problems) = api.get("/docs?kind=problem").await;
+    assert_eq!(numbers(&problems), [2]);
+    let (_, found) = api.get("/docs?q=probe").await;
+    assert_eq!(found["items"].as_array().unwrap().len(), 2, "{found}");
+    let (s, bad) = api.get("/docs?status=finished").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(bad["error"]["fields"]["status"].is_string(), "{bad}");
+
+    let (s, doc) = api.get("/docs/1").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(doc["title"], "Lease the health probes");
+    assert_eq!(doc["status"], "draft");
+    assert_eq!(doc["owner"], "ann");
+    assert_eq!(doc["url"], "/docs/1");
+    let (s, missing) = api.get("/docs/99").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(missing["error"]["code"], "not_found");
+
+    let (s, leave) = api.get("/leave?from=2026-03-15&days=7").await;
+    assert_eq!(s, StatusCode::OK, "{leave}");
+    let items = leave["items"].as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    assert_eq!(items[0]["handle"], "ann");
+    assert_eq!(items[0]["starts_on"], "2026-03-16");
+    assert_eq!(items[0]["status"], "pending");
+    assert!(
+        !leave.to_string().contains("private reason"),
+        "a leave note stays on the page"
+    );
+    let (_, later) = api.get("/leave?from=2026-04-01").await;
+    assert!(later["items"].as_array().unwrap().is_empty());
+    let (s, _) = api.get("/leave?days=0").await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+}

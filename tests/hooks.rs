@@ -318,3 +318,142 @@ async fn a_missing_or_wrong_signature_is_refused_and_stored_nowhere() {
         StatusCode::FORBIDDEN
     );
 }
+
+fn fixture(name: &str) -> Value {
+    let path = format!(
+        "{}/tests/fixtures/github/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// GitHub's published example payloads (octokit/webhooks-examples), delivered exactly as GitHub
+/// documents them, then with only the version, environment or merge fields changed.
+#[tokio::test]
+async fn githubs_own_example_payloads_are_understood() {
+    let app = TestApp::spawn().await;
+    let ada = app.logged_in("ada", Role::Admin).await;
+    ada.post(
+        "/releases",
+        &[
+            ("name", "Hello-World"),
+            ("url", "https://github.com/Codertocat/Hello-World"),
+            ("default_branch", "master"),
+        ],
+    )
+    .await;
+    ada.post(
+        "/services",
+        &[
+            ("name", "hello"),
+            ("role", "api"),
+            ("image", ""),
+            ("repository", "hello-world"),
+        ],
+    )
+    .await;
+    for (name, pos) in [("production", "1"), ("github-pages", "2")] {
+        ada.post(
+            "/environments",
+            &[
+                ("name", name),
+                ("tier", "production"),
+                ("position", pos),
+                ("url", ""),
+            ],
+        )
+        .await;
+    }
+    // flowdeck names are lowercase; GitHub's payloads keep the case.
+    let secret = secret_for(&ada, "hello-world").await;
+
+    // As published: their tag is "simple-tag" and their release "0.0.1", which the team's version
+    // rules refuse with the reason; their deployment deploys the branch "master".
+    let verbatim = [
+        ("ping", "ping"),
+        ("create", "create-tag"),
+        ("push", "push-tag"),
+        ("push", "push-branch"),
+        ("delete", "delete-tag"),
+        ("release", "release-published"),
+        ("deployment", "deployment"),
+        ("deployment_status", "deployment_status"),
+        ("pull_request", "pull_request-closed"),
+    ];
+    for (i, (event, file)) in verbatim.iter().enumerate() {
+        let status = deliver(&app, &secret, event, &format!("gh-{i}"), &fixture(file)).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{file}");
+    }
+    let got = settled(&app).await;
+    let outcome = |i: usize| (got[i].1.as_str(), got[i].2.as_str());
+    assert_eq!(got.len(), verbatim.len(), "{got:?}");
+    assert_eq!(outcome(0).0, "ignored", "ping: {got:?}");
+    assert_eq!(outcome(1).0, "refused", "{got:?}");
+    assert!(outcome(1).1.contains("simple-tag"), "{got:?}");
+    assert_eq!(outcome(2).0, "refused", "{got:?}");
+    assert_eq!(outcome(3), ("ignored", "push to a branch"));
+    assert!(outcome(4).1.contains("immutable"), "{got:?}");
+    assert_eq!(outcome(5).0, "refused", "{got:?}");
+    assert!(
+        outcome(5).1.contains("v0.0.1"),
+        "the near miss is named: {got:?}"
+    );
+    assert_eq!(outcome(6).0, "ignored", "{got:?}");
+    assert_eq!(outcome(7).0, "refused", "{got:?}");
+    assert!(outcome(7).1.contains("master"), "{got:?}");
+    assert_eq!(
+        outcome(8).0,
+        "ignored",
+        "their closed pull request was not merged: {got:?}"
+    );
+
+    // The same shapes carrying the team's versions are applied.
+    let mut release = fixture("release-published");
+    release["release"]["tag_name"] = json!("v0.1.0");
+    let mut pre = fixture("release-prereleased");
+    pre["release"]["tag_name"] = json!("v0.2.0-rc.1");
+    let mut push = fixture("push-tag");
+    push["ref"] = json!("refs/tags/v0.1.1");
+    let mut status = fixture("deployment_status");
+    status["deployment"]["ref"] = json!("v0.1.0");
+    let mut merged = fixture("pull_request-closed");
+    merged["pull_request"]["merged"] = json!(true);
+    merged["pull_request"]["merged_at"] = json!("2019-05-15T15:20:40Z");
+    for (i, (event, payload)) in [
+        ("release", &release),
+        ("release", &pre),
+        ("push", &push),
+        ("deployment_status", &status),
+        ("pull_request", &merged),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        deliver(&app, &secret, event, &format!("gh-adapted-{i}"), payload).await;
+    }
+    let got = settled(&app).await;
+    for row in &got[verbatim.len()..] {
+        assert_eq!(row.1, "applied", "{got:?}");
+    }
+    let tags: Vec<String> = sqlx::query_scalar("select name from release_tags order by name")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(tags, ["v0.1.0", "v0.1.1", "v0.2.0-rc.1"]);
+    let releases = ada.get("/releases/hello-world/release-v0.1").await;
+    assert!(
+        releases.body.contains("v0.1.1"),
+        "the line opened by v0.1.0 shows the pushed tag"
+    );
+    let matrix = ada.get("/deployments").await.body;
+    assert!(
+        matrix.contains("v0.1.0"),
+        "GitHub's deployment reached the matrix"
+    );
+    let (number, author): (i32, String) =
+        sqlx::query_as("select number, author from change_records")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!((number, author.as_str()), (2, "Codertocat"));
+}

@@ -290,9 +290,20 @@ pub async fn warnings_for(
     version: &str,
 ) -> AppResult<Vec<String>> {
     let mut out = Vec::new();
-    if let (Some(repo), Some(repo_name)) = (svc.repository_id, svc.repository.as_deref()) {
+    // The tag check and what runs now are independent: one round trip's wait, not two.
+    let tag = async {
+        match svc.repository_id {
+            Some(repo) => crate::releases::tag_known(&state.pool, repo, version)
+                .await
+                .map(Some),
+            None => Ok(None),
+        }
+    };
+    let (known, running_now) =
+        tokio::try_join!(tag, store::running_in(&state.pool, EnvironmentId(env.id)))?;
+    if let (Some(known), Some(repo_name)) = (known, svc.repository.as_deref()) {
         use crate::releases::TagKnown;
-        match crate::releases::tag_known(&state.pool, repo, version).await? {
+        match known {
             TagKnown::Recorded => {}
             TagKnown::Missing => out.push(format!(
                 "{version} is not a recorded tag of repository {repo_name}: record the tag first, or check the version."
@@ -302,8 +313,7 @@ pub async fn warnings_for(
             )),
         }
     }
-    // One query: what runs in this environment now (not the whole matrix).
-    let running_now = store::running_in(&state.pool, EnvironmentId(env.id)).await?;
+    // `running_now`: one query over what runs in this environment (not the whole matrix).
     let as_skew = |list: &[(i64, String, String, String)]| -> Vec<super::model::Skew> {
         let running: Vec<super::model::Running> = list
             .iter()
@@ -402,8 +412,11 @@ pub async fn record_deployment(
     }
     let key = idempotency_key.trim();
     let key = (!key.is_empty()).then_some(key);
-    let svc = store::service(&state.pool, service.trim()).await?;
-    let env = store::environment(&state.pool, environment.trim()).await?;
+    // Two lookups side by side: a write's latency is its longest chain of round trips.
+    let (svc, env) = tokio::try_join!(
+        store::service(&state.pool, service.trim()),
+        store::environment(&state.pool, environment.trim())
+    )?;
     if svc.is_none() {
         errs.add("service", "Choose a service.");
     }

@@ -48,7 +48,32 @@ pub fn router() -> Router<AppState> {
         .route("/reviews", get(queue))
 }
 
-pub use store::{ListRow as DocSummary, QueueRow as ReviewRequest};
+pub use store::{
+    DocRow as Doc, ListFilter as DocFilter, ListRow as DocSummary, QueueRow as ReviewRequest,
+    ReviewerRow as Reviewer,
+};
+
+/// One page of the docs list: the filters and keyset of `/docs`, at most `limit` rows.
+pub async fn search(
+    pool: &sqlx::PgPool,
+    filter: &DocFilter,
+    limit: i64,
+) -> AppResult<Vec<DocSummary>> {
+    Ok(store::list(pool, filter, limit).await?)
+}
+
+/// Doc `number` with its reviewers and their verdicts (two queries on one connection).
+pub async fn by_number(
+    pool: &sqlx::PgPool,
+    number: i32,
+) -> AppResult<Option<(Doc, Vec<Reviewer>)>> {
+    let mut conn = pool.acquire().await?;
+    let Some(doc) = store::doc(&mut conn, number, false).await? else {
+        return Ok(None);
+    };
+    let reviewers = store::reviewers(&mut conn, doc.id).await?;
+    Ok(Some((doc, reviewers)))
+}
 
 /// The docs that target release line `line` (e.g. `release-v3.9`), newest first, at most 100.
 pub async fn targeting(pool: &sqlx::PgPool, line: &str) -> AppResult<Vec<DocSummary>> {

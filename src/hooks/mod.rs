@@ -116,7 +116,11 @@ async fn github(
         Err(_) => return refuse(StatusCode::BAD_REQUEST, "The body is not JSON."),
     };
     // The repository names which secret signs it; the signature is checked before anything is stored.
-    let repo_name = payload["repository"]["name"].as_str().unwrap_or("");
+    // GitHub keeps a name's case (`Hello-World`); flowdeck's names are lowercase.
+    let repo_name = payload["repository"]["name"]
+        .as_str()
+        .unwrap_or("")
+        .to_lowercase();
     let hook = match sqlx::query!(
         "select r.id, h.secret from repositories r join github_hooks h on h.repository_id = r.id
          where r.name = $1",

@@ -58,6 +58,18 @@ pub async fn team_now(state: &AppState) -> AppResult<Vec<Member>> {
     Ok(members)
 }
 
+pub use store::LeaveRow as Leave;
+
+/// Leave that is pending or acknowledged and overlaps [`from`, `to`), by start (at most `limit`).
+pub async fn leave_between(
+    pool: &sqlx::PgPool,
+    from: chrono::DateTime<chrono::Utc>,
+    to: chrono::DateTime<chrono::Utc>,
+    limit: i64,
+) -> AppResult<Vec<Leave>> {
+    Ok(store::leaves(pool, store::LeaveScope::Window(from, to), limit).await?)
+}
+
 /// How many leave requests of members other than `except` wait for a lead's answer.
 pub async fn pending_leave_for(
     state: &AppState,

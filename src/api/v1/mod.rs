@@ -1,7 +1,10 @@
 //! The `/api/v1/` endpoints. Writes take JSON, check the token's scope and then the same policy
 //! and operations as the forms (`deploys::ops::record_deployment`, `releases::ops::record_tag`,
 //! `presence::ops`), so rules, audit records and outbox rows are the same whichever way data
-//! arrives; every write honours `Idempotency-Key`.
+//! arrives; every write honours `Idempotency-Key`. Reads of docs and leave live beside it.
+
+mod docs;
+mod leave;
 
 use axum::{
     Json, Router,
@@ -50,6 +53,9 @@ pub fn routes() -> Router<AppState> {
         .route("/health-reports", post(report_health))
         .route("/matrix", get(matrix))
         .route("/team", get(team))
+        .route("/leave", get(leave::list_leave))
+        .route("/docs", get(docs::list_docs))
+        .route("/docs/{number}", get(docs::get_doc))
         .route("/openapi.json", get(openapi))
 }
 
@@ -400,18 +406,34 @@ async fn get_deployment(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewDeployment {
+    /// The service's name.
+    #[schema(pattern = r"^[a-z0-9][a-z0-9._-]{0,63}$")]
     service: String,
+    /// The environment's name.
+    #[schema(pattern = r"^[a-z0-9][a-z0-9._-]{0,63}$")]
     environment: String,
+    /// A release tag by the team's rules (modifiers are a setting; alpha, beta, rc by default).
+    #[schema(
+        pattern = r"^v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-(alpha|beta|rc)\.(0|[1-9][0-9]*))?$",
+        example = "v3.9.1"
+    )]
     version: String,
+    /// Default `succeeded`.
     #[serde(default)]
+    #[schema(pattern = "^(pending|running|succeeded|failed|rolled_back)$")]
     status: Option<String>,
+    /// The image reference, e.g. `ghcr.io/acme/api:v3.9.1`.
     #[serde(default)]
+    #[schema(max_length = 500)]
     image: Option<String>,
     #[serde(default)]
+    #[schema(pattern = "^(sha256:[0-9a-f]{64})?$")]
     digest: Option<String>,
     #[serde(default)]
+    #[schema(pattern = "^([0-9a-fA-F]{7,64})?$")]
     commit: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 2000)]
     note: Option<String>,
 }
 
@@ -471,6 +493,7 @@ async fn record_deployment(w: Write) -> Response {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct StatusMove {
+    #[schema(pattern = "^(pending|running|succeeded|failed|rolled_back)$")]
     status: String,
 }
 
@@ -559,8 +582,13 @@ async fn environments(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewTag {
+    #[schema(
+        pattern = r"^v(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)(-(alpha|beta|rc)\.(0|[1-9][0-9]*))?$",
+        example = "v3.9.1"
+    )]
     tag: String,
     #[serde(default)]
+    #[schema(pattern = "^([0-9a-fA-F]{7,64})?$")]
     commit: Option<String>,
 }
 
@@ -599,12 +627,22 @@ async fn record_tag(Path(repo): Path<String>, w: Write) -> Response {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct CheckInBody {
+    /// `offline` needs `for` or `until`.
+    #[schema(pattern = "^(online|away|offline)$")]
     state: String,
+    /// How long, e.g. `2h`, `90m`, `1h 30m` (at most 7 days).
     #[serde(default, rename = "for")]
+    #[schema(pattern = "^[1-9][0-9]{0,2}[dhm]( [1-9][0-9]?m)?$", example = "2h")]
     for_: Option<String>,
+    /// Back at, in your zone: `15:00` or `2026-11-27T09:00`.
     #[serde(default)]
+    #[schema(
+        pattern = r"^([0-9]{4}-[0-9]{2}-[0-9]{2}[T ])?[0-9]{1,2}:[0-9]{2}$",
+        example = "15:00"
+    )]
     until: Option<String>,
     #[serde(default)]
+    #[schema(max_length = 500)]
     reason: Option<String>,
 }
 
@@ -655,9 +693,13 @@ async fn check_in(w: Write) -> Response {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewIncident {
+    #[schema(pattern = r"^[a-z0-9][a-z0-9._-]{0,63}$")]
     service: String,
+    #[schema(pattern = r"^[a-z0-9][a-z0-9._-]{0,63}$")]
     environment: String,
+    #[schema(pattern = "^sev[1-4]$")]
     severity: String,
+    #[schema(min_length = 1, max_length = 200)]
     title: String,
     #[serde(default)]
     deployment: Option<i64>,
@@ -728,6 +770,8 @@ async fn open_incident(w: Write) -> Response {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct Resolution {
+    /// What restored service.
+    #[schema(min_length = 1, max_length = 2000)]
     note: String,
 }
 
@@ -755,9 +799,9 @@ async fn resolve_incident(Path(id): Path<i64>, w: Write) -> Response {
     info(title = "flowdeck API", description = "Bearer tokens from /profile/tokens; JSON errors `{\"error\": {\"code\", \"message\", \"fields\"}}`; cursor pagination with `after` and `next`; `Idempotency-Key` on every write; 429 with `Retry-After` per token."),
     paths(me, list_deployments, get_deployment, record_deployment, move_deployment, services,
           add_service, environments, add_environment, repositories, lines, list_tags, matrix, report_health, record_tag, check_in, team, list_incidents,
-          get_incident, open_incident, update_incident, resolve_incident),
+          get_incident, open_incident, update_incident, resolve_incident, leave::list_leave, docs::list_docs, docs::get_doc),
     modifiers(&BearerScheme),
-    tags((name = "deployments"), (name = "releases"), (name = "availability"), (name = "incidents"), (name = "account"))
+    tags((name = "deployments"), (name = "releases"), (name = "availability"), (name = "incidents"), (name = "docs"), (name = "account"))
 )]
 pub struct ApiDoc;
 
@@ -849,6 +893,7 @@ async fn get_incident(
 #[serde(deny_unknown_fields)]
 struct IncidentUpdate {
     /// What is known now (1–2000 characters).
+    #[schema(min_length = 1, max_length = 2000)]
     body: String,
 }
 
@@ -873,7 +918,9 @@ async fn update_incident(Path(id): Path<i64>, w: Write) -> Response {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct HealthReport {
+    #[schema(pattern = r"^[a-z0-9][a-z0-9._-]{0,63}$")]
     service: String,
+    #[schema(pattern = r"^[a-z0-9][a-z0-9._-]{0,63}$")]
     environment: String,
     /// true: up; false: down.
     ok: bool,
@@ -995,13 +1042,16 @@ async fn team(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<P
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewService {
+    #[schema(pattern = r"^[a-z0-9][a-z0-9._-]{0,63}$")]
     name: String,
     /// api, rpc, worker, web, … (the skew rules use it).
+    #[schema(pattern = "^[a-z0-9-]{1,32}$")]
     role: String,
     #[serde(default)]
     image: Option<String>,
     /// systemd, supervisord, compose or kubernetes (default).
     #[serde(default)]
+    #[schema(pattern = "^(systemd|supervisord|compose|kubernetes)?$")]
     supervisor: Option<String>,
     /// The repository whose tags are its versions.
     #[serde(default)]
@@ -1039,8 +1089,10 @@ async fn add_service(w: Write) -> Response {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 struct NewEnvironment {
+    #[schema(pattern = r"^[a-z0-9][a-z0-9._-]{0,63}$")]
     name: String,
     /// development, testing, staging, production or offline.
+    #[schema(pattern = "^(development|testing|staging|production|offline)$")]
     tier: String,
     #[serde(default)]
     position: Option<i32>,
