@@ -97,6 +97,15 @@ pub struct ServeOpts {
     #[arg(long, env = "FLOWDECK_REIMPORT_MINUTES", default_value_t = 15)]
     pub reimport_minutes: i64,
 
+    /// Attempts at delivering a notification before it is dead (shown to admins with a retry
+    /// button). With the backoff doubling from 1 s to at most 1 h, 20 attempts span about 9 hours.
+    #[arg(long, env = "FLOWDECK_OUTBOX_MAX_ATTEMPTS", default_value_t = 20)]
+    pub outbox_max_attempts: i32,
+
+    /// The first retry's wait in milliseconds (then doubling, at most an hour).
+    #[arg(long, env = "FLOWDECK_OUTBOX_BACKOFF_MS", default_value_t = 1000)]
+    pub outbox_backoff_ms: u64,
+
     /// API requests per second per token (bursts of twice as many); more get 429.
     #[arg(long, env = "FLOWDECK_API_RATE_PER_SECOND", default_value_t = 50)]
     pub api_rate_per_second: u32,
@@ -157,6 +166,8 @@ pub struct Config {
     pub max_connections: usize,
     pub api_rate_per_second: u32,
     pub reimport_minutes: i64,
+    pub outbox_max_attempts: i32,
+    pub outbox_backoff_ms: u64,
     pub invite_ttl_hours: i64,
     pub leave_notice_hours: i64,
     pub maintained_minor_lines: usize,
@@ -236,6 +247,8 @@ impl Config {
             max_connections: opts.max_connections,
             api_rate_per_second: opts.api_rate_per_second.max(1),
             reimport_minutes: opts.reimport_minutes.max(1),
+            outbox_max_attempts: opts.outbox_max_attempts.clamp(1, 1000),
+            outbox_backoff_ms: opts.outbox_backoff_ms.clamp(1, 3_600_000),
             invite_ttl_hours: opts.invite_ttl_hours,
             leave_notice_hours: opts.leave_notice_hours,
             maintained_minor_lines: opts.maintained_minor_lines,
@@ -266,6 +279,11 @@ impl Config {
             .iter()
             .map(String::as_str)
             .collect()
+    }
+
+    /// The first retry's wait of a notification that could not be delivered.
+    pub fn outbox_backoff(&self) -> std::time::Duration {
+        std::time::Duration::from_millis(self.outbox_backoff_ms)
     }
 
     /// The base URL for links printed to a terminal or shown to admins.
@@ -347,6 +365,8 @@ mod tests {
                 max_connections: 1024,
                 api_rate_per_second: 50,
                 reimport_minutes: 15,
+                outbox_max_attempts: 20,
+                outbox_backoff_ms: 1000,
                 invite_ttl_hours: 1,
                 leave_notice_hours: 24,
                 maintained_minor_lines: 3,

@@ -186,7 +186,11 @@ async fn deployments_move_through_their_states_and_the_matrix_shows_what_runs() 
         .fetch_all(&app.pool)
         .await
         .unwrap();
-    assert_eq!(events, ["deployment.failed"]);
+    assert_eq!(
+        events,
+        ["deployment.rolled_back", "deployment.failed"],
+        "the rollback and the failure are announced"
+    );
 }
 
 #[tokio::test]

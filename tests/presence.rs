@@ -13,7 +13,7 @@ fn at(s: &str) -> DateTime<Utc> {
 }
 
 async fn outbox(app: &TestApp) -> Vec<(String, String)> {
-    sqlx::query_as("select event, channel from outbox order by id")
+    sqlx::query_as("select event, text from outbox order by id")
         .fetch_all(&app.pool)
         .await
         .unwrap()
@@ -87,7 +87,11 @@ async fn going_offline_needs_a_time_then_shows_until_and_turns_overdue() {
     assert!(row.contains("dentist"));
     assert_eq!(
         outbox(&app).await,
-        [("member.offline".to_string(), "team".to_string())]
+        [(
+            "member.offline".to_string(),
+            "ann display went offline until Tue 12:00 (Europe/Berlin).".to_string()
+        )],
+        "the reason (dentist) stays on the board"
     );
 
     app.state.clock.set(at("2026-03-10T11:30:00Z"));
@@ -165,9 +169,16 @@ async fn leave_needs_notice_unless_it_is_an_emergency_which_reaches_the_inner_ch
     assert_eq!(
         outbox(&app).await,
         [
-            ("leave.requested".to_string(), "team".to_string()),
-            ("leave.emergency".to_string(), "inner".to_string())
-        ]
+            (
+                "leave.requested".to_string(),
+                "ann display requested sick leave, 2026-03-11 to 2026-03-12.".to_string()
+            ),
+            (
+                "leave.emergency".to_string(),
+                "Emergency: ann display is on leave, 2026-03-11 to 2026-03-12.".to_string()
+            )
+        ],
+        "the note (flu) is private"
     );
     app.state.clock.set(at("2026-03-11T08:00:00Z"));
     let row = row_of(&ann.get("/team").await.body, "ann display");

@@ -225,6 +225,7 @@ pub async fn create_service(
             role: a.role,
             timezone: a.timezone,
             auth_epoch: a.auth_epoch,
+            unread: 0,
         },
         None => {
             let password = crate::auth::token::random_token();
@@ -262,6 +263,7 @@ pub async fn create_service(
                 role,
                 timezone: "UTC".into(),
                 auth_epoch: 0,
+                unread: 0,
             }
         }
     };
@@ -383,6 +385,7 @@ pub async fn authenticate(
         role: row.role,
         timezone: row.timezone,
         auth_epoch: row.auth_epoch,
+        unread: 0,
     };
     if row.expires_at <= now {
         let mut tx = state.pool.begin().await?;

@@ -65,6 +65,14 @@ pub async fn active_account_id(
     store::active_id_by_handle(conn, handle).await
 }
 
+/// The id and display name of the enabled account with `handle`.
+pub async fn active_account(
+    conn: &mut sqlx::PgConnection,
+    handle: &str,
+) -> sqlx::Result<Option<(i64, String)>> {
+    store::active_by_handle(conn, handle).await
+}
+
 /// The oldest enabled admin (the default owner of things created from the shell).
 pub async fn first_admin_id(conn: &mut sqlx::PgConnection) -> sqlx::Result<Option<i64>> {
     store::first_admin_id(conn).await

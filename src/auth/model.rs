@@ -209,6 +209,8 @@ pub struct CurrentUser {
     pub role: Role,
     pub timezone: String,
     pub auth_epoch: i32,
+    /// Unread inbox items (the navigation's count), read with the account.
+    pub unread: i64,
 }
 
 #[cfg(test)]

@@ -115,7 +115,7 @@ pub fn profile(
     let role = role.to_string();
     view! {
         <h1>"Your profile"</h1>
-        <p><a href="/profile/tokens">"API tokens →"</a>" · "<a href="/api">"API reference →"</a></p>
+        <p><a href="/profile/notifications">"Notifications →"</a>" · "<a href="/profile/tokens">"API tokens →"</a>" · "<a href="/api">"API reference →"</a></p>
         <div class="grid">
             <section class="card">
                 <h2>"Details"</h2>

@@ -15,6 +15,8 @@ pub enum Action {
     ManageInvites,
     /// Read the audit log.
     ReadAuditLog,
+    /// Configure integrations: chat destinations, signed webhooks, GitHub secrets.
+    ManageIntegrations,
     /// Edit a profile (display name, email, time zone, password).
     EditProfile { owner: AccountId },
     /// Acknowledge or decline a leave request.
@@ -57,7 +59,10 @@ pub enum Action {
 pub fn can(user: Option<&CurrentUser>, action: Action) -> bool {
     let Some(u) = user else { return false };
     match action {
-        Action::ViewAdmin | Action::ManageInvites | Action::ReadAuditLog => u.role == Role::Admin,
+        Action::ViewAdmin
+        | Action::ManageInvites
+        | Action::ReadAuditLog
+        | Action::ManageIntegrations => u.role == Role::Admin,
         // An admin cannot demote or disable themself: that could lock the team out.
         Action::ManageAccount { target } => u.role == Role::Admin && target != u.id,
         Action::EditProfile { owner } | Action::CancelLeave { owner } => owner == u.id,
@@ -133,6 +138,7 @@ mod tests {
             role,
             timezone: "UTC".into(),
             auth_epoch: 0,
+            unread: 0,
         }
     }
 
@@ -144,6 +150,7 @@ mod tests {
             Action::ManageAccount { target: id },
             Action::ManageInvites,
             Action::ReadAuditLog,
+            Action::ManageIntegrations,
             Action::EditProfile { owner: id },
             Action::DecideLeave { owner: id },
             Action::CancelLeave { owner: id },
@@ -168,6 +175,7 @@ mod tests {
                 | Action::ManageAccount { .. }
                 | Action::ManageInvites
                 | Action::ReadAuditLog
+                | Action::ManageIntegrations
                 | Action::EditProfile { .. }
                 | Action::DecideLeave { .. }
                 | Action::CancelLeave { .. }
@@ -199,6 +207,7 @@ mod tests {
             (Action::ViewAdmin, [false, false, false, true]),
             (Action::ManageInvites, [false, false, false, true]),
             (Action::ReadAuditLog, [false, false, false, true]),
+            (Action::ManageIntegrations, [false, false, false, true]),
             (
                 Action::ManageAccount { target: other },
                 [false, false, false, true],

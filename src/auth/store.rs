@@ -12,7 +12,8 @@ use crate::error::violated_constraint;
 
 pub async fn current_user(pool: &PgPool, id: AccountId) -> sqlx::Result<Option<CurrentUser>> {
     let row = sqlx::query!(
-        r#"select id, handle, display_name, role as "role: Role", timezone, auth_epoch
+        r#"select id, handle, display_name, role as "role: Role", timezone, auth_epoch,
+                  (select count(*) from inbox_items i where i.account_id = accounts.id and i.read_at is null) as "unread!"
            from accounts where id = $1 and disabled_at is null"#,
         id.0
     )
@@ -25,6 +26,7 @@ pub async fn current_user(pool: &PgPool, id: AccountId) -> sqlx::Result<Option<C
         role: r.role,
         timezone: r.timezone,
         auth_epoch: r.auth_epoch,
+        unread: r.unread,
     }))
 }
 
@@ -39,6 +41,20 @@ pub async fn active_id_by_handle(
     )
     .fetch_optional(conn)
     .await
+}
+
+/// The id and display name of the enabled account with `handle`.
+pub async fn active_by_handle(
+    conn: &mut PgConnection,
+    handle: &str,
+) -> sqlx::Result<Option<(i64, String)>> {
+    let row = sqlx::query!(
+        "select id, display_name from accounts where handle = $1 and disabled_at is null",
+        handle
+    )
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|r| (r.id, r.display_name)))
 }
 
 /// The oldest enabled admin, the default owner of things created from the shell.

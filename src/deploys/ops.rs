@@ -8,6 +8,7 @@ use super::{
     model::{DeploymentId, EnvironmentId, ServiceId, Status},
     store,
 };
+use crate::outbox::{self, Event, Notice};
 use crate::{
     audit::{self, Actor, Change},
     auth::{
@@ -428,20 +429,17 @@ pub async fn record_deployment(
     };
     // `confirm`: "" asks first (the form), "yes" records what was confirmed, "report" records
     // and reports the warnings (the API: CI does not stop to confirm).
-    let warnings = if confirm == "yes" {
-        Vec::new()
-    } else {
-        if let Some(k) = key
-            && let Some(id) = store::deployment_by_key(&mut *state.pool.acquire().await?, k).await?
-        {
-            return Ok(Ok(Recorded::Existing(id)));
-        }
-        let warnings = warnings_for(state, &svc, &env, version).await?;
-        if confirm != "report" && !warnings.is_empty() {
-            return Ok(Ok(Recorded::Confirm(warnings)));
-        }
-        warnings
-    };
+    if confirm != "yes"
+        && let Some(k) = key
+        && let Some(id) = store::deployment_by_key(&mut *state.pool.acquire().await?, k).await?
+    {
+        return Ok(Ok(Recorded::Existing(id)));
+    }
+    // Computed on every path: a confirmed deployment that introduces skew is still announced.
+    let warnings = warnings_for(state, &svc, &env, version).await?;
+    if confirm != "yes" && confirm != "report" && !warnings.is_empty() {
+        return Ok(Ok(Recorded::Confirm(warnings)));
+    }
     let mut tx = state.pool.begin().await?;
     if let Some(k) = key
         && let Some(id) = store::deployment_by_key(&mut tx, k).await?
@@ -484,14 +482,29 @@ pub async fn record_deployment(
         "deployment_id": id, "service": svc.name, "environment": env.name, "version": version,
         "status": status.as_str(), "source": source,
     });
+    let now = state.clock.now();
     if status == Status::Failed {
-        crate::outbox::enqueue(
-            &mut tx,
-            "deployment.failed",
-            crate::outbox::Channel::Team,
-            payload.clone(),
-        )
-        .await?;
+        let text = format!(
+            "Deployment #{id} failed: {} {version} in {} (recorded by {}).",
+            svc.name, env.name, actor.label
+        );
+        let notice = Notice::new(Event::DeploymentFailed, text, format!("/deployments/{id}"));
+        outbox::enqueue(&mut tx, now, notice.data(payload.clone())).await?;
+    }
+    let skew: Vec<&str> = warnings
+        .iter()
+        .filter(|w| w.starts_with("Skew in"))
+        .map(String::as_str)
+        .collect();
+    if !skew.is_empty() && status != Status::Failed {
+        let text = format!(
+            "Deploying {} {version} to {} introduced version skew: {}",
+            svc.name,
+            env.name,
+            skew.join(" ")
+        );
+        let notice = Notice::new(Event::SkewIntroduced, text, format!("/deployments?env={}", env.name));
+        outbox::enqueue(&mut tx, now, notice.data(payload.clone())).await?;
     }
     audit::record(
         &mut tx,
@@ -545,15 +558,20 @@ pub async fn transition(
         )
         .await?;
     }
-    if to == Status::Failed {
-        let payload = json!({ "deployment_id": id, "service": d.service, "environment": d.environment, "version": d.version });
-        crate::outbox::enqueue(
-            &mut tx,
-            "deployment.failed",
-            crate::outbox::Channel::Team,
-            payload,
-        )
-        .await?;
+    let event = match to {
+        Status::Failed => Some((Event::DeploymentFailed, "failed")),
+        Status::RolledBack => Some((Event::RolledBack, "was rolled back")),
+        _ => None,
+    };
+    if let Some((event, what)) = event {
+        let payload = json!({ "deployment_id": id, "service": d.service, "environment": d.environment,
+                              "version": d.version, "status": to.as_str() });
+        let text = format!(
+            "Deployment #{id} {what}: {} {} in {} ({}).",
+            d.service, d.version, d.environment, actor.label
+        );
+        let notice = Notice::new(event, text, format!("/deployments/{id}")).data(payload);
+        outbox::enqueue(&mut tx, state.clock.now(), notice).await?;
     }
     audit::record(
         &mut tx,
@@ -692,6 +710,18 @@ pub async fn report_health(
     let mut tx = state.pool.begin().await?;
     let (service_id, env_id) = (ServiceId(service.id), EnvironmentId(env_id));
     store::report_health(&mut tx, service_id, env_id, ok, note.trim(), user_id(user)).await?;
+    let (event, state_word) = if ok {
+        (Event::ServiceUp, "up")
+    } else {
+        (Event::ServiceDown, "down")
+    };
+    let text = format!(
+        "{} in {} is {state_word}, reported by {}.",
+        service.name, env.name, user.display_name
+    );
+    let notice = Notice::new(event, text, format!("/services/{}", service.name))
+        .data(json!({ "service": service.name, "environment": env.name, "ok": ok, "source": "report" }));
+    outbox::enqueue(&mut tx, state.clock.now(), notice).await?;
     audit::record(
         &mut tx,
         actor,
@@ -780,6 +810,15 @@ pub async fn open_incident(
         actor.id,
     )
     .await?;
+    let text = format!(
+        "Incident #{id} ({}) opened in {} ({}): {title}",
+        f.severity, svc.name, env.name
+    );
+    let notice = Notice::new(Event::IncidentOpened, text, format!("/incidents/{id}")).data(json!({
+        "incident_id": id, "service": svc.name, "environment": env.name, "severity": f.severity,
+        "title": title, "deployment": deployment,
+    }));
+    outbox::enqueue(&mut tx, state.clock.now(), notice).await?;
     audit::record(&mut tx, actor, Change {
         action: "incident.opened",
         target_type: "incident",
@@ -814,12 +853,23 @@ pub async fn resolve_incident(
     note: &str,
 ) -> AppResult<String> {
     let note = incident_text(note, "what restored service").map_err(AppError::BadRequest)?;
+    let incident = store::incident(&state.pool, id)
+        .await?
+        .ok_or(AppError::NotFound)?;
     let mut tx = state.pool.begin().await?;
     if !store::resolve_incident(&mut tx, id, state.clock.now(), actor.id, &note).await? {
         return Err(AppError::Conflict(
             "That incident is already resolved.".into(),
         ));
     }
+    let text = format!(
+        "Incident #{id} in {} ({}) resolved by {}: {}",
+        incident.service, incident.environment, actor.label, incident.title
+    );
+    let notice = Notice::new(Event::IncidentResolved, text, format!("/incidents/{id}")).data(json!({
+        "incident_id": id, "service": incident.service, "environment": incident.environment,
+    }));
+    outbox::enqueue(&mut tx, state.clock.now(), notice).await?;
     audit::record(
         &mut tx,
         actor,

@@ -8,7 +8,10 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use super::{model::Health, store};
-use crate::state::AppState;
+use crate::{
+    outbox::{self, Event, Notice},
+    state::AppState,
+};
 
 /// Probes until the task is aborted. `instance` names this flowdeck for leases and logs.
 pub async fn run(state: AppState, instance: String, tick: Duration) {
@@ -62,14 +65,11 @@ pub async fn round(
             match store::finish_probe(&state.pool, &t, &instance, ok, Some(latency), &error).await {
                 Ok(status) if status == Health::Down && t.status != Health::Down => {
                     tracing::warn!(service_id = t.service_id, environment_id = t.environment_id, error, "service is down");
-                    let payload = json!({ "service_id": t.service_id, "environment_id": t.environment_id, "error": error });
-                    let queued = match state.pool.acquire().await {
-                        Ok(mut conn) => crate::outbox::enqueue(&mut conn, "service.down", crate::outbox::Channel::Team, payload).await,
-                        Err(e) => Err(e),
-                    };
-                    if let Err(e) = queued {
-                        tracing::error!(error = %e, service_id = t.service_id, "could not queue the service-down notification");
-                    }
+                    announce(&state, &t, false, &error).await;
+                }
+                Ok(status) if status == Health::Up && t.status == Health::Down => {
+                    tracing::info!(service_id = t.service_id, environment_id = t.environment_id, "service is up again");
+                    announce(&state, &t, true, "").await;
                 }
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "could not store a health sample"),
@@ -78,6 +78,30 @@ pub async fn round(
     });
     futures_join_all(probes).await;
     Ok(n)
+}
+
+/// Tells the team a target went down or came back (the prober found out, so no one is named).
+async fn announce(state: &AppState, t: &store::Target, up: bool, error: &str) {
+    let queued = async {
+        let mut conn = state.pool.acquire().await?;
+        let (service, environment) =
+            store::target_names(&mut conn, t.service_id, t.environment_id).await?;
+        let (event, text) = if up {
+            (Event::ServiceUp, format!("{service} in {environment} is up again."))
+        } else {
+            (
+                Event::ServiceDown,
+                format!("{service} in {environment} is down: {error}."),
+            )
+        };
+        let notice = Notice::new(event, text, format!("/services/{service}")).data(json!({
+            "service": service, "environment": environment, "ok": up, "error": error, "source": "prober",
+        }));
+        outbox::enqueue(&mut conn, state.clock.now(), notice).await
+    };
+    if let Err(e) = queued.await {
+        tracing::error!(error = %e, service_id = t.service_id, "could not queue the health notification");
+    }
 }
 
 async fn futures_join_all<F: Future<Output = ()> + Send + 'static>(futs: impl Iterator<Item = F>) {

@@ -505,6 +505,22 @@ pub struct Target {
     pub failures: i32,
 }
 
+/// The names of a service and an environment (for messages about a probe target).
+pub async fn target_names(
+    conn: &mut PgConnection,
+    service: i64,
+    environment: i64,
+) -> sqlx::Result<(String, String)> {
+    let r = sqlx::query!(
+        "select s.name as service, e.name as environment from services s, environments e where s.id = $1 and e.id = $2",
+        service,
+        environment
+    )
+    .fetch_one(conn)
+    .await?;
+    Ok((r.service, r.environment))
+}
+
 /// Claims up to `limit` due targets for `instance` until the lease ends: each target is probed by
 /// exactly one instance (`for update skip locked`, then a lease other instances respect).
 pub async fn claim_due(pool: &PgPool, instance: &str, limit: i64) -> sqlx::Result<Vec<Target>> {

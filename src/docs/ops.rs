@@ -9,6 +9,7 @@ use super::{
     model::{self, Asker, Content, DocId, Move, Reviews, Status, ThreadId, Verdict},
     store,
 };
+use crate::outbox::{self, Event, Notice};
 use crate::{
     audit::{self, Actor, Change},
     auth::{
@@ -269,6 +270,32 @@ pub async fn move_doc(
         superseded_by,
     };
     apply_move(&mut tx, actor, &doc, mv, to, decision).await?;
+    let announce = match mv {
+        Move::Approve | Move::Reject => Some((
+            Event::DocDecided,
+            format!(
+                "{} decided DD-{number} “{}”: {}.",
+                user.display_name,
+                doc.title,
+                to.label()
+            ),
+        )),
+        Move::Supersede => Some((
+            Event::DocSuperseded,
+            format!(
+                "DD-{number} “{}” is superseded by DD-{}.",
+                doc.title,
+                superseded_by.unwrap_or_default()
+            ),
+        )),
+        _ => None,
+    };
+    if let Some((event, text)) = announce {
+        let notice = Notice::new(event, text, format!("/docs/{number}"))
+            .to(doc.owner_id)
+            .data(json!({ "doc": number, "title": doc.title, "status": to.as_str(), "by": user.handle }));
+        outbox::enqueue(&mut tx, state.clock.now(), notice).await?;
+    }
     tx.commit().await?;
     let asked = reviewers.len();
     let needed = state.config.required_approvals;
@@ -351,8 +378,8 @@ pub async fn request_review(
         },
     )?;
     let handle = handle.trim().to_lowercase();
-    let reviewer = crate::auth::active_account_id(&mut tx, &handle).await?;
-    let reviewer = reviewer
+    let (reviewer, reviewer_name) = crate::auth::active_account(&mut tx, &handle)
+        .await?
         .ok_or_else(|| AppError::Conflict(format!("There is no active member “{handle}”.")))?;
     if reviewer == user.id.0 {
         return Err(AppError::Conflict("You cannot review your own doc.".into()));
@@ -373,6 +400,16 @@ pub async fn request_review(
         },
     )
     .await?;
+    let text = format!(
+        "{} asked {reviewer_name} to review DD-{number} “{}” by {}.",
+        user.display_name,
+        doc.title,
+        due.format("%a %d %b")
+    );
+    let notice = Notice::new(Event::ReviewRequested, text, format!("/docs/{number}"))
+        .to(reviewer)
+        .data(json!({ "doc": number, "title": doc.title, "reviewer": handle, "due": due }));
+    outbox::enqueue(&mut tx, state.clock.now(), notice).await?;
     tx.commit().await?;
     // Flag a reviewer who is away right now (availability).
     let away = crate::presence::unavailable(state, &[reviewer]).await?;
@@ -460,6 +497,16 @@ pub async fn verdict(
         },
     )
     .await?;
+    let text = format!(
+        "{} reviewed DD-{number} “{}”: {}.",
+        user.display_name,
+        doc.title,
+        verdict.label().to_lowercase()
+    );
+    let notice = Notice::new(Event::VerdictGiven, text, format!("/docs/{number}"))
+        .to(doc.owner_id)
+        .data(json!({ "doc": number, "title": doc.title, "reviewer": user.handle, "verdict": verdict.as_str() }));
+    outbox::enqueue(&mut tx, state.clock.now(), notice).await?;
     tx.commit().await?;
     Ok(format!("Your verdict on DD-{number}: {}.", verdict.label()))
 }

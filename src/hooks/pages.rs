@@ -1,4 +1,5 @@
-//! `/admin/integrations`: a webhook secret per repository (shown once, then masked), the payload
+//! `/admin/integrations`: chat and webhook destinations (their section comes from
+//! `outbox::pages`), a webhook secret per repository (shown once, then masked), the payload
 //! URL and events to select in GitHub, and the deliveries with their outcome and "process again".
 
 use axum::{
@@ -35,7 +36,7 @@ async fn page(
     ctx: PageCtx,
     session: tower_sessions::Session,
 ) -> AppResult<Html<String>> {
-    require(ctx.user.as_ref(), Action::ViewAdmin)?;
+    require(ctx.user.as_ref(), Action::ManageIntegrations)?;
     let repos = sqlx::query!(
         r#"select r.name, h.secret as "secret?", h.created_at as "created_at?: chrono::DateTime<chrono::Utc>"
            from repositories r left join github_hooks h on h.repository_id = r.id
@@ -115,9 +116,11 @@ async fn page(
         }
     });
     let no_deliveries = delivery_rows.is_empty();
+    let destinations = crate::outbox::pages::destinations_section(&state, &ctx, &session).await?;
     let body = view! {
         <h1>"Integrations"</h1>
         <p class="muted"><a href="/admin">"← Admin"</a></p>
+        {destinations}
         {fresh}
         <section class="card">
             <h2>"GitHub webhooks"</h2>
@@ -151,7 +154,7 @@ async fn new_secret(
     session: tower_sessions::Session,
     Path(repo): Path<String>,
 ) -> AppResult<Redirect> {
-    require(ctx.user.as_ref(), Action::ViewAdmin)?;
+    require(ctx.user.as_ref(), Action::ManageIntegrations)?;
     let repo = crate::releases::repository_named(&state.pool, &repo)
         .await?
         .ok_or(AppError::NotFound)?;
@@ -199,7 +202,7 @@ async fn again(
     cookies: Cookies,
     Path(id): Path<i64>,
 ) -> AppResult<Redirect> {
-    require(ctx.user.as_ref(), Action::ViewAdmin)?;
+    require(ctx.user.as_ref(), Action::ManageIntegrations)?;
     let n = sqlx::query!(
         "update github_deliveries set status = 'pending', leased_until = null where id = $1",
         id

@@ -60,6 +60,19 @@ pub async fn team_now(state: &AppState) -> AppResult<Vec<Member>> {
 
 pub use store::LeaveRow as Leave;
 
+pub use ops::announce_overdue;
+
+/// Announces overdue returns every `every` (each once, on whichever replica finds it first).
+pub async fn overdue_loop(state: AppState, every: std::time::Duration) {
+    let mut tick = tokio::time::interval(every);
+    loop {
+        tick.tick().await;
+        if let Err(e) = ops::announce_overdue(&state).await {
+            tracing::warn!(error = %e, "could not announce overdue returns");
+        }
+    }
+}
+
 /// Leave that is pending or acknowledged and overlaps [`from`, `to`), by start (at most `limit`).
 pub async fn leave_between(
     pool: &sqlx::PgPool,

@@ -16,7 +16,7 @@ use crate::{
         policy::{Action, require},
     },
     error::{AppError, AppResult},
-    outbox::{self, Channel},
+    outbox::{self, Event, Notice},
     state::AppState,
     ui::form::FormErrors,
 };
@@ -91,10 +91,20 @@ pub async fn go_offline(
     let mut tx = state.pool.begin().await?;
     let id = store::record_check_in(&mut tx, user.id, CheckIn::Offline, now, Some(until), reason)
         .await?;
-    let payload = json!({
-        "handle": user.handle, "name": user.display_name, "until": until, "reason": reason,
-    });
-    outbox::enqueue(&mut tx, "member.offline", Channel::Team, payload.clone()).await?;
+    // The reason stays on the board: chat and webhooks say who and until when.
+    let back = until.with_timezone(&tz_of(user));
+    let notice = Notice::new(
+        Event::MemberOffline,
+        format!(
+            "{} went offline until {} ({}).",
+            user.display_name,
+            back.format("%a %H:%M"),
+            user.timezone
+        ),
+        format!("/team/{}", user.handle),
+    )
+    .data(json!({ "handle": user.handle, "name": user.display_name, "until": until }));
+    outbox::enqueue(&mut tx, now, notice).await?;
     audit::record(
         &mut tx,
         actor,
@@ -148,9 +158,33 @@ pub async fn request_leave(
         "starts_on": plan.starts_on, "ends_on": plan.ends_on, "kind": plan.kind.as_str(),
         "emergency": plan.emergency, "note": plan.note,
     });
-    outbox::enqueue(&mut tx, "leave.requested", Channel::Team, payload.clone()).await?;
+    // Leave notes are private: messages say who, when and what kind.
+    let data = json!({
+        "leave_id": id, "handle": user.handle, "name": user.display_name,
+        "starts_on": plan.starts_on, "ends_on": plan.ends_on, "kind": plan.kind.as_str(),
+        "emergency": plan.emergency,
+    });
+    let span = format!("{} to {}", plan.starts_on, plan.ends_on);
+    let now = state.clock.now();
+    let notice = Notice::new(
+        Event::LeaveRequested,
+        format!(
+            "{} requested {} leave, {span}.",
+            user.display_name,
+            plan.kind.as_str()
+        ),
+        "/leave",
+    )
+    .data(data.clone());
+    outbox::enqueue(&mut tx, now, notice).await?;
     if plan.emergency {
-        outbox::enqueue(&mut tx, "leave.emergency", Channel::Inner, payload.clone()).await?;
+        let notice = Notice::new(
+            Event::LeaveEmergency,
+            format!("Emergency: {} is on leave, {span}.", user.display_name),
+            "/leave",
+        )
+        .data(data);
+        outbox::enqueue(&mut tx, now, notice).await?;
     }
     audit::record(
         &mut tx,
@@ -211,6 +245,21 @@ pub async fn decide_leave(
         Decision::Decline => LeaveStatus::Declined,
     };
     store::set_leave_status(&mut tx, id, to, Some(user.id), note).await?;
+    let (event, verb) = match decision {
+        Decision::Acknowledge => (Event::LeaveAcknowledged, "acknowledged"),
+        Decision::Decline => (Event::LeaveDeclined, "declined"),
+    };
+    let notice = Notice::new(
+        event,
+        format!(
+            "{} {verb} the leave of {}, {} to {}.",
+            user.display_name, leave.display_name, leave.starts_on, leave.ends_on
+        ),
+        "/leave",
+    )
+    .to(leave.account_id)
+    .data(json!({ "leave_id": id, "handle": leave.handle, "status": to.as_str(), "by": user.handle }));
+    outbox::enqueue(&mut tx, state.clock.now(), notice).await?;
     audit::record(
         &mut tx,
         actor,
@@ -282,4 +331,30 @@ pub async fn cancel_leave(
         "Leave from {} to {} cancelled.",
         leave.starts_on, leave.ends_on
     ))
+}
+
+/// Announces, once each, members whose announced return time has passed without a new
+/// check-in (and who are not on leave). Safe on several replicas: the flag is set by the same
+/// statement that finds them. Returns how many were announced.
+pub async fn announce_overdue(state: &AppState) -> AppResult<usize> {
+    let now = state.clock.now();
+    let mut tx = state.pool.begin().await?;
+    let overdue = store::mark_overdue(&mut tx, now).await?;
+    for m in &overdue {
+        let tz: Tz = m.timezone.parse().unwrap_or(chrono_tz::UTC);
+        let notice = Notice::new(
+            Event::MemberOverdue,
+            format!(
+                "{} is overdue: expected back {} ({}) and has not checked in.",
+                m.display_name,
+                m.until.with_timezone(&tz).format("%a %H:%M"),
+                m.timezone
+            ),
+            format!("/team/{}", m.handle),
+        )
+        .data(json!({ "handle": m.handle, "name": m.display_name, "until": m.until }));
+        outbox::enqueue(&mut tx, now, notice).await?;
+    }
+    tx.commit().await?;
+    Ok(overdue.len())
 }

@@ -310,3 +310,29 @@ pub async fn count_pending_for(pool: &PgPool, except: AccountId) -> sqlx::Result
     .fetch_one(pool)
     .await
 }
+
+pub struct Overdue {
+    pub handle: String,
+    pub display_name: String,
+    pub timezone: String,
+    pub until: DateTime<Utc>,
+}
+
+/// Members whose latest check-in is offline with a return time before `now`, not yet announced
+/// and not on leave now: flagged as announced and returned, in one statement.
+pub async fn mark_overdue(conn: &mut PgConnection, now: DateTime<Utc>) -> sqlx::Result<Vec<Overdue>> {
+    sqlx::query_as!(
+        Overdue,
+        r#"update presence_events e set overdue_announced = true
+           from presence_current c join accounts a on a.id = c.account_id
+           where c.event_id = e.id and e.state = 'offline' and not e.overdue_announced
+             and e.until < $1 and a.disabled_at is null
+             and not exists (select 1 from leave_requests l
+                             where l.account_id = a.id and l.status in ('pending', 'acknowledged')
+                               and l.starts_at <= $1 and l.ends_at > $1)
+           returning a.handle, a.display_name, a.timezone, e.until as "until!: DateTime<Utc>""#,
+        now as _
+    )
+    .fetch_all(conn)
+    .await
+}

@@ -11,6 +11,7 @@ use super::{
     model::{self, BackportId, LineId, LineName, LineStatus, RepositoryId, Version},
     store,
 };
+use crate::outbox::{self, Event, Notice};
 use crate::{
     audit::{self, Actor, Change},
     auth::model::AccountId,
@@ -287,6 +288,13 @@ pub async fn retract_tag(
         },
     )
     .await?;
+    let text = format!(
+        "{name} of {} was retracted by {}: {reason}. It should not be deployed.",
+        repo.name, actor.label
+    );
+    let notice = Notice::new(Event::TagRetracted, text, format!("/releases/{}", repo.name))
+        .data(json!({ "repository": repo.name, "tag": name, "reason": reason }));
+    outbox::enqueue(&mut tx, state.clock.now(), notice).await?;
     tx.commit().await?;
     Ok(format!(
         "{name} is marked retracted. It stays in the history."
@@ -532,6 +540,20 @@ pub async fn file_backport(
         },
     )
     .await?;
+    let names: Vec<String> = maintained
+        .iter()
+        .filter(|(id, ..)| targets.contains(id))
+        .map(|(_, name, _)| name.to_string())
+        .collect();
+    let text = format!(
+        "{} requested a backport in {} ({criticality}): {title} → {}.",
+        actor.label,
+        repo.name,
+        names.join(", ")
+    );
+    let notice = Notice::new(Event::BackportRequested, text, format!("/releases/{}", repo.name))
+        .data(json!({ "backport_id": id, "repository": repo.name, "title": title, "criticality": criticality, "lines": names }));
+    outbox::enqueue(&mut tx, state.clock.now(), notice).await?;
     tx.commit().await?;
     Ok(Ok(id))
 }

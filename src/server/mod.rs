@@ -54,6 +54,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(admin::router())
         .merge(api::pages::router())
         .merge(crate::hooks::pages::router())
+        .merge(crate::outbox::pages::router())
         .merge(presence::router())
         .merge(releases::router())
         .merge(deploys::router())
@@ -162,6 +163,14 @@ pub async fn run(
         state.clone(),
         Duration::from_secs(1),
     ));
+    let overdue = tokio::spawn(crate::presence::overdue_loop(
+        state.clone(),
+        Duration::from_secs(60),
+    ));
+    let sender = tokio::spawn(crate::outbox::sender::run(
+        state.clone(),
+        Duration::from_millis(500),
+    ));
     let reimport = tokio::spawn(releases::reimport_loop(
         state.clone(),
         Duration::from_secs(60),
@@ -179,6 +188,8 @@ pub async fn run(
     prober.abort();
     hooks.abort();
     reimport.abort();
+    sender.abort();
+    overdue.abort();
     match tokio::time::timeout(grace, server).await {
         Ok(joined) => joined?,
         Err(_) => tracing::warn!(?grace, "grace period over; remaining connections dropped"),
@@ -192,6 +203,10 @@ pub fn spawn(state: AppState, listener: tokio::net::TcpListener) {
     tokio::spawn(crate::hooks::worker::run(
         state.clone(),
         Duration::from_millis(200),
+    ));
+    tokio::spawn(crate::outbox::sender::run(
+        state.clone(),
+        Duration::from_millis(50),
     ));
     let limits = limits(&state.config);
     let app = build_router(state);
@@ -273,6 +288,9 @@ async fn janitor(state: AppState) {
         }
         if let Err(e) = api::forget_old_idempotency_keys(&state.pool).await {
             tracing::warn!(error = %e, "could not delete old idempotency keys");
+        }
+        if let Err(e) = crate::outbox::forget_old(&state.pool).await {
+            tracing::warn!(error = %e, "could not delete old notifications");
         }
     }
 }

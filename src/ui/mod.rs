@@ -35,8 +35,15 @@ pub fn page(ctx: &PageCtx, title: &str, body: impl IntoView + 'static) -> Html<S
         let me = |class: &'static str| {
             let csrf = ctx.csrf.clone();
             let name = u.display_name.clone();
+            let unread = u.unread;
+            let inbox_label = match unread {
+                0 => "Inbox, nothing unread".to_string(),
+                n => format!("Inbox, {n} unread"),
+            };
+            let count = (unread > 0).then(|| view! { <span class="count">{unread.min(99).to_string()}</span> });
             view! {
                 <div class=class>
+                    <a href="/inbox" class="inbox-link" aria-label=inbox_label>"Inbox"{count}</a>
                     <a href="/profile" title="Your profile">{name}</a>
                     <form method="post" action="/logout" class="inline">
                         <input type="hidden" name="csrf" value=csrf/>
