@@ -503,7 +503,11 @@ pub async fn record_deployment(
             env.name,
             skew.join(" ")
         );
-        let notice = Notice::new(Event::SkewIntroduced, text, format!("/deployments?env={}", env.name));
+        let notice = Notice::new(
+            Event::SkewIntroduced,
+            text,
+            format!("/deployments?env={}", env.name),
+        );
         outbox::enqueue(&mut tx, now, notice.data(payload.clone())).await?;
     }
     audit::record(
@@ -719,8 +723,9 @@ pub async fn report_health(
         "{} in {} is {state_word}, reported by {}.",
         service.name, env.name, user.display_name
     );
-    let notice = Notice::new(event, text, format!("/services/{}", service.name))
-        .data(json!({ "service": service.name, "environment": env.name, "ok": ok, "source": "report" }));
+    let notice = Notice::new(event, text, format!("/services/{}", service.name)).data(
+        json!({ "service": service.name, "environment": env.name, "ok": ok, "source": "report" }),
+    );
     outbox::enqueue(&mut tx, state.clock.now(), notice).await?;
     audit::record(
         &mut tx,
@@ -866,9 +871,10 @@ pub async fn resolve_incident(
         "Incident #{id} in {} ({}) resolved by {}: {}",
         incident.service, incident.environment, actor.label, incident.title
     );
-    let notice = Notice::new(Event::IncidentResolved, text, format!("/incidents/{id}")).data(json!({
-        "incident_id": id, "service": incident.service, "environment": incident.environment,
-    }));
+    let notice =
+        Notice::new(Event::IncidentResolved, text, format!("/incidents/{id}")).data(json!({
+            "incident_id": id, "service": incident.service, "environment": incident.environment,
+        }));
     outbox::enqueue(&mut tx, state.clock.now(), notice).await?;
     audit::record(
         &mut tx,

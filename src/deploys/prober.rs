@@ -64,11 +64,20 @@ pub async fn round(
             };
             match store::finish_probe(&state.pool, &t, &instance, ok, Some(latency), &error).await {
                 Ok(status) if status == Health::Down && t.status != Health::Down => {
-                    tracing::warn!(service_id = t.service_id, environment_id = t.environment_id, error, "service is down");
+                    tracing::warn!(
+                        service_id = t.service_id,
+                        environment_id = t.environment_id,
+                        error,
+                        "service is down"
+                    );
                     announce(&state, &t, false, &error).await;
                 }
                 Ok(status) if status == Health::Up && t.status == Health::Down => {
-                    tracing::info!(service_id = t.service_id, environment_id = t.environment_id, "service is up again");
+                    tracing::info!(
+                        service_id = t.service_id,
+                        environment_id = t.environment_id,
+                        "service is up again"
+                    );
                     announce(&state, &t, true, "").await;
                 }
                 Ok(_) => {}
@@ -87,7 +96,10 @@ async fn announce(state: &AppState, t: &store::Target, up: bool, error: &str) {
         let (service, environment) =
             store::target_names(&mut conn, t.service_id, t.environment_id).await?;
         let (event, text) = if up {
-            (Event::ServiceUp, format!("{service} in {environment} is up again."))
+            (
+                Event::ServiceUp,
+                format!("{service} in {environment} is up again."),
+            )
         } else {
             (
                 Event::ServiceDown,

@@ -5,8 +5,8 @@
 //! features call `outbox::enqueue`, never each other.
 
 pub mod model;
-pub mod sender;
 pub mod pages;
+pub mod sender;
 mod store;
 
 use chrono::{DateTime, Utc};

@@ -187,9 +187,10 @@ impl Event {
     /// The channel the team's agreement sends it to.
     pub fn purpose(self) -> Purpose {
         match self {
-            Event::ReviewRequested | Event::VerdictGiven | Event::DocDecided | Event::DocSuperseded => {
-                Purpose::Reviews
-            }
+            Event::ReviewRequested
+            | Event::VerdictGiven
+            | Event::DocDecided
+            | Event::DocSuperseded => Purpose::Reviews,
             Event::MemberOffline | Event::MemberOverdue | Event::LeaveEmergency => Purpose::Inner,
             Event::LeaveRequested | Event::LeaveAcknowledged | Event::LeaveDeclined => {
                 Purpose::General
@@ -399,14 +400,29 @@ mod tests {
     #[test]
     fn quiet_hours_that_wrap_midnight_hold_until_the_morning_in_the_members_zone() {
         // 23:30 in Berlin (UTC+1 in March) is inside 22:00–07:00; it ends at 07:00 Berlin.
-        let held = quiet_until(at("2026-03-10T22:30:00Z"), "Europe/Berlin", t("22:00"), t("07:00"));
+        let held = quiet_until(
+            at("2026-03-10T22:30:00Z"),
+            "Europe/Berlin",
+            t("22:00"),
+            t("07:00"),
+        );
         assert_eq!(held, Some(at("2026-03-11T06:00:00Z")));
         // 03:00 Berlin: the same night, same end.
-        let held = quiet_until(at("2026-03-11T02:00:00Z"), "Europe/Berlin", t("22:00"), t("07:00"));
+        let held = quiet_until(
+            at("2026-03-11T02:00:00Z"),
+            "Europe/Berlin",
+            t("22:00"),
+            t("07:00"),
+        );
         assert_eq!(held, Some(at("2026-03-11T06:00:00Z")));
         // 12:00 Berlin: not quiet.
         assert_eq!(
-            quiet_until(at("2026-03-11T11:00:00Z"), "Europe/Berlin", t("22:00"), t("07:00")),
+            quiet_until(
+                at("2026-03-11T11:00:00Z"),
+                "Europe/Berlin",
+                t("22:00"),
+                t("07:00")
+            ),
             None
         );
     }
@@ -415,8 +431,14 @@ mod tests {
     fn quiet_hours_within_a_day_and_none_set_hold_nothing_outside() {
         let held = quiet_until(at("2026-03-10T12:30:00Z"), "UTC", t("12:00"), t("13:00"));
         assert_eq!(held, Some(at("2026-03-10T13:00:00Z")));
-        assert_eq!(quiet_until(at("2026-03-10T13:00:00Z"), "UTC", t("12:00"), t("13:00")), None);
-        assert_eq!(quiet_until(at("2026-03-10T12:30:00Z"), "UTC", None, None), None);
+        assert_eq!(
+            quiet_until(at("2026-03-10T13:00:00Z"), "UTC", t("12:00"), t("13:00")),
+            None
+        );
+        assert_eq!(
+            quiet_until(at("2026-03-10T12:30:00Z"), "UTC", None, None),
+            None
+        );
     }
 
     #[test]
@@ -436,7 +458,10 @@ mod tests {
         assert_eq!(retry_after(Some("2")).as_secs(), 2);
         assert_eq!(retry_after(Some("0")).as_secs(), 1);
         assert_eq!(retry_after(Some("999999")).as_secs(), 3600);
-        assert_eq!(retry_after(Some("Wed, 21 Oct 2026 07:28:00 GMT")).as_secs(), 30);
+        assert_eq!(
+            retry_after(Some("Wed, 21 Oct 2026 07:28:00 GMT")).as_secs(),
+            30
+        );
         assert_eq!(retry_after(None).as_secs(), 30);
     }
 
@@ -490,12 +515,20 @@ mod tests {
             mask_url("https://hooks.slack.com/services/T000/B000/XXXX"),
             "https://hooks.slack.com/…"
         );
-        assert_eq!(mask_url("http://user:pw@example.com:8080/x?y"), "http://example.com:8080/…");
+        assert_eq!(
+            mask_url("http://user:pw@example.com:8080/x?y"),
+            "http://example.com:8080/…"
+        );
     }
 
     #[test]
     fn every_purpose_but_everything_and_nothing_owns_some_events() {
-        for p in [Purpose::General, Purpose::Inner, Purpose::Deployments, Purpose::Reviews] {
+        for p in [
+            Purpose::General,
+            Purpose::Inner,
+            Purpose::Deployments,
+            Purpose::Reviews,
+        ] {
             assert!(!p.events().is_empty(), "{p:?}");
         }
         assert_eq!(Purpose::Everything.events().len(), Event::ROUTABLE.len());

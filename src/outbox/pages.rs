@@ -36,14 +36,14 @@ pub fn router() -> Router<AppState> {
         .route("/admin/integrations/destinations/{id}", get(show))
         .route("/admin/integrations/destinations/{id}/routes", post(routes))
         .route("/admin/integrations/destinations/{id}/test", post(test))
-        .route("/admin/integrations/destinations/{id}/enabled", post(enable))
+        .route(
+            "/admin/integrations/destinations/{id}/enabled",
+            post(enable),
+        )
         .route("/admin/integrations/destinations/{id}/delete", post(delete))
         .route("/admin/integrations/destinations/{id}/retry", post(retry))
         .route("/inbox", get(inbox))
-        .route(
-            "/profile/notifications",
-            get(prefs_page).post(save_prefs),
-        )
+        .route("/profile/notifications", get(prefs_page).post(save_prefs))
 }
 
 /// What the add-a-destination form holds.
@@ -103,14 +103,19 @@ pub async fn destinations_section(
         .map(|d| {
             let (label, class) = health(d);
             let href = format!("/admin/integrations/destinations/{}", d.id);
-            let kind = if d.kind == "slack" { "chat" } else { "signed webhook" };
+            let kind = if d.kind == "slack" {
+                "chat"
+            } else {
+                "signed webhook"
+            };
             let events = if d.events.is_empty() {
                 "no events".to_string()
             } else {
                 format!("{} events", d.events.len())
             };
-            let error = (d.consecutive_failures > 0 && !d.last_error.is_empty())
-                .then(|| view! { <p class="field-error">{format!("Last error: {}", d.last_error)}</p> });
+            let error = (d.consecutive_failures > 0 && !d.last_error.is_empty()).then(
+                || view! { <p class="field-error">{format!("Last error: {}", d.last_error)}</p> },
+            );
             view! {
                 <tr>
                     <td data-label="Destination"><a href=href>{d.name.clone()}</a>
@@ -154,14 +159,20 @@ fn add_form(ctx: &PageCtx, form: &DestinationForm, errs: &FormErrors) -> impl In
         })
         .collect::<Vec<_>>();
     let kinds = [
-        ("slack", "Chat: Slack, Mattermost or Discord (…/slack) incoming webhook"),
+        (
+            "slack",
+            "Chat: Slack, Mattermost or Discord (…/slack) incoming webhook",
+        ),
         ("webhook", "Signed JSON webhook"),
     ]
     .map(|(k, label)| {
         let selected = form.kind == k;
         view! { <option value=k selected=selected>{label}</option> }
     });
-    let general = errs.get("form").cloned().map(|e| view! { <p class="field-error" role="alert">{e}</p> });
+    let general = errs
+        .get("form")
+        .cloned()
+        .map(|e| view! { <p class="field-error" role="alert">{e}</p> });
     view! {
         <h3>"Add a destination"</h3>
             <form method="post" action="/admin/integrations/destinations" class="stack">
@@ -188,7 +199,10 @@ fn parse_form(f: &DestinationForm) -> Result<(String, &'static str, String, Purp
     let mut errs = FormErrors::default();
     let name = f.name.trim();
     if name.is_empty() || name.chars().count() > 64 {
-        errs.add("name", "Give it a name of 1–64 characters, e.g. #deployments.");
+        errs.add(
+            "name",
+            "Give it a name of 1–64 characters, e.g. #deployments.",
+        );
     }
     let kind = match f.kind.as_str() {
         "slack" => "slack",
@@ -200,7 +214,10 @@ fn parse_form(f: &DestinationForm) -> Result<(String, &'static str, String, Purp
     };
     let url = match ui::form::http_url(&f.url, "webhook") {
         Ok(u) if u.is_empty() => {
-            errs.add("url", "Paste the webhook URL the chat or receiver gave you.");
+            errs.add(
+                "url",
+                "Paste the webhook URL the chat or receiver gave you.",
+            );
             String::new()
         }
         Ok(u) => u,
@@ -237,8 +254,13 @@ async fn create(
     let events: Vec<&str> = purpose.events().iter().map(|e| e.key()).collect();
     let mut tx = state.pool.begin().await?;
     let by = actor.id.map_or(0, |a| a.0);
-    let Some(id) = store::create_destination(&mut tx, &name, kind, &url, &secret, by, &events).await? else {
-        let errs = FormErrors::field("name", "A destination with this name exists; choose another name.");
+    let Some(id) =
+        store::create_destination(&mut tx, &name, kind, &url, &secret, by, &events).await?
+    else {
+        let errs = FormErrors::field(
+            "name",
+            "A destination with this name exists; choose another name.",
+        );
         return refused(&ctx, &f, &errs).await;
     };
     audit::record(
@@ -262,7 +284,10 @@ async fn create(
             .map_err(|e| AppError::internal(anyhow::anyhow!(e.to_string())))?;
     }
     Ok(cookies
-        .done(format!("Destination {name} added."), "/admin/integrations#destinations")
+        .done(
+            format!("Destination {name} added."),
+            "/admin/integrations#destinations",
+        )
         .into_response())
 }
 
@@ -272,7 +297,11 @@ async fn refused(ctx: &PageCtx, f: &DestinationForm, errs: &FormErrors) -> AppRe
         <p class="muted"><a href="/admin/integrations#destinations">"← Integrations"</a></p>
         <section class="card">{add_form(ctx, f, errs)}</section>
     };
-    Ok((StatusCode::UNPROCESSABLE_ENTITY, ui::page(ctx, "Add a destination", body)).into_response())
+    Ok((
+        StatusCode::UNPROCESSABLE_ENTITY,
+        ui::page(ctx, "Add a destination", body),
+    )
+        .into_response())
 }
 
 async fn destination(state: &AppState, id: i64) -> AppResult<(store::DestinationRow, String)> {
@@ -326,7 +355,11 @@ async fn show(
         })
         .collect::<Vec<_>>();
     let no_dead = dead_rows.is_empty();
-    let (toggle, toggle_label) = if d.enabled { ("off", "Pause") } else { ("on", "Resume") };
+    let (toggle, toggle_label) = if d.enabled {
+        ("off", "Pause")
+    } else {
+        ("on", "Resume")
+    };
     let last = match (d.last_success_at, d.last_failure_at) {
         (Some(ok), _) => format!("Last delivered {}.", ui::when_text(&ctx, ok)),
         (None, Some(_)) => "Nothing delivered yet.".to_string(),
@@ -339,7 +372,11 @@ async fn show(
         .paused_until
         .filter(|t| *t > ctx.now)
         .map(|t| view! { <p class="muted">{format!("Waiting until {} (the receiver asked to slow down).", ui::when_text(&ctx, t))}</p> });
-    let kind = if d.kind == "slack" { "Chat (Slack-compatible)" } else { "Signed JSON webhook" };
+    let kind = if d.kind == "slack" {
+        "Chat (Slack-compatible)"
+    } else {
+        "Signed JSON webhook"
+    };
     let body = view! {
         <h1>{d.name.clone()}</h1>
         <p class="muted"><a href="/admin/integrations#destinations">"← Integrations"</a></p>
@@ -406,7 +443,9 @@ async fn routes(
         if k == "events" {
             let e = Event::parse(v)
                 .filter(|e| *e != Event::Test)
-                .ok_or_else(|| AppError::BadRequest(format!("“{v}” is not an event flowdeck sends.")))?;
+                .ok_or_else(|| {
+                    AppError::BadRequest(format!("“{v}” is not an event flowdeck sends."))
+                })?;
             if !events.contains(&e.key()) {
                 events.push(e.key());
             }
@@ -441,7 +480,10 @@ async fn test(
 ) -> AppResult<Redirect> {
     require(ctx.user.as_ref(), Action::ManageIntegrations)?;
     let (d, secret) = destination(&state, id).await?;
-    let who = ctx.user.as_ref().map_or("an admin", |u| u.display_name.as_str());
+    let who = ctx
+        .user
+        .as_ref()
+        .map_or("an admin", |u| u.display_name.as_str());
     let text = format!("Test message from flowdeck, sent by {who}: this destination works.");
     let msg = match super::sender::send_test(&state, &d.kind, &d.url, &secret, &text).await {
         Ok(()) => format!("Test message delivered to {}.", d.name),
@@ -473,7 +515,11 @@ async fn enable(
         &mut tx,
         &actor,
         Change {
-            action: if on { "destination.resumed" } else { "destination.paused" },
+            action: if on {
+                "destination.resumed"
+            } else {
+                "destination.paused"
+            },
             target_type: "destination",
             target_id: id.to_string(),
             before: None,
@@ -574,11 +620,17 @@ async fn inbox(
     Query(q): Query<InboxQuery>,
 ) -> AppResult<Html<String>> {
     let rows = store::inbox_page(&state.pool, user.id.0, q.before, INBOX_PAGE).await?;
-    let more = (rows.len() as i64 == INBOX_PAGE).then(|| rows.last().map(|r| r.id)).flatten();
+    let more = (rows.len() as i64 == INBOX_PAGE)
+        .then(|| rows.last().map(|r| r.id))
+        .flatten();
     let items = rows
         .into_iter()
         .map(|r| {
-            let class = if r.read { "inbox-item" } else { "inbox-item unread" };
+            let class = if r.read {
+                "inbox-item"
+            } else {
+                "inbox-item unread"
+            };
             let label = Event::parse(&r.event).map_or("", Event::label);
             let new = (!r.read).then(|| view! { <span class="badge">"new"</span>" " });
             view! {
@@ -656,8 +708,14 @@ async fn prefs_page(
             .filter(|e| !p.muted.iter().any(|m| m == e.key()))
             .map(|e| e.key().to_string())
             .collect(),
-        quiet_from: p.quiet_from.map(|t| t.format("%H:%M").to_string()).unwrap_or_default(),
-        quiet_until: p.quiet_until.map(|t| t.format("%H:%M").to_string()).unwrap_or_default(),
+        quiet_from: p
+            .quiet_from
+            .map(|t| t.format("%H:%M").to_string())
+            .unwrap_or_default(),
+        quiet_until: p
+            .quiet_until
+            .map(|t| t.format("%H:%M").to_string())
+            .unwrap_or_default(),
     };
     Ok(prefs_view(&ctx, &f, &FormErrors::default()))
 }
@@ -691,14 +749,26 @@ async fn save_prefs(
         }
     }
     let mut errs = FormErrors::default();
-    let from = errs.check("quiet_from", parse_time(&f.quiet_from)).flatten();
-    let until = errs.check("quiet_until", parse_time(&f.quiet_until)).flatten();
+    let from = errs
+        .check("quiet_from", parse_time(&f.quiet_from))
+        .flatten();
+    let until = errs
+        .check("quiet_until", parse_time(&f.quiet_until))
+        .flatten();
     if errs.is_empty() && from.is_some() != until.is_some() {
-        let which = if from.is_none() { "quiet_from" } else { "quiet_until" };
+        let which = if from.is_none() {
+            "quiet_from"
+        } else {
+            "quiet_until"
+        };
         errs.add(which, "Give both ends of the quiet hours, or neither.");
     }
     if !errs.is_empty() {
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, prefs_view(&ctx, &f, &errs)).into_response());
+        return Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            prefs_view(&ctx, &f, &errs),
+        )
+            .into_response());
     }
     let muted: Vec<String> = Event::personal_events()
         .filter(|e| !f.wanted.iter().any(|w| w == e.key()))
@@ -724,5 +794,7 @@ async fn save_prefs(
     )
     .await?;
     tx.commit().await?;
-    Ok(cookies.done("Notification settings saved.", "/profile/notifications").into_response())
+    Ok(cookies
+        .done("Notification settings saved.", "/profile/notifications")
+        .into_response())
 }

@@ -54,7 +54,8 @@ pub fn client() -> reqwest::Client {
 
 /// Leases due destinations and sends a batch to each; returns how many destinations it served.
 pub async fn tick(state: &AppState, client: &reqwest::Client) -> sqlx::Result<usize> {
-    let leased = store::lease_destinations(&state.pool, PARALLEL, LEASE_SECS).await?;
+    let leased =
+        store::lease_destinations(&state.pool, PARALLEL, LEASE_SECS, state.clock.now()).await?;
     let n = leased.len();
     let batches = leased.into_iter().map(|d| async move {
         let id = d.id;
@@ -84,7 +85,7 @@ async fn send_batch(
 ) -> sqlx::Result<()> {
     let started = Instant::now();
     let slack = d.kind == "slack";
-    let rows = store::pending(&state.pool, d.id, 200).await?;
+    let rows = store::pending(&state.pool, d.id, 200, state.clock.now()).await?;
     let base = state.config.base_url();
     let mut i = 0;
     let mut last_chat: Option<Instant> = None;
@@ -154,7 +155,13 @@ async fn send_batch(
                     state.config.outbox_max_attempts,
                 )
                 .await?;
-                tracing::info!(destination = d.id, attempts, dead, error, "a notification was not delivered");
+                tracing::info!(
+                    destination = d.id,
+                    attempts,
+                    dead,
+                    error,
+                    "a notification was not delivered"
+                );
                 if !dead {
                     return Ok(()); // keep the order: later rows wait for this one's retry
                 }
@@ -189,13 +196,13 @@ async fn post(
     }
     match req.body(bytes).send().await {
         Ok(r) if r.status().is_success() => Sent::Ok,
-        Ok(r) if r.status() == reqwest::StatusCode::TOO_MANY_REQUESTS => Sent::Slow(
-            model::retry_after(
+        Ok(r) if r.status() == reqwest::StatusCode::TOO_MANY_REQUESTS => {
+            Sent::Slow(model::retry_after(
                 r.headers()
                     .get(reqwest::header::RETRY_AFTER)
                     .and_then(|v| v.to_str().ok()),
-            ),
-        ),
+            ))
+        }
         Ok(r) => Sent::Failed(format!("HTTP {}", r.status().as_u16())),
         Err(e) if e.is_timeout() => Sent::Failed("timed out".into()),
         Err(e) => Sent::Failed(describe(&e.without_url())),
@@ -235,11 +242,20 @@ pub async fn send_test(
     let outcome = if kind == "slack" {
         post(&client(), url, &model::slack_body(&[m]), None).await
     } else {
-        post(&client(), url, &model::webhook_body(&m), Some((secret, 0, "test"))).await
+        post(
+            &client(),
+            url,
+            &model::webhook_body(&m),
+            Some((secret, 0, "test")),
+        )
+        .await
     };
     match outcome {
         Sent::Ok => Ok(()),
-        Sent::Slow(wait) => Err(format!("the receiver asked to wait {} s (429)", wait.as_secs())),
+        Sent::Slow(wait) => Err(format!(
+            "the receiver asked to wait {} s (429)",
+            wait.as_secs()
+        )),
         Sent::Failed(e) => Err(e),
     }
 }

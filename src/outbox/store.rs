@@ -68,7 +68,12 @@ pub struct Leased {
 
 /// Leases up to `limit` enabled destinations whose oldest pending delivery is due (a failing
 /// head waits for its retry time; held rows don't block others), for `lease_secs`.
-pub async fn lease_destinations(pool: &PgPool, limit: i64, lease_secs: f64) -> sqlx::Result<Vec<Leased>> {
+pub async fn lease_destinations(
+    pool: &PgPool,
+    limit: i64,
+    lease_secs: f64,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Vec<Leased>> {
     sqlx::query_as!(
         Leased,
         r#"update notify_destinations d
@@ -80,14 +85,15 @@ pub async fn lease_destinations(pool: &PgPool, limit: i64, lease_secs: f64) -> s
                  and (c.paused_until is null or c.paused_until <= now())
                  and (select x.next_attempt_at from notify_deliveries x
                       where x.destination_id = c.id and x.status = 'pending'
-                        and (x.held_until is null or x.held_until <= now())
+                        and (x.held_until is null or x.held_until <= $3)
                       order by x.id limit 1) <= now()
                order by c.id
                for update skip locked
                limit $1)
            returning d.id, d.kind, d.url, d.secret"#,
         limit,
-        lease_secs
+        lease_secs,
+        now as _
     )
     .fetch_all(pool)
     .await
@@ -105,19 +111,26 @@ pub struct Pending {
     pub created_at: DateTime<Utc>,
 }
 
-/// A destination's next pending deliveries in order of creation (held ones skipped).
-pub async fn pending(pool: &PgPool, destination: i64, limit: i64) -> sqlx::Result<Vec<Pending>> {
+/// A destination's next pending deliveries in order of creation (rows held past `now`, the
+/// clock's instant, skipped).
+pub async fn pending(
+    pool: &PgPool,
+    destination: i64,
+    limit: i64,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Vec<Pending>> {
     sqlx::query_as!(
         Pending,
         r#"select x.id as delivery_id, x.attempts, x.next_attempt_at <= now() as "due!",
                   o.id as outbox_id, o.event, o.text, o.link, o.payload, o.created_at as "created_at: _"
            from notify_deliveries x join outbox o on o.id = x.outbox_id
            where x.destination_id = $1 and x.status = 'pending'
-             and (x.held_until is null or x.held_until <= now())
+             and (x.held_until is null or x.held_until <= $3)
            order by x.id
            limit $2"#,
         destination,
-        limit
+        limit,
+        now as _
     )
     .fetch_all(pool)
     .await
@@ -326,9 +339,12 @@ pub async fn set_enabled(conn: &mut PgConnection, id: i64, enabled: bool) -> sql
 }
 
 pub async fn delete_destination(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<String>> {
-    sqlx::query_scalar!("delete from notify_destinations where id = $1 returning name", id)
-        .fetch_optional(conn)
-        .await
+    sqlx::query_scalar!(
+        "delete from notify_destinations where id = $1 returning name",
+        id
+    )
+    .fetch_optional(conn)
+    .await
 }
 
 pub struct DeadRow {
@@ -356,7 +372,11 @@ pub async fn dead(pool: &PgPool, destination: i64, limit: i64) -> sqlx::Result<V
 }
 
 /// Puts dead deliveries of a destination (one, or all when `id` is None) back in the queue.
-pub async fn retry_dead(conn: &mut PgConnection, destination: i64, id: Option<i64>) -> sqlx::Result<u64> {
+pub async fn retry_dead(
+    conn: &mut PgConnection,
+    destination: i64,
+    id: Option<i64>,
+) -> sqlx::Result<u64> {
     Ok(sqlx::query!(
         "update notify_deliveries set status = 'pending', attempts = 0, next_attempt_at = now(), held_until = null
          where destination_id = $1 and status = 'dead' and ($2::bigint is null or id = $2)",
@@ -380,7 +400,12 @@ pub struct InboxRow {
 }
 
 /// A member's inbox, newest first, keyset-paged by id; marks the shown unread ones read.
-pub async fn inbox_page(pool: &PgPool, account: i64, before: Option<i64>, limit: i64) -> sqlx::Result<Vec<InboxRow>> {
+pub async fn inbox_page(
+    pool: &PgPool,
+    account: i64,
+    before: Option<i64>,
+    limit: i64,
+) -> sqlx::Result<Vec<InboxRow>> {
     sqlx::query_as!(
         InboxRow,
         r#"with page as (

@@ -258,7 +258,9 @@ pub async fn decide_leave(
         "/leave",
     )
     .to(leave.account_id)
-    .data(json!({ "leave_id": id, "handle": leave.handle, "status": to.as_str(), "by": user.handle }));
+    .data(
+        json!({ "leave_id": id, "handle": leave.handle, "status": to.as_str(), "by": user.handle }),
+    );
     outbox::enqueue(&mut tx, state.clock.now(), notice).await?;
     audit::record(
         &mut tx,

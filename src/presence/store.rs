@@ -320,7 +320,10 @@ pub struct Overdue {
 
 /// Members whose latest check-in is offline with a return time before `now`, not yet announced
 /// and not on leave now: flagged as announced and returned, in one statement.
-pub async fn mark_overdue(conn: &mut PgConnection, now: DateTime<Utc>) -> sqlx::Result<Vec<Overdue>> {
+pub async fn mark_overdue(
+    conn: &mut PgConnection,
+    now: DateTime<Utc>,
+) -> sqlx::Result<Vec<Overdue>> {
     sqlx::query_as!(
         Overdue,
         r#"update presence_events e set overdue_announced = true

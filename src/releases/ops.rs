@@ -292,8 +292,12 @@ pub async fn retract_tag(
         "{name} of {} was retracted by {}: {reason}. It should not be deployed.",
         repo.name, actor.label
     );
-    let notice = Notice::new(Event::TagRetracted, text, format!("/releases/{}", repo.name))
-        .data(json!({ "repository": repo.name, "tag": name, "reason": reason }));
+    let notice = Notice::new(
+        Event::TagRetracted,
+        text,
+        format!("/releases/{}", repo.name),
+    )
+    .data(json!({ "repository": repo.name, "tag": name, "reason": reason }));
     outbox::enqueue(&mut tx, state.clock.now(), notice).await?;
     tx.commit().await?;
     Ok(format!(

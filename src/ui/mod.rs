@@ -40,7 +40,8 @@ pub fn page(ctx: &PageCtx, title: &str, body: impl IntoView + 'static) -> Html<S
                 0 => "Inbox, nothing unread".to_string(),
                 n => format!("Inbox, {n} unread"),
             };
-            let count = (unread > 0).then(|| view! { <span class="count">{unread.min(99).to_string()}</span> });
+            let count = (unread > 0)
+                .then(|| view! { <span class="count">{unread.min(99).to_string()}</span> });
             view! {
                 <div class=class>
                     <a href="/inbox" class="inbox-link" aria-label=inbox_label>"Inbox"{count}</a>

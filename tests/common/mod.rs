@@ -4,6 +4,8 @@
 //! (`server::build_router`) served over real HTTP on a free loopback port.
 #![allow(dead_code)]
 
+pub mod receiver;
+
 use std::{
     net::SocketAddr,
     time::{SystemTime, UNIX_EPOCH},
