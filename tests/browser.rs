@@ -836,3 +836,63 @@ async fn a_token_made_in_the_browser_records_a_deployment_from_the_command_line(
     );
     c.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_adds_a_chat_destination_tests_it_and_a_member_going_offline_reaches_it() {
+    let app = TestApp::spawn().await;
+    app.account("ada", Role::Admin).await;
+    app.account("ann", Role::Member).await;
+    let rx = common::receiver::Receiver::start().await;
+    let driver = start_chromedriver();
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, profile.path()).await;
+    log_in(&c, &app.base, "ada").await;
+
+    c.goto(&format!("{}/admin/integrations", app.base))
+        .await
+        .unwrap();
+    wait_text(&c, "#destinations h2", "Chat and webhooks").await;
+    type_into(&c, "#dest-name", "#inner").await;
+    type_into(&c, "#dest-url", &rx.url).await;
+    c.execute(
+        "document.getElementById('dest-purpose').value = 'inner'",
+        vec![],
+    )
+    .await
+    .unwrap();
+    click(&c, "form[action='/admin/integrations/destinations'] button").await;
+    wait_text(&c, ".flash-ok", "Destination #inner added").await;
+    let row = wait_text(&c, "#destinations tbody tr", "#inner").await;
+    assert!(row.contains("not used yet"), "{row}");
+    assert!(!row.contains("/hook"), "the URL is masked: {row}");
+    screenshot(&c, "integrations").await;
+
+    click(&c, "#destinations tbody a").await;
+    wait_text(&c, "h1", "#inner").await;
+    click(&c, "form[action$='/test'] button").await;
+    wait_text(&c, ".flash-ok", "Test message delivered to #inner").await;
+    screenshot(&c, "destination").await;
+    assert_eq!(rx.accepted().len(), 1, "the test message arrived");
+
+    // A member goes offline in another browser; the inner channel hears of it.
+    let profile2 = tempfile::tempdir().unwrap();
+    let m = browser(&driver, profile2.path()).await;
+    log_in(&m, &app.base, "ann").await;
+    m.goto(&format!("{}/me", app.base)).await.unwrap();
+    type_into(&m, "#f-for", "2h").await;
+    click(&m, "form[action='/me/offline'] button").await;
+    wait_text(&m, ".flash-ok", "You are offline").await;
+    let got = rx.wait_for(2).await;
+    assert_eq!(got.len(), 2);
+    let text = got[1].json()["text"].as_str().unwrap().to_string();
+    assert!(
+        text.starts_with("ann display went offline until") && text.contains("/team/ann"),
+        "{text}"
+    );
+    c.goto(&format!("{}/admin/integrations", app.base))
+        .await
+        .unwrap();
+    wait_text(&c, "#destinations tbody tr", "healthy").await;
+    m.close().await.unwrap();
+    c.close().await.unwrap();
+}

@@ -485,11 +485,22 @@ async fn test(
         .as_ref()
         .map_or("an admin", |u| u.display_name.as_str());
     let text = format!("Test message from flowdeck, sent by {who}: this destination works.");
-    let msg = match super::sender::send_test(&state, &d.kind, &d.url, &secret, &text).await {
-        Ok(()) => format!("Test message delivered to {}.", d.name),
-        Err(e) => format!("The test message to {} failed: {e}.", d.name),
-    };
-    Ok(cookies.done(msg, &format!("/admin/integrations/destinations/{id}")))
+    let result = super::sender::send_test(&state, &d.kind, &d.url, &secret, &text).await;
+    store::tested(
+        &state.pool,
+        id,
+        result.as_ref().err().map_or("", String::as_str),
+    )
+    .await?;
+    let back = format!("/admin/integrations/destinations/{id}");
+    Ok(match result {
+        Ok(()) => cookies.done(format!("Test message delivered to {}.", d.name), &back),
+        Err(e) => {
+            let msg = format!("The test message to {} failed: {e}.", d.name);
+            cookies.flash(ui::Flash::error(msg));
+            Redirect::to(&back)
+        }
+    })
 }
 
 #[derive(Deserialize)]

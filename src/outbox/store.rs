@@ -189,6 +189,28 @@ pub async fn failed(
     Ok(dead)
 }
 
+/// Records a test message's outcome on the destination's health (`error` empty: it worked).
+pub async fn tested(pool: &PgPool, destination: i64, error: &str) -> sqlx::Result<()> {
+    if error.is_empty() {
+        sqlx::query!(
+            "update notify_destinations set consecutive_failures = 0, last_success_at = now() where id = $1",
+            destination
+        )
+        .execute(pool)
+        .await?;
+    } else {
+        sqlx::query!(
+            "update notify_destinations set consecutive_failures = consecutive_failures + 1, last_error = $2,
+                    last_failure_at = now() where id = $1",
+            destination,
+            error
+        )
+        .execute(pool)
+        .await?;
+    }
+    Ok(())
+}
+
 /// Pauses a destination (a 429's Retry-After, or chat pacing).
 pub async fn pause(pool: &PgPool, destination: i64, secs: f64) -> sqlx::Result<()> {
     sqlx::query!(
