@@ -292,6 +292,22 @@ async fn a_doc_needs_every_part_before_review_and_goes_through_review_to_impleme
         .await;
     assert_eq!(sup.status, StatusCode::SEE_OTHER);
     assert!(ann.get("/docs/1").await.body.contains("Superseded by"));
+
+    // The owner heard of each verdict, the decision and the supersession in their inbox.
+    let inbox = ann.get("/inbox").await.body;
+    for line in [
+        "bob display reviewed DD-1 “Probe leases”: requested changes.",
+        "cy display reviewed DD-1 “Probe leases”: approved.",
+        "lea display decided DD-1 “Probe leases”: approved.",
+        "DD-1 “Probe leases” is superseded by DD-2.",
+    ] {
+        assert!(inbox.contains(line), "{line} in {inbox}");
+    }
+    let reviewer = bob.get("/inbox").await.body;
+    assert!(
+        reviewer.contains("asked bob display to review DD-1"),
+        "{reviewer}"
+    );
 }
 
 #[tokio::test]

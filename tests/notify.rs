@@ -400,6 +400,31 @@ async fn the_test_button_says_whether_the_destination_works() {
     assert!(page.contains("The test message to hook failed:"), "{page}");
     assert!(!page.contains(&rx.url), "the error does not show the URL");
 
+    // Paused, it keeps what is routed to it; resumed, it gets it.
+    rx.set_down(false);
+    let r = ada
+        .post(
+            &format!("/admin/integrations/destinations/{id}/routes"),
+            &[("events", "member.offline")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    ada.post(
+        &format!("/admin/integrations/destinations/{id}/enabled"),
+        &[("enabled", "off")],
+    )
+    .await;
+    enqueue(&app, Event::MemberOffline, 1).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(rx.accepted().len(), 1, "nothing sent while paused");
+    ada.post(
+        &format!("/admin/integrations/destinations/{id}/enabled"),
+        &[("enabled", "on")],
+    )
+    .await;
+    let got = rx.wait_for(2).await;
+    assert_eq!(got[1].json()["text"], "Going offline number 1");
+
     // Events are chosen per destination; a bad form keeps what was typed.
     let r = ada
         .post(

@@ -25,7 +25,8 @@ pub async fn recipient(conn: &mut PgConnection, id: i64) -> sqlx::Result<Option<
     .await
 }
 
-/// The outbox row, its deliveries to every enabled destination routed for the event, and the
+/// The outbox row, its deliveries to every destination routed for the event (a paused one keeps
+/// them until it is resumed), and the
 /// inbox item when `inbox`: one round trip.
 pub async fn insert(
     conn: &mut PgConnection,
@@ -40,8 +41,8 @@ pub async fn insert(
            ), d as (
                insert into notify_deliveries (outbox_id, destination_id, held_until)
                select o.id, r.destination_id, $6
-               from o, notify_routes r join notify_destinations nd on nd.id = r.destination_id
-               where r.event = $1 and nd.enabled
+               from o, notify_routes r
+               where r.event = $1
            )
            insert into inbox_items (account_id, event, text, link)
            select $5, $1, $3, $4 where $7 and $5::bigint is not null"#,
