@@ -390,6 +390,37 @@ async fn an_idempotency_key_replays_the_first_response_and_refuses_another_body(
             Some("idempotency_key_reused")
         )
     );
+
+    // A claim whose response was never stored (the server died mid-request, long ago) is not
+    // run again: the outcome is unknown, and the answer says so.
+    let other = r#"{"service": "web", "environment": "prod", "version": "v3.8.1"}"#;
+    let fingerprint = [b"POST /deployments\n".as_slice(), other.as_bytes()].concat();
+    let hash = <sha2::Sha256 as sha2::Digest>::digest(&fingerprint).to_vec();
+    sqlx::query(
+        "insert into api_idempotency (token_id, key, request_hash, created_at)
+         select token_id, 'cut-off', $1, now() - interval '10 minutes' from api_idempotency limit 1",
+    )
+    .bind(hash)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let (s, v, _) = api
+        .send(
+            reqwest::Method::POST,
+            "/deployments",
+            Some(other),
+            Some("cut-off"),
+        )
+        .await;
+    assert_eq!(
+        (s, v["error"]["code"].as_str()),
+        (StatusCode::CONFLICT, Some("idempotency_outcome_unknown"))
+    );
+    let n: i64 = sqlx::query_scalar("select count(*) from deployments")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(n, 1, "not run again");
 }
 
 #[tokio::test]

@@ -2,6 +2,12 @@
 //! response byte for byte; with a different request it is refused (422
 //! `idempotency_key_reused`); a key still being worked on answers 409. Keys live 24 hours
 //! (the janitor deletes older ones). Server errors are not kept, so a retry runs again.
+//!
+//! The claim and the stored response are written through `state.relaxed` (no WAL flush wait):
+//! the claim commits before the write's own transaction begins, and a synchronous commit flushes
+//! all WAL before it, so a write that survives a crash has its claim. Only the stored response
+//! can be lost with a crash in the instant after the write; a retry then gets 409
+//! `idempotency_outcome_unknown` instead of the write running twice.
 
 use axum::{
     body::Bytes,
@@ -45,7 +51,7 @@ where
         key,
         hash
     )
-    .fetch_optional(&state.pool)
+    .fetch_optional(&state.relaxed)
     .await;
     match claimed {
         Err(e) => return ApiError::from(e).into_response(),
@@ -60,7 +66,7 @@ where
             caller.token_id,
             key
         )
-        .execute(&state.pool)
+        .execute(&state.relaxed)
         .await;
         return resp;
     }
@@ -76,7 +82,7 @@ where
         i32::from(status.as_u16()),
         bytes.as_ref()
     )
-    .execute(&state.pool)
+    .execute(&state.relaxed)
     .await
     {
         tracing::warn!(error = %e, "could not keep an idempotent response");
@@ -86,7 +92,8 @@ where
 
 async fn replay(state: &AppState, caller: &Caller, key: &str, hash: &[u8]) -> Response {
     let row = match sqlx::query!(
-        "select request_hash, status, body from api_idempotency where token_id = $1 and key = $2",
+        r#"select request_hash, status, body, created_at < now() - interval '2 minutes' as "abandoned!"
+           from api_idempotency where token_id = $1 and key = $2"#,
         caller.token_id,
         key
     )
@@ -120,6 +127,13 @@ async fn replay(state: &AppState, caller: &Caller, key: &str, hash: &[u8]) -> Re
                 .insert("idempotent-replayed", HeaderValue::from_static("true"));
             resp
         }
+        _ if row.abandoned => ApiError::new(
+            StatusCode::CONFLICT,
+            "idempotency_outcome_unknown",
+            "The first request with this Idempotency-Key was cut off (the server restarted) and its \
+             outcome is unknown: check whether it took effect before retrying with a new key.",
+        )
+        .into_response(),
         _ => {
             let mut e = ApiError::new(
                 StatusCode::CONFLICT,
