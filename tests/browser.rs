@@ -640,6 +640,8 @@ async fn every_main_page_fits_a_phone_screen() {
         ("deployment", "/deployments/1".into()),
         ("insight", "/insight".into()),
         ("profile", "/profile".into()),
+        ("inbox", "/inbox".into()),
+        ("notifications", "/profile/notifications".into()),
     ];
     let mut too_wide = Vec::new();
     for (name, path) in &pages {

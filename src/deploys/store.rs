@@ -381,44 +381,30 @@ pub async fn set_status(
     Ok(())
 }
 
-/// Re-derives what runs in (service, environment): its latest succeeded deployment.
+/// Re-derives what runs in (service, environment): its latest succeeded deployment, in one
+/// statement (upsert it, or delete the row when nothing succeeded there).
 pub async fn refresh_current(
     conn: &mut PgConnection,
     service: ServiceId,
     environment: EnvironmentId,
 ) -> sqlx::Result<()> {
-    let latest = sqlx::query_scalar!(
-        "select id from deployments
-         where service_id = $1 and environment_id = $2 and status = 'succeeded'
-         order by finished_at desc, id desc limit 1",
+    sqlx::query!(
+        "with latest as (
+             select id from deployments
+             where service_id = $1 and environment_id = $2 and status = 'succeeded'
+             order by finished_at desc, id desc limit 1
+         ), upsert as (
+             insert into current_deployments (service_id, environment_id, deployment_id)
+             select $1, $2, id from latest
+             on conflict (service_id, environment_id) do update set deployment_id = excluded.deployment_id
+         )
+         delete from current_deployments
+         where service_id = $1 and environment_id = $2 and not exists (select 1 from latest)",
         service.0,
         environment.0
     )
-    .fetch_optional(&mut *conn)
+    .execute(conn)
     .await?;
-    match latest {
-        Some(id) => {
-            sqlx::query!(
-                "insert into current_deployments (service_id, environment_id, deployment_id)
-                 values ($1, $2, $3)
-                 on conflict (service_id, environment_id) do update set deployment_id = excluded.deployment_id",
-                service.0,
-                environment.0,
-                id
-            )
-            .execute(conn)
-            .await?;
-        }
-        None => {
-            sqlx::query!(
-                "delete from current_deployments where service_id = $1 and environment_id = $2",
-                service.0,
-                environment.0
-            )
-            .execute(conn)
-            .await?;
-        }
-    }
     Ok(())
 }
 
