@@ -1356,3 +1356,25 @@ async fn docs_and_leave_are_readable_with_filters_and_a_cursor() {
     let (s, _) = api.get("/leave?days=0").await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+/// Found by Schemathesis: a role starting with a digit passed the form's check but not the
+/// database's (`services_role_format`), and came back as a 500.
+#[tokio::test]
+async fn a_role_that_starts_with_a_digit_is_refused_with_its_reason() {
+    let app = TestApp::spawn().await;
+    let lead = app.logged_in("lee", Role::Lead).await;
+    let r = lead
+        .post(
+            "/services",
+            &[("name", "api"), ("role", "0"), ("image", "")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.body);
+    assert!(r.body.contains("A role is a short lowercase word"));
+    let api = Api::new(&app, &token(&lead, "ci", &["deployments:write"]).await);
+    let (s, v) = api
+        .post("/services", json!({"name": "api", "role": "9lives"}))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(v["error"]["fields"]["role"].is_string(), "{v}");
+}

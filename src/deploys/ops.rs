@@ -77,7 +77,8 @@ pub async fn add_service(
     let name = errs.check("name", crate::ui::form::slug(name, "service"));
     let repository_id = errs.check("repository", repository_id(state, repository).await?);
     let role = role.trim().to_lowercase();
-    if role.is_empty()
+    // As `services_role_format` says: a lowercase letter first, then letters, digits or "-".
+    if !role.starts_with(|c: char| c.is_ascii_lowercase())
         || role.len() > 32
         || !role
             .chars()

@@ -1045,7 +1045,7 @@ struct NewService {
     #[schema(pattern = r"^[a-z0-9][a-z0-9._-]{0,63}$")]
     name: String,
     /// api, rpc, worker, web, … (the skew rules use it).
-    #[schema(pattern = "^[a-z0-9-]{1,32}$")]
+    #[schema(pattern = "^[a-z][a-z0-9-]{0,31}$")]
     role: String,
     #[serde(default)]
     image: Option<String>,
