@@ -148,7 +148,7 @@ async fn a_member_logs_in_sees_home_and_logs_out_in_a_browser() {
     type_into(&c, "#f-password", PASSWORD).await;
     click(&c, "main button[type=submit]").await;
     wait_text(&c, "h1", "Good to see you, ann display").await;
-    wait_text(&c, ".me a", "ann display").await;
+    wait_text(&c, ".me a[href='/profile']", "ann display").await;
     screenshot(&c, "home").await;
 
     click(&c, ".me button").await;
