@@ -97,6 +97,15 @@ pub struct ServeOpts {
     #[arg(long, env = "FLOWDECK_REIMPORT_MINUTES", default_value_t = 15)]
     pub reimport_minutes: i64,
 
+    /// Insight: a key with fewer data points than this shows "not enough data", never a band.
+    #[arg(long, env = "FLOWDECK_INSIGHT_MIN_POINTS", default_value_t = 5)]
+    pub insight_min_points: usize,
+
+    /// Insight: an incident without a named cause is attributed to the latest production
+    /// deployment of its service within this many days before it.
+    #[arg(long, env = "FLOWDECK_ATTRIBUTION_DAYS", default_value_t = 7)]
+    pub attribution_days: i32,
+
     /// Attempts at delivering a notification before it is dead (shown to admins with a retry
     /// button). With the backoff doubling from 1 s to at most 1 h, 20 attempts span about 9 hours.
     #[arg(long, env = "FLOWDECK_OUTBOX_MAX_ATTEMPTS", default_value_t = 20)]
@@ -168,6 +177,8 @@ pub struct Config {
     pub reimport_minutes: i64,
     pub outbox_max_attempts: i32,
     pub outbox_backoff_ms: u64,
+    pub insight_min_points: usize,
+    pub attribution_days: i32,
     pub invite_ttl_hours: i64,
     pub leave_notice_hours: i64,
     pub maintained_minor_lines: usize,
@@ -248,6 +259,8 @@ impl Config {
             api_rate_per_second: opts.api_rate_per_second.max(1),
             reimport_minutes: opts.reimport_minutes.max(1),
             outbox_max_attempts: opts.outbox_max_attempts.clamp(1, 1000),
+            insight_min_points: opts.insight_min_points.clamp(1, 1000),
+            attribution_days: opts.attribution_days.clamp(0, 365),
             outbox_backoff_ms: opts.outbox_backoff_ms.clamp(1, 3_600_000),
             invite_ttl_hours: opts.invite_ttl_hours,
             leave_notice_hours: opts.leave_notice_hours,
@@ -366,6 +379,8 @@ mod tests {
                 api_rate_per_second: 50,
                 reimport_minutes: 15,
                 outbox_max_attempts: 20,
+                insight_min_points: 5,
+                attribution_days: 7,
                 outbox_backoff_ms: 1000,
                 invite_ttl_hours: 1,
                 leave_notice_hours: 24,

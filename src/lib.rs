@@ -16,6 +16,7 @@ pub mod docs;
 pub mod error;
 pub mod home;
 pub mod hooks;
+pub mod insight;
 pub mod ops;
 pub mod outbox;
 pub mod presence;

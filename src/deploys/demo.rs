@@ -98,6 +98,7 @@ pub async fn history(
                     commit: "",
                     note: "",
                     idempotency_key: None,
+                    hotfix: false,
                 };
                 let id = d::insert_deployment(tx, new).await?.unwrap_or_default();
                 if name == &"api" && ei == 2 {
@@ -132,6 +133,7 @@ pub async fn history(
             commit: "",
             note: "carried on a USB disk",
             idempotency_key: None,
+            hotfix: false,
         };
         d::insert_deployment(tx, new).await?;
         d::refresh_current(tx, ServiceId(sids[si]), EnvironmentId(eids[3])).await?;

@@ -267,6 +267,9 @@ pub struct DeploymentInput {
     pub note: String,
     #[serde(default)]
     pub idempotency_key: String,
+    /// "on": made because of an incident (a hotfix), counted as rework by insight.
+    #[serde(default)]
+    pub hotfix: String,
     /// "yes" once the person has seen the warnings this deployment causes and records it anyway;
     /// "report" to record it and return the warnings.
     #[serde(default)]
@@ -364,6 +367,7 @@ pub async fn record_deployment(
         commit,
         note,
         idempotency_key,
+        hotfix,
         confirm,
     } = d;
     let mut errs = FormErrors::default();
@@ -466,6 +470,7 @@ pub async fn record_deployment(
         commit,
         note,
         idempotency_key: key,
+        hotfix: hotfix == "on",
     };
     let Some(id) = store::insert_deployment(&mut tx, new).await? else {
         // A concurrent request with the same key won the race.

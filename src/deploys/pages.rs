@@ -443,6 +443,10 @@ pub fn new_deployment(
                 {ui::field("Digest (optional)", "digest", "text", &f.digest, errs.get("digest"), Some("sha256:…"))}
                 {ui::field("Commit (optional)", "commit", "text", &f.commit, errs.get("commit"), None)}
                 {ui::field("Note (optional)", "note", "text", &f.note, errs.get("note"), None)}
+                <div class="field check">
+                    <input type="checkbox" id="f-hotfix" name="hotfix" value="on" checked={f.hotfix == "on"}/>
+                    <label for="f-hotfix">"Hotfix: made because of an incident"</label>
+                </div>
                 <input type="hidden" name="idempotency_key" value=f.idempotency_key.clone()/>
                 {confirm}
                 <button type="submit">{submit}</button>

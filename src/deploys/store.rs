@@ -235,6 +235,7 @@ pub struct NewDeployment<'a> {
     pub commit: &'a str,
     pub note: &'a str,
     pub idempotency_key: Option<&'a str>,
+    pub hotfix: bool,
 }
 
 /// Inserts a deployment; `None` if its idempotency key was used before.
@@ -247,8 +248,8 @@ pub async fn insert_deployment(
         sqlx::query_scalar!(
         "insert into deployments (service_id, environment_id, version, image_ref, digest, status,
                                   started_at, finished_at, actor_id, actor, source, commit_sha, note,
-                                  idempotency_key)
-         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) returning id",
+                                  idempotency_key, hotfix)
+         values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) returning id",
         d.service,
         d.environment,
         d.version,
@@ -262,7 +263,8 @@ pub async fn insert_deployment(
         d.source,
         d.commit,
         d.note,
-        d.idempotency_key
+        d.idempotency_key,
+        d.hotfix
     )
     .fetch_one(conn)
     .await,
@@ -848,8 +850,8 @@ pub async fn open_incident(
     by: Option<AccountId>,
 ) -> sqlx::Result<i64> {
     sqlx::query_scalar!(
-        "insert into incidents (service_id, environment_id, severity, title, opened_at, deployment_id, opened_by)
-         values ($1, $2, $3, $4, $5, $6, $7) returning id",
+        "insert into incidents (service_id, environment_id, severity, title, opened_at, deployment_id, opened_by, attribution)
+         values ($1, $2, $3, $4, $5, $6, $7, case when $6::bigint is null then 'default' else 'explicit' end) returning id",
         service.0,
         environment.0,
         severity,

@@ -1,4 +1,4 @@
-//! The home page and the honest empty states of capabilities not built yet.
+//! The home page: what a member needs at 9 am.
 
 use axum::{Router, extract::State, response::Html, routing::get};
 use leptos::prelude::*;
@@ -13,9 +13,7 @@ use crate::{
 };
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/", get(home))
-        .route("/insight", get(insight))
+    Router::new().route("/", get(home))
 }
 
 async fn home(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<String>> {
@@ -23,7 +21,7 @@ async fn home(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<Str
     // The tiles' queries are independent: run them at once.
     let pool = &state.pool;
     let user = ctx.user.clone();
-    let (team, to_decide, down, latest, queue, mine) = tokio::try_join!(
+    let (team, to_decide, down, latest, queue, mine, delivery) = tokio::try_join!(
         presence::team_now(&state),
         async {
             Ok::<_, AppError>(match &user {
@@ -47,6 +45,7 @@ async fn home(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<Str
                 None => Vec::new(),
             })
         },
+        crate::insight::team_keys(&state),
     )?;
     let tz = ctx.tz().to_string();
     let counts = Status::KEYS
@@ -185,25 +184,9 @@ async fn home(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<Str
             </section>
             <section class="card">
                 <h2>"Delivery"</h2>
-                {ui::empty_state("No data yet", "DORA's four keys are computed from recorded deployments and incidents.")}
+                {crate::insight::pages::tiles_compact(&delivery)}
             </section>
         </div>
     };
     Ok(ui::page(&ctx, "Home", body))
-}
-
-fn not_built(ctx: &PageCtx, title: &'static str, what: &'static str) -> Html<String> {
-    let body = view! {
-        <h1>{title}</h1>
-        {ui::empty_state("Not built yet", what)}
-    };
-    ui::page(ctx, title, body)
-}
-
-async fn insight(ctx: PageCtx) -> Html<String> {
-    not_built(
-        &ctx,
-        "Insight",
-        "DORA's four keys and review speed, computed from the team's own records, will live here.",
-    )
 }

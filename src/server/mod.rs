@@ -59,6 +59,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(releases::router())
         .merge(deploys::router())
         .merge(docs::router())
+        .merge(crate::insight::router())
         .merge(ops::router())
         .route("/style/{file}", get(ui::assets::style))
         .route("/assets/{file}", get(ui::assets::asset))

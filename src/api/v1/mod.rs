@@ -435,6 +435,9 @@ struct NewDeployment {
     #[serde(default)]
     #[schema(max_length = 2000)]
     note: Option<String>,
+    /// Made because of an incident (counted as rework by insight). Default false.
+    #[serde(default)]
+    hotfix: Option<bool>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -466,6 +469,7 @@ async fn record_deployment(w: Write) -> Response {
             commit: n.commit.unwrap_or_default(),
             note: n.note.unwrap_or_default(),
             idempotency_key: String::new(),
+            hotfix: if n.hotfix.unwrap_or(false) { "on" } else { "" }.into(),
             confirm: "report".into(),
         };
         let actor = c.actor(rid);

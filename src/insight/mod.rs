@@ -1,0 +1,114 @@
+//! Insight (DESIGN §3.6): DORA's five keys per service, production environment and window with a
+//! weekly trend, every number linked to its rows (and CSV); review speed and release cadence.
+//! Computed on request from the records (see docs/ARCHITECTURE.md for why no rollups).
+
+pub mod model;
+pub mod pages;
+mod store;
+
+use axum::{Router, routing::get};
+use chrono::Duration;
+use serde::Deserialize;
+
+use crate::{error::AppResult, state::AppState};
+
+pub use model::{Band, Key, KeyValue, Report};
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/insight", get(pages::insight))
+        .route("/insight/rows", get(pages::rows))
+        .route("/insight/rows.csv", get(pages::rows_csv))
+}
+
+/// The filters of `/insight`, all in the URL.
+#[derive(Clone, Debug, Default, Deserialize)]
+pub struct Filter {
+    #[serde(default)]
+    pub service: String,
+    #[serde(default)]
+    pub environment: String,
+    /// 30, 90 or 180 days (default 90).
+    #[serde(default)]
+    pub window: String,
+    /// For `/insight/rows`: which key's rows.
+    #[serde(default)]
+    pub key: String,
+}
+
+impl Filter {
+    pub fn days(&self) -> i64 {
+        match self.window.as_str() {
+            "30" => 30,
+            "180" => 180,
+            _ => 90,
+        }
+    }
+
+    /// The query string of these filters (for links).
+    pub fn query(&self) -> String {
+        let mut parts = vec![format!("window={}", self.days())];
+        for (k, v) in [
+            ("service", &self.service),
+            ("environment", &self.environment),
+        ] {
+            if !v.is_empty() {
+                parts.push(format!("{k}={}", urlencoding(v)));
+            }
+        }
+        parts.join("&")
+    }
+}
+
+fn urlencoding(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// Everything a report over `f` rests on.
+pub struct Data {
+    pub report: Report,
+    pub deployments: Vec<model::Dep>,
+    pub incidents: Vec<model::Inc>,
+}
+
+/// Computes the keys for `f`: three queries run side by side, then plain Rust.
+pub async fn compute(state: &AppState, f: &Filter) -> AppResult<Data> {
+    let to = state.clock.now();
+    let from = to - Duration::days(f.days());
+    let scope = store::Scope {
+        from,
+        to,
+        service: (!f.service.is_empty()).then_some(f.service.as_str()),
+        environment: (!f.environment.is_empty()).then_some(f.environment.as_str()),
+    };
+    let (deployments, incidents, leads) = tokio::try_join!(
+        store::deployments(&state.pool, &scope),
+        store::incidents(&state.pool, &scope, state.config.attribution_days),
+        store::leads(&state.pool, &scope),
+    )?;
+    let report = model::compute(
+        &deployments,
+        &incidents,
+        &leads,
+        from,
+        to,
+        state.config.insight_min_points,
+    );
+    Ok(Data {
+        report,
+        deployments,
+        incidents,
+    })
+}
+
+/// The team's keys over the last 90 days (the home page's Delivery card).
+pub async fn team_keys(state: &AppState) -> AppResult<Report> {
+    Ok(compute(state, &Filter::default()).await?.report)
+}

@@ -1,0 +1,210 @@
+//! All SQL of insight: read-only reports over the deployments, incidents, change records, docs,
+//! tags and backports other features write (insight writes nothing). Each report is one query.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use super::model::{Dep, Inc, Lead};
+
+/// The filters of a report.
+pub struct Scope<'a> {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+    pub service: Option<&'a str>,
+    pub environment: Option<&'a str>,
+}
+
+/// Production deployments that reached a final state, started in the window, in order.
+pub async fn deployments(pool: &PgPool, s: &Scope<'_>) -> sqlx::Result<Vec<Dep>> {
+    sqlx::query_as!(
+        Dep,
+        r#"select d.id, sv.name as service, e.name as environment, d.version, d.status::text as "status!",
+                  d.hotfix, d.started_at as "started_at: _", d.finished_at as "finished_at: _"
+           from deployments d
+           join environments e on e.id = d.environment_id
+           join services sv on sv.id = d.service_id
+           where e.tier = 'production' and d.status in ('succeeded', 'failed', 'rolled_back')
+             and d.started_at >= $1 and d.started_at < $2
+             and ($3::text is null or sv.name = $3)
+             and ($4::text is null or e.name = $4)
+           order by d.started_at, d.id"#,
+        s.from as _,
+        s.to as _,
+        s.service,
+        s.environment
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Incidents in production environments opened in the window (from `from` minus the
+/// attribution window, so a deployment's incident just after it is seen), with their cause.
+pub async fn incidents(pool: &PgPool, s: &Scope<'_>, days: i32) -> sqlx::Result<Vec<Inc>> {
+    sqlx::query_as!(
+        Inc,
+        r#"select i.id, sv.name as service, e.name as environment, i.title,
+                  i.opened_at as "opened_at: _", i.resolved_at as "resolved_at: _",
+                  incident_cause(i, $5) as caused_by
+           from incidents i
+           join environments e on e.id = i.environment_id
+           join services sv on sv.id = i.service_id
+           where e.tier = 'production' and i.opened_at >= $1 and i.opened_at < $2
+             and ($3::text is null or sv.name = $3)
+             and ($4::text is null or e.name = $4)
+           order by i.opened_at, i.id"#,
+        s.from as _,
+        s.to as _,
+        s.service,
+        s.environment,
+        days
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Lead-time samples: each merged pull request of a service's repository with the first
+/// production deployment of that service that went live after the merge (within the window).
+/// Where a service's repository has no change records, its release tags stand in: a version's
+/// tag time to the first production deployment of that version — except the service's first
+/// production deployment ever, which has no predecessor and would absorb all history.
+pub async fn leads(pool: &PgPool, s: &Scope<'_>) -> sqlx::Result<Vec<Lead>> {
+    sqlx::query_as!(
+        Lead,
+        r#"with live as (
+               select d.id, d.service_id, d.version, d.started_at,
+                      coalesce(d.finished_at, d.started_at) as deployed_at
+               from deployments d join environments e on e.id = d.environment_id
+               where e.tier = 'production' and d.status in ('succeeded', 'rolled_back')
+                 and ($4::text is null or e.name = $4)
+           ), svc as (
+               select sv.id, sv.name, sv.repository_id,
+                      exists (select 1 from change_records c where c.repository_id = sv.repository_id) as has_changes
+               from services sv
+               where sv.repository_id is not null and ($3::text is null or sv.name = $3)
+           )
+           select 'PR #' || c.number || ' ' || c.title as "what!", svc.name as "service!",
+                  c.merged_at as "from!: _", l.id as "deployment!", l.deployed_at as "deployed_at!: _"
+           from svc join change_records c on c.repository_id = svc.repository_id
+           join lateral (select live.id, live.started_at, live.deployed_at from live
+                         where live.service_id = svc.id and live.started_at >= c.merged_at
+                         order by live.started_at limit 1) l on true
+           where svc.has_changes and l.started_at >= $1 and l.started_at < $2
+           union all
+           select 'tag ' || t.name, svc.name, t.tagged_at, l.id, l.deployed_at
+           from svc join live l on l.service_id = svc.id
+           join release_tags t on t.repository_id = svc.repository_id and t.name = l.version
+           where not svc.has_changes and l.started_at >= $1 and l.started_at < $2
+             and t.tagged_at <= l.deployed_at
+             and exists (select 1 from live p where p.service_id = l.service_id and p.started_at < l.started_at)
+             and not exists (select 1 from live p where p.service_id = l.service_id
+                             and p.version = l.version and p.started_at < l.started_at)"#,
+        s.from as _,
+        s.to as _,
+        s.service,
+        s.environment
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Services and production environments, for the filters.
+pub async fn choices(pool: &PgPool) -> sqlx::Result<(Vec<String>, Vec<String>)> {
+    let services = sqlx::query_scalar!("select name from services order by name")
+        .fetch_all(pool)
+        .await?;
+    let envs = sqlx::query_scalar!(
+        "select name from environments where tier = 'production' order by position, name"
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok((services, envs))
+}
+
+pub struct ReviewMonth {
+    pub month: String,
+    pub docs: i64,
+    pub first_verdict_hours: Option<f64>,
+    pub decision_hours: Option<f64>,
+}
+
+/// Per month of first review request (the last `months`): how many docs went to review, the
+/// median time to their first verdict and to a lead's decision.
+pub async fn review_speed(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+    months: i32,
+) -> sqlx::Result<Vec<ReviewMonth>> {
+    sqlx::query_as!(
+        ReviewMonth,
+        r#"with asked as (
+               select r.doc_id, min(r.requested_at) as asked_at, min(r.verdict_at) as first_verdict
+               from doc_reviewers r group by r.doc_id
+           )
+           select to_char(date_trunc('month', a.asked_at), 'YYYY-MM') as "month!",
+                  count(*) as "docs!",
+                  (percentile_disc(0.5) within group (order by extract(epoch from a.first_verdict - a.asked_at))
+                     filter (where a.first_verdict is not null) / 3600.0)::float8 as first_verdict_hours,
+                  (percentile_disc(0.5) within group (order by extract(epoch from d.decided_at - a.asked_at))
+                     filter (where d.decided_at is not null) / 3600.0)::float8 as decision_hours
+           from asked a join docs d on d.id = a.doc_id
+           where a.asked_at >= date_trunc('month', $1::timestamptz) - make_interval(months => $2 - 1)
+           group by 1 order by 1"#,
+        now as _,
+        months
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Docs by state, and reviews overdue now.
+pub async fn doc_states(
+    pool: &PgPool,
+    now: DateTime<Utc>,
+) -> sqlx::Result<(Vec<(String, i64)>, i64)> {
+    let states = sqlx::query!(
+        r#"select status::text as "status!", count(*) as "n!" from docs group by status order by 2 desc"#
+    )
+    .fetch_all(pool)
+    .await?;
+    let overdue = sqlx::query_scalar!(
+        r#"select count(*) as "n!" from doc_reviewers r join docs d on d.id = r.doc_id
+           where r.verdict is null and r.due_at < $1 and d.status in ('in_review', 'changes_requested')"#,
+        now as _
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok((
+        states.into_iter().map(|r| (r.status, r.n)).collect(),
+        overdue,
+    ))
+}
+
+pub struct LineCadence {
+    pub repository: String,
+    pub line: String,
+    pub tags: i64,
+    pub opened_at: Option<DateTime<Utc>>,
+    pub backports_picked: i64,
+    pub backport_hours: Option<f64>,
+}
+
+/// Per release line: its tags, when its `vX.Y.0` was tagged, and the median time from a backport
+/// request to its pick on that line.
+pub async fn cadence(pool: &PgPool) -> sqlx::Result<Vec<LineCadence>> {
+    sqlx::query_as!(
+        LineCadence,
+        r#"select r.name as repository, l.name as line,
+                  (select count(*) from release_tags t where t.line_id = l.id) as "tags!",
+                  (select min(t.tagged_at) from release_tags t
+                   where t.line_id = l.id and t.patch = 0 and t.pre_kind = '') as "opened_at: _",
+                  (select count(*) from backport_targets bt where bt.line_id = l.id and bt.status = 'picked') as "backports_picked!",
+                  (select (percentile_disc(0.5) within group (order by extract(epoch from bt.updated_at - b.created_at)) / 3600.0)::float8
+                   from backport_targets bt join backports b on b.id = bt.backport_id
+                   where bt.line_id = l.id and bt.status = 'picked') as backport_hours
+           from release_lines l join repositories r on r.id = l.repository_id
+           order by r.name, l.major desc nulls first, l.minor desc nulls first
+           limit 200"#
+    )
+    .fetch_all(pool)
+    .await
+}
