@@ -17,6 +17,8 @@ pub enum Action {
     ReadAuditLog,
     /// Configure integrations: chat destinations, signed webhooks, GitHub secrets.
     ManageIntegrations,
+    /// Say which deployment caused an incident (or that none did).
+    AttributeIncident,
     /// Edit a profile (display name, email, time zone, password).
     EditProfile { owner: AccountId },
     /// Acknowledge or decline a leave request.
@@ -68,7 +70,9 @@ pub fn can(user: Option<&CurrentUser>, action: Action) -> bool {
         Action::EditProfile { owner } | Action::CancelLeave { owner } => owner == u.id,
         // Leads decide others' leave, never their own.
         Action::DecideLeave { owner } => u.role >= Role::Lead && owner != u.id,
-        Action::ManageReleases | Action::ManageDeployTargets => u.role >= Role::Lead,
+        Action::ManageReleases | Action::ManageDeployTargets | Action::AttributeIncident => {
+            u.role >= Role::Lead
+        }
         Action::EditDoc { owner } | Action::AskReviewers { owner } => owner == u.id,
         Action::DecideDoc { owner } => u.role >= Role::Lead && owner != u.id,
         Action::RollBack { recorder } | Action::CorrectDeployment { recorder } => {
@@ -151,6 +155,7 @@ mod tests {
             Action::ManageInvites,
             Action::ReadAuditLog,
             Action::ManageIntegrations,
+            Action::AttributeIncident,
             Action::EditProfile { owner: id },
             Action::DecideLeave { owner: id },
             Action::CancelLeave { owner: id },
@@ -176,6 +181,7 @@ mod tests {
                 | Action::ManageInvites
                 | Action::ReadAuditLog
                 | Action::ManageIntegrations
+                | Action::AttributeIncident
                 | Action::EditProfile { .. }
                 | Action::DecideLeave { .. }
                 | Action::CancelLeave { .. }
@@ -208,6 +214,7 @@ mod tests {
             (Action::ManageInvites, [false, false, false, true]),
             (Action::ReadAuditLog, [false, false, false, true]),
             (Action::ManageIntegrations, [false, false, false, true]),
+            (Action::AttributeIncident, [false, false, true, true]),
             (
                 Action::ManageAccount { target: other },
                 [false, false, false, true],

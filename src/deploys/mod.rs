@@ -54,6 +54,7 @@ pub fn router() -> Router<AppState> {
         .route("/incidents", get(incidents).post(open_incident))
         .route("/incidents/{id}", get(incident).post(update_incident))
         .route("/incidents/{id}/resolve", post(resolve_incident))
+        .route("/incidents/{id}/cause", post(attribute_incident))
 }
 
 pub use store::{DeploymentRow, EnvRow, HistoryFilter, IncidentRow, ServiceRow};
@@ -96,17 +97,18 @@ pub async fn target(
 
 /// Incidents, open first, then newest; of one service and/or only open ones.
 pub async fn incident_list(
-    pool: &sqlx::PgPool,
+    state: &AppState,
     service: Option<i64>,
     open_only: bool,
     limit: i64,
 ) -> AppResult<Vec<IncidentRow>> {
-    Ok(store::incidents(pool, service, open_only, limit).await?)
+    let days = state.config.attribution_days;
+    Ok(store::incidents(&state.pool, service, open_only, limit, days).await?)
 }
 
 /// One incident.
-pub async fn incident_by_id(pool: &sqlx::PgPool, id: i64) -> AppResult<Option<IncidentRow>> {
-    Ok(store::incident(pool, id).await?)
+pub async fn incident_by_id(state: &AppState, id: i64) -> AppResult<Option<IncidentRow>> {
+    Ok(store::incident(&state.pool, id, state.config.attribution_days).await?)
 }
 
 /// Every target that is down now (by the prober or a report).
@@ -570,7 +572,14 @@ async fn render_service(
     let since = now - Duration::hours(24);
     let images = store::images(&state.pool, s.id).await?;
     let samples = store::samples(&state.pool, s.id, since).await?;
-    let incidents = store::incidents(&state.pool, Some(s.id), false, 50).await?;
+    let incidents = store::incidents(
+        &state.pool,
+        Some(s.id),
+        false,
+        50,
+        state.config.attribution_days,
+    )
+    .await?;
     let can_manage = can(ctx.user.as_ref(), Action::ManageDeployTargets);
     let repositories = if can_manage {
         crate::releases::repositories(&state.pool).await?
@@ -787,7 +796,14 @@ async fn render_incidents(
     let services = store::services(&state.pool).await?;
     let envs = store::environments(&state.pool).await?;
     let service = services.iter().find(|s| s.name == q.service).map(|s| s.id);
-    let list = store::incidents(&state.pool, service, q.state == "open", 100).await?;
+    let list = store::incidents(
+        &state.pool,
+        service,
+        q.state == "open",
+        100,
+        state.config.attribution_days,
+    )
+    .await?;
     let view = pages::IncidentsView {
         list: &list,
         services: &services,
@@ -840,7 +856,7 @@ async fn render_incident(
     id: i64,
     typed: Option<(&'static str, String, String)>,
 ) -> AppResult<Html<String>> {
-    let i = store::incident(&state.pool, id)
+    let i = store::incident(&state.pool, id, state.config.attribution_days)
         .await?
         .ok_or(AppError::NotFound)?;
     let updates = store::incident_updates(&state.pool, id).await?;
@@ -898,6 +914,27 @@ async fn update_incident(
     let op = ops::add_incident_update(&state, &actor, id, &f.body);
     let typed = ("update", f.body.clone());
     incident_form(state.clone(), user, cookies, ctx, id, typed, op).await
+}
+
+#[derive(Deserialize)]
+struct CauseForm {
+    #[serde(default)]
+    cause: String,
+}
+
+async fn attribute_incident(
+    State(state): State<AppState>,
+    user: CurrentUser,
+    actor: Actor,
+    cookies: Cookies,
+    ctx: PageCtx,
+    Path(id): Path<i64>,
+    Form(f): Form<CauseForm>,
+) -> AppResult<Response> {
+    let typed = ("cause", f.cause.clone());
+    let (who, st) = (user.clone(), state.clone());
+    let op = async move { ops::attribute_incident(&st, &who, &actor, id, &f.cause).await };
+    incident_form(state, user, cookies, ctx, id, typed, op).await
 }
 
 async fn resolve_incident(

@@ -864,7 +864,7 @@ pub async fn resolve_incident(
     note: &str,
 ) -> AppResult<String> {
     let note = incident_text(note, "what restored service").map_err(AppError::BadRequest)?;
-    let incident = store::incident(&state.pool, id)
+    let incident = store::incident(&state.pool, id, state.config.attribution_days)
         .await?
         .ok_or(AppError::NotFound)?;
     let mut tx = state.pool.begin().await?;
@@ -896,6 +896,76 @@ pub async fn resolve_incident(
     .await?;
     tx.commit().await?;
     Ok(format!("Incident #{id} resolved."))
+}
+
+/// A lead says what caused an incident: a deployment number of the same service (`1234` or
+/// `#1234`), `none`, or `default` (the latest production deployment before it, within the
+/// attribution window). Audited with before and after.
+#[tracing::instrument(skip_all, fields(id = id))]
+pub async fn attribute_incident(
+    state: &AppState,
+    user: &CurrentUser,
+    actor: &Actor,
+    id: i64,
+    cause: &str,
+) -> AppResult<String> {
+    policy::require(Some(user), Action::AttributeIncident)?;
+    let days = state.config.attribution_days;
+    let incident = store::incident(&state.pool, id, days)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let raw = cause.trim();
+    let mut tx = state.pool.begin().await?;
+    let (attribution, deployment, said) = match raw {
+        "" | "default" => (
+            "default",
+            None,
+            "the default (the latest production deployment before it)".to_string(),
+        ),
+        "none" => ("none", None, "no deployment".to_string()),
+        n => {
+            let n: i64 = n.trim_start_matches('#').parse().map_err(|_| {
+                AppError::BadRequest(
+                    "Give a deployment number (e.g. 1234), “none”, or “default”.".into(),
+                )
+            })?;
+            match store::lock_deployment(&mut tx, n).await? {
+                Some(d) if d.service == incident.service && d.started_at > incident.opened_at => {
+                    return Err(AppError::BadRequest(format!(
+                        "Deployment #{n} started after the incident opened, so it cannot have caused it."
+                    )));
+                }
+                Some(d) if d.service == incident.service => {}
+                Some(_) => {
+                    return Err(AppError::BadRequest(format!(
+                        "Deployment #{n} is not a deployment of {}.",
+                        incident.service
+                    )));
+                }
+                None => {
+                    return Err(AppError::BadRequest(format!(
+                        "There is no deployment #{n}."
+                    )));
+                }
+            }
+            ("explicit", Some(n), format!("deployment #{n}"))
+        }
+    };
+    store::set_attribution(&mut tx, id, attribution, deployment).await?;
+    audit::record(
+        &mut tx,
+        actor,
+        Change {
+            action: "incident.attributed",
+            target_type: "incident",
+            target_id: id.to_string(),
+            before: Some(json!({ "attribution": incident.attribution, "deployment": incident.deployment_id })),
+            after: Some(json!({ "attribution": attribution, "deployment": deployment })),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(format!("Incident #{id} is now attributed to {said}."))
 }
 
 /// Adds an update to an open incident's timeline.

@@ -945,14 +945,43 @@ pub fn incident(
 ) -> impl IntoView + use<> {
     let title = format!("#{} {}", i.id, i.title);
     let sev = format!("badge sev-{}", i.severity);
-    let cause = match i.deployment_id {
-        Some(d) => {
+    let how = match i.attribution.as_str() {
+        "explicit" => " — named".to_string(),
+        "none" => String::new(),
+        _ => format!(
+            " — by default: the latest production deployment of {} before it",
+            i.service
+        ),
+    };
+    let cause = match (i.deployment_id, i.attribution.as_str()) {
+        (Some(d), _) => {
             let v = i.deployment_version.clone().unwrap_or_default();
-            view! { <a href=format!("/deployments/{d}")>{format!("deployment #{d} ({v})")}</a> }
+            view! { <a href=format!("/deployments/{d}")>{format!("deployment #{d} ({v})")}</a>{how} }
                 .into_any()
         }
-        None => view! { <span class="muted">"not named"</span> }.into_any(),
+        (None, "none") => view! { <span>"no deployment (a lead said so)"</span> }.into_any(),
+        (None, _) => {
+            view! { <span class="muted">"no production deployment in the window before it"</span> }
+                .into_any()
+        }
     };
+    let attribute = policy::can(ctx.user.as_ref(), policy::Action::AttributeIncident).then(|| {
+        let (which, text, why) = typed.clone().unwrap_or(("", String::new(), String::new()));
+        let value = if which == "cause" { text } else { String::new() };
+        let err = (which == "cause").then(|| view! { <p class="field-error" role="alert">{why}</p> });
+        let action = format!("/incidents/{}/cause", i.id);
+        view! {
+            <details class="card">
+                <summary>"Change what caused it"</summary>
+                <form method="post" action=action class="inline-form">
+                    {ui::csrf_field(ctx)}
+                    <div class="field"><label for="c-cause">"Deployment number, “none”, or “default”"</label>
+                        <input id="c-cause" name="cause" type="text" value=value placeholder="e.g. 1234"/>{err}</div>
+                    <button type="submit" class="secondary">"Save cause"</button>
+                </form>
+            </details>
+        }
+    });
     let mut events = vec![view! {
         <li><strong>"Opened"</strong>" "{ui::when(ctx, i.opened_at)}{i.opened_by.clone().map(|b| format!(" by {b}"))}</li>
     }.into_any()];
@@ -1000,7 +1029,9 @@ pub fn incident(
     });
     let refused = (i.resolved_at.is_some() || !may)
         .then(|| {
-            typed.map(|(_, _, why)| view! { <div class="form-error" role="alert">{why}</div> })
+            typed
+                .filter(|(which, _, _)| *which != "cause")
+                .map(|(_, _, why)| view! { <div class="form-error" role="alert">{why}</div> })
         })
         .flatten();
     let svc = format!("/services/{}", i.service);
@@ -1014,6 +1045,7 @@ pub fn incident(
             <dt>"Caused by"</dt><dd>{cause}</dd>
             <dt>"State"</dt><dd>{if i.resolved_at.is_some() { view! { <span class="badge health-up">"resolved"</span> }.into_any() } else { view! { <span class="badge health-down">"open"</span> }.into_any() }}</dd>
         </dl>
+        {attribute}
         <h2>"Timeline"</h2>
         <ol class="timeline">{events}</ol>
         {forms}

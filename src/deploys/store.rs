@@ -737,7 +737,10 @@ pub struct IncidentRow {
     pub title: String,
     pub opened_at: DateTime<Utc>,
     pub resolved_at: Option<DateTime<Utc>>,
+    /// The deployment it is attributed to (see `attribution`).
     pub deployment_id: Option<i64>,
+    /// explicit (named), default (the latest production deployment before it) or none.
+    pub attribution: String,
     pub deployment_version: Option<String>,
     pub opened_by: Option<String>,
     pub resolved_by: Option<String>,
@@ -751,12 +754,13 @@ pub async fn incidents(
     service: Option<i64>,
     open_only: bool,
     limit: i64,
+    days: i32,
 ) -> sqlx::Result<Vec<IncidentRow>> {
-    incidents_where(pool, None, service, open_only, limit).await
+    incidents_where(pool, None, service, open_only, limit, days).await
 }
 
-pub async fn incident(pool: &PgPool, id: i64) -> sqlx::Result<Option<IncidentRow>> {
-    Ok(incidents_where(pool, Some(id), None, false, 1)
+pub async fn incident(pool: &PgPool, id: i64, days: i32) -> sqlx::Result<Option<IncidentRow>> {
+    Ok(incidents_where(pool, Some(id), None, false, 1, days)
         .await?
         .into_iter()
         .next())
@@ -768,17 +772,20 @@ async fn incidents_where(
     service: Option<i64>,
     open_only: bool,
     limit: i64,
+    days: i32,
 ) -> sqlx::Result<Vec<IncidentRow>> {
     sqlx::query_as!(
         IncidentRow,
         r#"select i.id, s.name as service, e.name as environment, i.severity, i.title,
-                  i.opened_at as "opened_at: _", i.resolved_at as "resolved_at: _", i.deployment_id,
+                  i.opened_at as "opened_at: _", i.resolved_at as "resolved_at: _",
+                  c.cause as deployment_id, i.attribution,
                   d.version as "deployment_version?", oa.handle as "opened_by?",
                   ra.handle as "resolved_by?", i.resolution
            from incidents i
            join services s on s.id = i.service_id
            join environments e on e.id = i.environment_id
-           left join deployments d on d.id = i.deployment_id
+           cross join lateral (select incident_cause(i, $5) as cause) c
+           left join deployments d on d.id = c.cause
            left join accounts oa on oa.id = i.opened_by
            left join accounts ra on ra.id = i.resolved_by
            where ($1::bigint is null or i.id = $1)
@@ -789,10 +796,30 @@ async fn incidents_where(
         id,
         service,
         open_only,
-        limit
+        limit,
+        days
     )
     .fetch_all(pool)
     .await
+}
+
+/// Sets what an incident is attributed to: `explicit` with a deployment, `none`, or `default`.
+pub async fn set_attribution(
+    conn: &mut PgConnection,
+    id: i64,
+    attribution: &str,
+    deployment: Option<i64>,
+) -> sqlx::Result<bool> {
+    Ok(sqlx::query!(
+        "update incidents set attribution = $2, deployment_id = $3 where id = $1",
+        id,
+        attribution,
+        deployment
+    )
+    .execute(conn)
+    .await?
+    .rows_affected()
+        == 1)
 }
 
 #[derive(Clone, Debug)]

@@ -93,7 +93,7 @@ fn band_badge(kv: &KeyValue) -> AnyView {
         (None, _) => view! { <span class="badge">"not enough data"</span> }.into_any(),
         (Some(_), Some(b)) => {
             let class = format!("badge band-{}", b.label());
-            view! { <span class=class title=BAND_SOURCE>{b.label()}" (DORA 2021)"</span> }
+            view! { <span class=class title=BAND_SOURCE>{format!("{} (DORA 2021)", b.label())}</span> }
                 .into_any()
         }
         (Some(_), None) => view! { <span class="badge" title="The 2021 report has no bands for rework rate">"no published band"</span> }
@@ -133,7 +133,8 @@ pub fn tiles_compact(report: &model::Report) -> impl IntoView + use<> {
                 .map_or_else(|| "not enough data".to_string(), |v| model::show(kv.key, v));
             let band = kv.band.map(|b| format!(" · {}", b.label()));
             let href = format!("/insight/rows?key={}&window=90", kv.key.slug());
-            view! { <li>{kv.key.title()}": "<a href=href><strong>{value}</strong></a>{band}</li> }
+            let label = format!("{}: ", kv.key.title());
+            view! { <li>{label}<a href=href><strong>{value}</strong></a>{band}</li> }
         })
         .collect::<Vec<_>>();
     view! {

@@ -141,6 +141,14 @@ impl TestApp {
         Self::spawn_full(tweak, flowdeck::clock::Clock::system()).await
     }
 
+    /// `spawn_at` with a config adjusted by `tweak`.
+    pub async fn spawn_at_with(at: &str, tweak: impl FnOnce(&mut Config)) -> Self {
+        let at = chrono::DateTime::parse_from_rfc3339(at)
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        Self::spawn_full(tweak, flowdeck::clock::Clock::fixed(at)).await
+    }
+
     async fn spawn_full(tweak: impl FnOnce(&mut Config), clock: flowdeck::clock::Clock) -> Self {
         let (pool, db_url) = fresh_database().await;
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -718,7 +718,11 @@ struct IncidentOut {
     title: String,
     opened_at: DateTime<Utc>,
     resolved_at: Option<DateTime<Utc>>,
+    /// The deployment it is attributed to.
     deployment: Option<i64>,
+    /// explicit (named), default (the latest production deployment of the service before it,
+    /// within the attribution window) or none.
+    attribution: String,
     resolution: String,
 }
 
@@ -733,13 +737,14 @@ impl From<deploys::IncidentRow> for IncidentOut {
             opened_at: i.opened_at,
             resolved_at: i.resolved_at,
             deployment: i.deployment_id,
+            attribution: i.attribution,
             resolution: i.resolution,
         }
     }
 }
 
 async fn incident_out(state: &AppState, id: i64) -> ApiResult<Json<IncidentOut>> {
-    let i = deploys::incident_by_id(&state.pool, id)
+    let i = deploys::incident_by_id(&state, id)
         .await?
         .ok_or_else(|| ApiError::not_found("incident"))?;
     Ok(Json(i.into()))
@@ -871,7 +876,7 @@ async fn list_incidents(
                 .id,
         ),
     };
-    let items = deploys::incident_list(&state.pool, service, open_only, limit)
+    let items = deploys::incident_list(&state, service, open_only, limit)
         .await?
         .into_iter()
         .map(IncidentOut::from)

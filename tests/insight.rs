@@ -1,0 +1,421 @@
+//! Insight through the real pages: a month of production deployments recorded through the forms
+//! with the clock moved between them, worked out by hand; every number's rows and CSV; incident
+//! attribution by default, named by a lead, or none; filters; the home page's Delivery card.
+
+mod common;
+
+use chrono::{DateTime, Utc};
+use common::{Client, TestApp};
+use flowdeck::auth::model::Role;
+use reqwest::StatusCode;
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+async fn deploy(
+    app: &TestApp,
+    lead: &Client,
+    when: &str,
+    env: &str,
+    version: &str,
+    status: &str,
+    hotfix: bool,
+) -> i64 {
+    app.state.clock.set(at(when));
+    let key = format!("{version}-{env}");
+    let mut form = vec![
+        ("service", "api"),
+        ("environment", env),
+        ("version", version),
+        ("status", status),
+        ("idempotency_key", key.as_str()),
+        ("confirm", "yes"),
+    ];
+    if hotfix {
+        form.push(("hotfix", "on"));
+    }
+    let r = lead.post("/deployments", &form).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    sqlx::query_scalar("select max(id) from deployments")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+}
+
+/// The text of a tile: from its heading to the end of its section.
+fn tile<'a>(page: &'a str, title: &str) -> &'a str {
+    let start = page
+        .find(&format!("<h2>{title}</h2>"))
+        .unwrap_or_else(|| panic!("a tile {title}"));
+    let end = page[start..].find("</section>").unwrap() + start;
+    &page[start..end]
+}
+
+#[tokio::test]
+async fn a_month_of_production_deployments_gives_the_keys_worked_out_by_hand() {
+    let app = TestApp::spawn_at_with("2026-03-01T09:00:00Z", |c| c.insight_min_points = 3).await;
+    let lee = app.logged_in("lee", Role::Lead).await;
+    for (name, tier, pos) in [("prod", "production", "1"), ("staging", "staging", "2")] {
+        let r = lee
+            .post(
+                "/environments",
+                &[
+                    ("name", name),
+                    ("tier", tier),
+                    ("position", pos),
+                    ("url", ""),
+                ],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+    }
+    let r = lee
+        .post(
+            "/services",
+            &[("name", "api"), ("role", "api"), ("image", "")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+
+    // Mon 2 Mar 10:00 #1 succeeded; an incident opens at 12:00 and is resolved at 14:00.
+    let d1 = deploy(
+        &app,
+        &lee,
+        "2026-03-02T10:00:00Z",
+        "prod",
+        "v1.0.1",
+        "succeeded",
+        false,
+    )
+    .await;
+    app.state.clock.set(at("2026-03-02T12:00:00Z"));
+    let r = lee
+        .post(
+            "/incidents",
+            &[
+                ("service", "api"),
+                ("environment", "prod"),
+                ("severity", "sev2"),
+                ("title", "500s"),
+                ("deployment", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let incident: i64 = sqlx::query_scalar("select max(id) from incidents")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    app.state.clock.set(at("2026-03-02T14:00:00Z"));
+    lee.post(
+        &format!("/incidents/{incident}/resolve"),
+        &[("body", "rolled forward")],
+    )
+    .await;
+    // Tue #2 failed; Wed #3 succeeded (24 h after #2: its recovery).
+    deploy(
+        &app,
+        &lee,
+        "2026-03-03T10:00:00Z",
+        "prod",
+        "v1.0.2",
+        "failed",
+        false,
+    )
+    .await;
+    let d3 = deploy(
+        &app,
+        &lee,
+        "2026-03-04T10:00:00Z",
+        "prod",
+        "v1.0.3",
+        "succeeded",
+        false,
+    )
+    .await;
+    // Mon 9 Mar #4, rolled back ten minutes later.
+    let d4 = deploy(
+        &app,
+        &lee,
+        "2026-03-09T10:00:00Z",
+        "prod",
+        "v1.0.4",
+        "succeeded",
+        false,
+    )
+    .await;
+    app.state.clock.set(at("2026-03-09T10:10:00Z"));
+    let r = lee
+        .post(
+            &format!("/deployments/{d4}/status"),
+            &[("status", "rolled_back"), ("confirm", "yes")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    // Mon 16 Mar: a hotfix #5 and #6; staging does not count.
+    deploy(
+        &app,
+        &lee,
+        "2026-03-16T10:00:00Z",
+        "prod",
+        "v1.0.5",
+        "succeeded",
+        true,
+    )
+    .await;
+    deploy(
+        &app,
+        &lee,
+        "2026-03-16T15:00:00Z",
+        "prod",
+        "v1.0.6",
+        "succeeded",
+        false,
+    )
+    .await;
+    deploy(
+        &app,
+        &lee,
+        "2026-03-17T15:00:00Z",
+        "staging",
+        "v1.0.7",
+        "failed",
+        false,
+    )
+    .await;
+    app.state.clock.set(at("2026-03-30T00:00:00Z"));
+
+    let page = lee.get("/insight?window=30").await.body;
+    // Five went live in 30 days (4.29 weeks): 1.2 a week, on four days: high.
+    let freq = tile(&page, "Deployment frequency");
+    assert!(
+        freq.contains("1.2 / week") && freq.contains("high (DORA 2021)"),
+        "{freq}"
+    );
+    assert!(freq.contains("5 deployments on 4 days"), "{freq}");
+    // #1 (its incident, attributed by default), #2 (failed), #4 (rolled back): 3 of 6.
+    let fail = tile(&page, "Change fail rate");
+    assert!(
+        fail.contains("50 %") && fail.contains("3 of 6 deployments") && fail.contains("low"),
+        "{fail}"
+    );
+    // Recoveries 4 h (#1 → resolution), 24 h (#2 → #3), 10 min (#4 → rollback): median 4 h.
+    let rec = tile(&page, "Failed deployment recovery time");
+    assert!(
+        rec.contains("4.0 h") && rec.contains("p90 24.0 h") && rec.contains("high"),
+        "{rec}"
+    );
+    // Rework: the hotfix and the rollback, 2 of 6; the 2021 report has no band for it.
+    let rework = tile(&page, "Deployment rework rate");
+    assert!(
+        rework.contains("33 %") && rework.contains("no published band"),
+        "{rework}"
+    );
+    // No repository, no pull requests, no tags: nothing to measure lead time from.
+    let lead = tile(&page, "Change lead time");
+    assert!(
+        lead.contains("not enough data") && lead.contains("0 changes"),
+        "{lead}"
+    );
+    assert!(page.contains("<svg class=\"chart\"") && page.contains("<title id=\"t-frequency\">"));
+
+    // The rows behind the fail rate, and the same as CSV.
+    let rows = lee.get("/insight/rows?key=fail-rate&window=30").await.body;
+    assert!(
+        rows.contains(&format!("caused incident #{incident}")),
+        "{rows}"
+    );
+    assert!(rows.contains("rolled back") && rows.contains(">failed<"));
+    assert!(rows.contains(&format!("href=\"/deployments/{d1}\"")));
+    assert!(
+        rows.contains("attributed to deployment #"),
+        "the incident list names its cause"
+    );
+    let csv = lee.get("/insight/rows.csv?key=fail-rate&window=30").await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert_eq!(
+        csv.body.lines().count(),
+        7,
+        "a header and six deployments: {}",
+        csv.body
+    );
+    assert!(
+        csv.body.starts_with(
+            "Deployment,Service,Environment,Version,Status,Started,Hotfix,Why it counts"
+        )
+    );
+
+    // The incident says what it is attributed to; a lead changes it.
+    let inc = lee.get(&format!("/incidents/{incident}")).await.body;
+    assert!(
+        inc.contains(&format!("deployment #{d1} (v1.0.1)")) && inc.contains("by default"),
+        "{inc}"
+    );
+    let mo = app.logged_in("mo", Role::Member).await;
+    let r = mo
+        .post(
+            &format!("/incidents/{incident}/cause"),
+            &[("cause", "none")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "a member cannot");
+    let r = lee
+        .post(
+            &format!("/incidents/{incident}/cause"),
+            &[("cause", "#999")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.body.contains("There is no deployment #999.") && r.body.contains("value=\"#999\""));
+    lee.post(
+        &format!("/incidents/{incident}/cause"),
+        &[("cause", "none")],
+    )
+    .await;
+    let fail = lee.get("/insight?window=30").await.body;
+    assert!(
+        tile(&fail, "Change fail rate").contains("2 of 6 deployments"),
+        "none: not a failure"
+    );
+    let later = lee
+        .post(
+            &format!("/incidents/{incident}/cause"),
+            &[("cause", &d3.to_string())],
+        )
+        .await;
+    assert_eq!(later.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        later.body.contains("started after the incident opened"),
+        "{}",
+        later.body
+    );
+    lee.post(
+        &format!("/incidents/{incident}/cause"),
+        &[("cause", &d1.to_string())],
+    )
+    .await;
+    let inc = lee.get(&format!("/incidents/{incident}")).await.body;
+    assert!(
+        inc.contains(&format!("deployment #{d1} (v1.0.1)")) && inc.contains("named"),
+        "{inc}"
+    );
+    let rows = lee.get("/insight/rows?key=recovery&window=30").await.body;
+    assert!(
+        rows.contains(&format!("caused incident #{incident}")),
+        "{rows}"
+    );
+
+    // Filters: another environment has no production deployments.
+    let none = lee.get("/insight?window=30&environment=staging").await.body;
+    assert!(tile(&none, "Deployment frequency").contains("not enough data"));
+    // Home: the team's keys over 90 days.
+    let home = lee.get("/").await.body;
+    assert!(home.contains("Change fail rate: <a href=\"/insight/rows?key=fail-rate&amp;window=90\"><strong>50 %</strong>"), "{home}");
+}
+
+#[tokio::test]
+async fn merged_pull_requests_give_lead_times_and_the_first_deployment_never_absorbs_history() {
+    let app = TestApp::spawn_at_with("2026-03-01T09:00:00Z", |c| c.insight_min_points = 1).await;
+    let lee = app.logged_in("lee", Role::Lead).await;
+    lee.post(
+        "/environments",
+        &[
+            ("name", "prod"),
+            ("tier", "production"),
+            ("position", "1"),
+            ("url", ""),
+        ],
+    )
+    .await;
+    lee.post(
+        "/releases",
+        &[("name", "server"), ("url", ""), ("default_branch", "main")],
+    )
+    .await;
+    lee.post(
+        "/services",
+        &[
+            ("name", "api"),
+            ("role", "api"),
+            ("image", ""),
+            ("repository", "server"),
+        ],
+    )
+    .await;
+    let repo: i64 = sqlx::query_scalar("select id from repositories where name = 'server'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    // Tags (no pull requests yet): v1.0.0 tagged long ago and deployed first — no predecessor,
+    // not counted; v1.0.1 tagged 2 h before its deployment.
+    for (tag, tagged) in [
+        ("v1.0.0", "2025-01-01T00:00:00Z"),
+        ("v1.0.1", "2026-03-05T08:00:00Z"),
+    ] {
+        sqlx::query(
+            "insert into release_tags (repository_id, line_id, name, major, minor, patch, tagged_at, source)
+             select $1, (select id from release_lines where repository_id = $1 order by id limit 1), $2, 1, 0, $3, $4, 'manual'",
+        )
+        .bind(repo)
+        .bind(tag)
+        .bind(if tag == "v1.0.0" { 0 } else { 1 })
+        .bind(at(tagged))
+        .execute(&app.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{tag}: {e}"));
+    }
+    deploy(
+        &app,
+        &lee,
+        "2026-03-02T10:00:00Z",
+        "prod",
+        "v1.0.0",
+        "succeeded",
+        false,
+    )
+    .await;
+    let d2 = deploy(
+        &app,
+        &lee,
+        "2026-03-05T10:00:00Z",
+        "prod",
+        "v1.0.1",
+        "succeeded",
+        false,
+    )
+    .await;
+    app.state.clock.set(at("2026-03-30T00:00:00Z"));
+    let page = lee.get("/insight?window=30").await.body;
+    let lead = tile(&page, "Change lead time");
+    assert!(
+        lead.contains("2.0 h") && lead.contains("1 changes"),
+        "tag v1.0.1 only: {lead}"
+    );
+
+    // With pull requests, they are the changes: merged 09:00 and 09:30, first deployed at 10:00.
+    for (n, merged) in [(7, "2026-03-05T09:00:00Z"), (8, "2026-03-05T09:30:00Z")] {
+        sqlx::query(
+            "insert into change_records (repository_id, number, title, author, merge_sha, opened_at, merged_at)
+             values ($1, $2, 'a change', 'ann', 'abc1234', $3, $3)",
+        )
+        .bind(repo)
+        .bind(n)
+        .bind(at(merged))
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    }
+    let page = lee.get("/insight?window=30").await.body;
+    let lead = tile(&page, "Change lead time");
+    assert!(
+        lead.contains("30 min") && lead.contains("p90 1.0 h") && lead.contains("2 changes"),
+        "{lead}"
+    );
+    assert!(lead.contains("elite"), "{lead}");
+    let rows = lee.get("/insight/rows?key=lead-time&window=30").await.body;
+    assert!(
+        rows.contains("PR #7 a change") && rows.contains(&format!("href=\"/deployments/{d2}\"")),
+        "{rows}"
+    );
+}
