@@ -898,3 +898,69 @@ async fn an_admin_adds_a_chat_destination_tests_it_and_a_member_going_offline_re
     m.close().await.unwrap();
     c.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lead_reads_delivery_insight_from_the_demo_and_follows_a_number_to_its_rows() {
+    let app = TestApp::spawn().await;
+    let logins = flowdeck::demo::load(&app.pool)
+        .await
+        .unwrap()
+        .expect("a fresh database");
+    let (handle, _, password) = logins
+        .iter()
+        .find(|(h, _, _)| h == "linus")
+        .expect("the demo lead")
+        .clone();
+    let driver = start_chromedriver();
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, profile.path()).await;
+    log_in_with(&c, &app.base, &handle, &password).await;
+    let delivery = wait_text(&c, "main", "Delivery").await;
+    assert!(delivery.contains("Change fail rate: "), "{delivery}");
+
+    c.goto(&format!("{}/insight", app.base)).await.unwrap();
+    wait_text(&c, "h1", "Insight").await;
+    // Six months of demo deployments: every key has a value; the four DORA keys have a band.
+    let tiles = c.find_all(Locator::Css(".tile")).await.unwrap();
+    assert_eq!(tiles.len(), 5);
+    for t in &tiles {
+        let text = t.text().await.unwrap();
+        assert!(!text.contains("not enough data"), "{text}");
+    }
+    let bands = c
+        .find_all(Locator::Css(".tile [class*='band-']"))
+        .await
+        .unwrap();
+    assert_eq!(bands.len(), 4, "rework has no published band");
+    screenshot(&c, "insight").await;
+
+    // One service has too little data for a band.
+    c.execute(
+        "document.getElementById('i-service').value = 'status-page'",
+        vec![],
+    )
+    .await
+    .unwrap();
+    click(&c, "form.filters button").await;
+    wait_text(&c, ".tile", "not enough data").await;
+    assert!(
+        c.current_url()
+            .await
+            .unwrap()
+            .query()
+            .unwrap()
+            .contains("service=status-page")
+    );
+
+    // A number leads to the rows behind it.
+    c.goto(&format!("{}/insight?window=180", app.base))
+        .await
+        .unwrap();
+    click(&c, ".tile a[href*='key=fail-rate']").await;
+    wait_text(&c, "h1", "Change fail rate").await;
+    let rows = c.find_all(Locator::Css("tbody tr")).await.unwrap();
+    assert!(rows.len() > 50, "the deployments behind it: {}", rows.len());
+    wait_text(&c, "main", "caused incident #").await;
+    screenshot(&c, "insight-rows").await;
+    c.close().await.unwrap();
+}

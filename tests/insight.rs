@@ -415,7 +415,8 @@ async fn merged_pull_requests_give_lead_times_and_the_first_deployment_never_abs
     assert!(lead.contains("elite"), "{lead}");
     let rows = lee.get("/insight/rows?key=lead-time&window=30").await.body;
     assert!(
-        rows.contains("PR #7 a change") && rows.contains(&format!("href=\"/deployments/{d2}\"")),
+        rows.contains("server #7 a change")
+            && rows.contains(&format!("href=\"/deployments/{d2}\"")),
         "{rows}"
     );
 }

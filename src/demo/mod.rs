@@ -66,6 +66,7 @@ pub async fn load(pool: &PgPool) -> anyhow::Result<Option<Vec<(String, Role, Str
     crate::presence::demo::week(&mut tx, &ids, &zones, Utc::now()).await?;
     crate::releases::demo::history(pool, &mut tx, ids[1]).await?;
     crate::deploys::demo::history(&mut tx, ids[1], Utc::now()).await?;
+    changes(&mut tx, Utc::now()).await?;
     crate::docs::demo::design_docs(&mut tx, &ids, Utc::now()).await?;
     tx.commit().await?;
     Ok(Some(created))
@@ -83,6 +84,56 @@ pub async fn load_and_print(pool: &PgPool) -> anyhow::Result<()> {
             }
             println!();
         }
+    }
+    Ok(())
+}
+
+/// Merged pull requests of `server` for six months: two each weekday, merged the evening and the
+/// morning before the 10:00 UTC production deployment (the deployments demo), so lead time has
+/// changes to measure.
+async fn changes(tx: &mut sqlx::PgConnection, now: chrono::DateTime<Utc>) -> anyhow::Result<()> {
+    use chrono::{Datelike, Duration, Timelike};
+    let repo: Option<i64> = sqlx::query_scalar("select id from repositories where name = 'server'")
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(repo) = repo else {
+        return Ok(());
+    };
+    let titles = [
+        "Lease health probes",
+        "Fold old samples",
+        "Faster matrix query",
+        "Retry webhooks",
+        "Session cache size",
+        "Fix offset handling",
+        "Keyset history",
+        "Quiet hours",
+    ];
+    let mut day = (now - Duration::days(182))
+        .with_hour(10)
+        .and_then(|t| t.with_minute(0))
+        .unwrap_or(now);
+    let mut number: i32 = 100;
+    while day < now - Duration::days(14) {
+        if day.weekday().num_days_from_monday() < 5 {
+            for before in [17, 2] {
+                number += 1;
+                let merged =
+                    day - Duration::hours(before) - Duration::minutes(i64::from(number % 50));
+                let title = titles[number as usize % titles.len()];
+                let change = crate::hooks::Change {
+                    repository: repo,
+                    number,
+                    title,
+                    author: ["ada", "linus", "grace"][number as usize % 3],
+                    merge_sha: "",
+                    opened_at: merged - Duration::hours(20),
+                    merged_at: merged,
+                };
+                crate::hooks::record_change(tx, &change).await?;
+            }
+        }
+        day += Duration::days(1);
     }
     Ok(())
 }

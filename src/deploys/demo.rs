@@ -198,7 +198,141 @@ pub async fn history(
         "Raised the session cache size; latency back under 300 ms.",
     )
     .await?;
+    delivery(tx, owner, sids[0], eids[2], now).await?;
     health(tx, &sids, &eids[1..3], now).await?;
+    Ok(())
+}
+
+/// What insight needs to show every key with a band: six months of production redeploys of api
+/// on weekdays at 10:00 UTC (ending two weeks ago, before the history above took over), with a
+/// failure every 12th, a rollback every 25th, a hotfix every 17th, production incidents left to
+/// the default attribution (one named, one attributed to no deployment), and a `status-page`
+/// service with only two production deployments: "not enough data" when filtered to it.
+async fn delivery(
+    tx: &mut PgConnection,
+    owner: AccountId,
+    api: i64,
+    prod: i64,
+    now: DateTime<Utc>,
+) -> anyhow::Result<()> {
+    use super::{
+        model::{DeploymentId, EnvironmentId, ServiceId, Status as DeployStatus},
+        store as d,
+    };
+    use chrono::{Datelike, Timelike};
+    let first = (now - Duration::days(182))
+        .with_hour(10)
+        .and_then(|t| t.with_minute(0))
+        .and_then(|t| t.with_second(0))
+        .unwrap_or(now - Duration::days(182));
+    let mut n = 0;
+    let mut ids = Vec::new();
+    let mut day = first;
+    while day < now - Duration::days(14) {
+        if day.weekday().num_days_from_monday() < 5 {
+            n += 1;
+            let version = if day < now - Duration::days(120) {
+                "v3.5.5"
+            } else {
+                "v3.6.0"
+            };
+            let status = if n % 12 == 0 {
+                DeployStatus::Failed
+            } else {
+                DeployStatus::Succeeded
+            };
+            let new = d::NewDeployment {
+                service: api,
+                environment: prod,
+                version,
+                image_ref: "",
+                digest: "",
+                status,
+                at: day,
+                actor_id: None,
+                actor: "ci",
+                source: "api",
+                commit: "",
+                note: "",
+                idempotency_key: None,
+                hotfix: n % 17 == 0,
+            };
+            if let Some(id) = d::insert_deployment(tx, new).await? {
+                if n % 25 == 0 {
+                    d::set_status(
+                        tx,
+                        id,
+                        DeployStatus::RolledBack,
+                        day + Duration::minutes(20),
+                    )
+                    .await?;
+                }
+                ids.push((id, day));
+            }
+        }
+        day += Duration::days(1);
+    }
+    // Incidents in production: most attributed by default (the latest deployment before them).
+    for (k, (id, at)) in ids.iter().enumerate().filter(|(k, _)| k % 20 == 7) {
+        let named = (k % 60 == 7).then_some(DeploymentId(*id));
+        let opened = *at + Duration::hours(2);
+        let incident = d::open_incident(
+            tx,
+            ServiceId(api),
+            EnvironmentId(prod),
+            "sev3",
+            "Error rate above 1 % after a deployment",
+            opened,
+            named,
+            None,
+        )
+        .await?;
+        d::resolve_incident(
+            tx,
+            incident,
+            opened + Duration::hours(1 + (k % 5) as i64),
+            None,
+            "Found and fixed the regression.",
+        )
+        .await?;
+        if k % 60 == 47 {
+            d::set_attribution(tx, incident, "none", None).await?;
+        }
+    }
+    let status_page = d::create_service(
+        tx,
+        d::NewService {
+            name: "status-page",
+            role: "web",
+            image: "ghcr.io/example/status-page",
+            supervisor: "compose",
+            owner,
+            probe_interval_seconds: 30,
+            repository_id: None,
+        },
+    )
+    .await?
+    .ok_or_else(|| anyhow::anyhow!("demo service status-page"))?;
+    for (version, ago) in [("v3.8.0", 40), ("v3.8.1", 10)] {
+        let new = d::NewDeployment {
+            service: status_page,
+            environment: prod,
+            version,
+            image_ref: "",
+            digest: "",
+            status: DeployStatus::Succeeded,
+            at: now - Duration::days(ago),
+            actor_id: None,
+            actor: "ops",
+            source: "manual",
+            commit: "",
+            note: "",
+            idempotency_key: None,
+            hotfix: false,
+        };
+        d::insert_deployment(tx, new).await?;
+        d::refresh_current(tx, ServiceId(status_page), EnvironmentId(prod)).await?;
+    }
     Ok(())
 }
 

@@ -178,3 +178,34 @@ mod tests {
         ));
     }
 }
+
+/// A merged pull request: where lead time starts (insight).
+pub struct Change<'a> {
+    pub repository: i64,
+    pub number: i32,
+    pub title: &'a str,
+    pub author: &'a str,
+    pub merge_sha: &'a str,
+    pub opened_at: chrono::DateTime<chrono::Utc>,
+    pub merged_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// Records (or updates) a merged pull request's change record.
+pub async fn record_change(conn: &mut sqlx::PgConnection, c: &Change<'_>) -> sqlx::Result<()> {
+    sqlx::query!(
+        "insert into change_records (repository_id, number, title, author, merge_sha, opened_at, merged_at)
+         values ($1, $2, $3, $4, $5, $6, $7)
+         on conflict (repository_id, number) do update
+         set title = excluded.title, merge_sha = excluded.merge_sha, merged_at = excluded.merged_at",
+        c.repository,
+        c.number,
+        c.title,
+        c.author,
+        c.merge_sha,
+        c.opened_at as _,
+        c.merged_at as _
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}

@@ -215,21 +215,21 @@ async fn process(state: &AppState, d: &Claimed) -> AppResult<Outcome> {
                 ))
             } else {
                 let number = pr["number"].as_i64().unwrap_or(0) as i32;
-                sqlx::query!(
-                    "insert into change_records (repository_id, number, title, author, merge_sha, opened_at, merged_at)
-                     values ($1, $2, $3, $4, $5, $6, $7)
-                     on conflict (repository_id, number) do update
-                     set title = excluded.title, merge_sha = excluded.merge_sha, merged_at = excluded.merged_at",
-                    repo.id,
+                let change = super::Change {
+                    repository: repo.id,
                     number,
-                    pr["title"].as_str().unwrap_or("").chars().take(300).collect::<String>(),
-                    pr["user"]["login"].as_str().unwrap_or(""),
-                    pr["merge_commit_sha"].as_str().unwrap_or(""),
-                    at(&pr["created_at"]) as _,
-                    at(&pr["merged_at"]) as _
-                )
-                .execute(&state.pool)
-                .await?;
+                    title: &pr["title"]
+                        .as_str()
+                        .unwrap_or("")
+                        .chars()
+                        .take(300)
+                        .collect::<String>(),
+                    author: pr["user"]["login"].as_str().unwrap_or(""),
+                    merge_sha: pr["merge_commit_sha"].as_str().unwrap_or(""),
+                    opened_at: at(&pr["created_at"]),
+                    merged_at: at(&pr["merged_at"]),
+                };
+                super::record_change(&mut *state.pool.acquire().await?, &change).await?;
                 Outcome::Applied(format!("pull request #{number} merged: a change record"))
             }
         }

@@ -88,11 +88,16 @@ pub async fn compute(state: &AppState, f: &Filter) -> AppResult<Data> {
         service: (!f.service.is_empty()).then_some(f.service.as_str()),
         environment: (!f.environment.is_empty()).then_some(f.environment.as_str()),
     };
-    let (deployments, incidents, leads) = tokio::try_join!(
+    let (deployments, incidents, mut leads) = tokio::try_join!(
         store::deployments(&state.pool, &scope),
         store::incidents(&state.pool, &scope, state.config.attribution_days),
         store::leads(&state.pool, &scope),
     )?;
+    if scope.service.is_none() {
+        // Across services a change counts once: when its first service reached production.
+        leads.sort_by(|a, b| a.what.cmp(&b.what).then(a.deployed_at.cmp(&b.deployed_at)));
+        leads.dedup_by(|later, first| later.what == first.what);
+    }
     let report = model::compute(
         &deployments,
         &incidents,

@@ -43,7 +43,7 @@ pub struct Inc {
 /// the first production deployment that contains it.
 #[derive(Clone, Debug)]
 pub struct Lead {
-    /// "PR #12 Lease probes" or "tag v3.8.1".
+    /// "server #12 Lease probes" (a pull request) or "server v3.8.1" (a tag).
     pub what: String,
     pub service: String,
     pub from: DateTime<Utc>,

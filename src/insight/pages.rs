@@ -294,7 +294,8 @@ fn table(key: Key, data: &Data) -> (Vec<&'static str>, Vec<(Vec<String>, String)
             d.environment.clone(),
             d.version.clone(),
             d.status.clone(),
-            d.started_at.to_rfc3339(),
+            d.started_at
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             if d.hotfix { "yes" } else { "" }.to_string(),
         ];
         cells.extend(extra);
@@ -315,6 +316,7 @@ fn table(key: Key, data: &Data) -> (Vec<&'static str>, Vec<(Vec<String>, String)
             dep_head,
             data.deployments
                 .iter()
+                .rev()
                 .filter(|d| d.live())
                 .map(|d| dep_row(d, vec![]))
                 .collect(),
@@ -323,9 +325,14 @@ fn table(key: Key, data: &Data) -> (Vec<&'static str>, Vec<(Vec<String>, String)
             let mut head = dep_head;
             head.extend(["Why it counts", "Restored", "Recovery (h)"]);
             let rows = if key == Key::FailRate {
-                // Every production deployment, the failing ones marked: the denominator too.
+                // Every production deployment (the denominator too), the failing ones first.
+                let failing =
+                    |d: &&model::Dep| data.report.failures.iter().any(|f| f.deployment == d.id);
                 data.deployments
                     .iter()
+                    .rev()
+                    .filter(failing)
+                    .chain(data.deployments.iter().rev().filter(|d| !failing(d)))
                     .map(|d| {
                         let f = data.report.failures.iter().find(|f| f.deployment == d.id);
                         dep_row(
@@ -333,7 +340,7 @@ fn table(key: Key, data: &Data) -> (Vec<&'static str>, Vec<(Vec<String>, String)
                             vec![
                                 f.map(|f| f.why.clone()).unwrap_or_default(),
                                 f.and_then(|f| f.restored_at)
-                                    .map(|t| t.to_rfc3339())
+                                    .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
                                     .unwrap_or_default(),
                                 f.and_then(|f| f.hours)
                                     .map(|h| format!("{h:.2}"))
@@ -352,7 +359,11 @@ fn table(key: Key, data: &Data) -> (Vec<&'static str>, Vec<(Vec<String>, String)
                                 d,
                                 vec![
                                     f.why.clone(),
-                                    f.restored_at.map(|t| t.to_rfc3339()).unwrap_or_default(),
+                                    f.restored_at
+                                        .map(|t| {
+                                            t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                                        })
+                                        .unwrap_or_default(),
                                     f.hours.map(|h| format!("{h:.2}")).unwrap_or_default(),
                                 ],
                             )
@@ -366,6 +377,7 @@ fn table(key: Key, data: &Data) -> (Vec<&'static str>, Vec<(Vec<String>, String)
             dep_head,
             data.deployments
                 .iter()
+                .rev()
                 .filter(|d| d.hotfix || d.status == "rolled_back")
                 .map(|d| dep_row(d, vec![]))
                 .collect(),
@@ -387,9 +399,10 @@ fn table(key: Key, data: &Data) -> (Vec<&'static str>, Vec<(Vec<String>, String)
                         vec![
                             l.what.clone(),
                             l.service.clone(),
-                            l.from.to_rfc3339(),
+                            l.from.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                             l.deployment.to_string(),
-                            l.deployed_at.to_rfc3339(),
+                            l.deployed_at
+                                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
                             format!("{h:.2}"),
                         ],
                         format!("/deployments/{}", l.deployment),

@@ -77,12 +77,12 @@ pub async fn leads(pool: &PgPool, s: &Scope<'_>) -> sqlx::Result<Vec<Lead>> {
                where e.tier = 'production' and d.status in ('succeeded', 'rolled_back')
                  and ($4::text is null or e.name = $4)
            ), svc as (
-               select sv.id, sv.name, sv.repository_id,
+               select sv.id, sv.name, sv.repository_id, (select r.name from repositories r where r.id = sv.repository_id) as repo,
                       exists (select 1 from change_records c where c.repository_id = sv.repository_id) as has_changes
                from services sv
                where sv.repository_id is not null and ($3::text is null or sv.name = $3)
            )
-           select 'PR #' || c.number || ' ' || c.title as "what!", svc.name as "service!",
+           select svc.repo || ' #' || c.number || ' ' || c.title as "what!", svc.name as "service!",
                   c.merged_at as "from!: _", l.id as "deployment!", l.deployed_at as "deployed_at!: _"
            from svc join change_records c on c.repository_id = svc.repository_id
            join lateral (select live.id, live.started_at, live.deployed_at from live
@@ -90,7 +90,7 @@ pub async fn leads(pool: &PgPool, s: &Scope<'_>) -> sqlx::Result<Vec<Lead>> {
                          order by live.started_at limit 1) l on true
            where svc.has_changes and l.started_at >= $1 and l.started_at < $2
            union all
-           select 'tag ' || t.name, svc.name, t.tagged_at, l.id, l.deployed_at
+           select svc.repo || ' ' || t.name, svc.name, t.tagged_at, l.id, l.deployed_at
            from svc join live l on l.service_id = svc.id
            join release_tags t on t.repository_id = svc.repository_id and t.name = l.version
            where not svc.has_changes and l.started_at >= $1 and l.started_at < $2
