@@ -13,6 +13,7 @@ update incidents set attribution = 'explicit' where deployment_id is not null;
 
 -- The insight queries: production deployments of a window by service, incidents by time.
 create index deployments_started_idx on deployments (environment_id, started_at, service_id);
+create index deployments_service_started_idx on deployments (service_id, started_at);
 create index incidents_opened_idx on incidents (opened_at);
 create index change_records_merged_at_idx on change_records (merged_at);
 

@@ -63,14 +63,15 @@ pub async fn incidents(pool: &PgPool, s: &Scope<'_>, days: i32) -> sqlx::Result<
 }
 
 /// Lead-time samples: each merged pull request of a service's repository with the first
-/// production deployment of that service that went live after the merge (within the window).
+/// production deployment of that service that went live after the merge (within the window;
+/// changes merged more than 90 days before the window are not looked at).
 /// Where a service's repository has no change records, its release tags stand in: a version's
 /// tag time to the first production deployment of that version — except the service's first
 /// production deployment ever, which has no predecessor and would absorb all history.
 pub async fn leads(pool: &PgPool, s: &Scope<'_>) -> sqlx::Result<Vec<Lead>> {
     sqlx::query_as!(
         Lead,
-        r#"with live as (
+        r#"with live as not materialized (
                select d.id, d.service_id, d.version, d.started_at,
                       coalesce(d.finished_at, d.started_at) as deployed_at
                from deployments d join environments e on e.id = d.environment_id
@@ -89,6 +90,7 @@ pub async fn leads(pool: &PgPool, s: &Scope<'_>) -> sqlx::Result<Vec<Lead>> {
                          where live.service_id = svc.id and live.started_at >= c.merged_at
                          order by live.started_at limit 1) l on true
            where svc.has_changes and l.started_at >= $1 and l.started_at < $2
+             and c.merged_at >= $1 - interval '90 days' and c.merged_at < $2
            union all
            select svc.repo || ' ' || t.name, svc.name, t.tagged_at, l.id, l.deployed_at
            from svc join live l on l.service_id = svc.id
