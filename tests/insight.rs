@@ -405,6 +405,13 @@ async fn merged_pull_requests_give_lead_times_and_the_first_deployment_never_abs
         .execute(&app.pool)
         .await
         .unwrap();
+        // As `hooks::record_change` does: link it to the deployment that already shipped it.
+        sqlx::query("select link_change($1, $2)")
+            .bind(repo)
+            .bind(n)
+            .execute(&app.pool)
+            .await
+            .unwrap();
     }
     let page = lee.get("/insight?window=30").await.body;
     let lead = tile(&page, "Change lead time");
@@ -419,4 +426,109 @@ async fn merged_pull_requests_give_lead_times_and_the_first_deployment_never_abs
             && rows.contains(&format!("href=\"/deployments/{d2}\"")),
         "{rows}"
     );
+
+    // A change merged before the next deployment is shipped by it as it goes live.
+    app.state.clock.set(at("2026-03-06T09:00:00Z"));
+    sqlx::query(
+        "insert into change_records (repository_id, number, title, author, merge_sha, opened_at, merged_at)
+         values ($1, 9, 'later change', 'ann', 'abc1234', $2, $2)",
+    )
+    .bind(repo)
+    .bind(at("2026-03-06T09:00:00Z"))
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let d3 = deploy(
+        &app,
+        &lee,
+        "2026-03-06T12:00:00Z",
+        "prod",
+        "v1.0.2",
+        "succeeded",
+        false,
+    )
+    .await;
+    app.state.clock.set(at("2026-03-30T00:00:00Z"));
+    let rows = lee.get("/insight/rows?key=lead-time&window=30").await.body;
+    assert!(
+        rows.contains("server #9 later change")
+            && rows.contains(&format!("href=\"/deployments/{d3}\"")),
+        "{rows}"
+    );
+    assert!(
+        rows.contains("<td data-label=\"Lead time (h)\">3.00</td>"),
+        "{rows}"
+    );
+}
+
+#[tokio::test]
+async fn the_api_reads_the_same_keys() {
+    let app = TestApp::spawn_at_with("2026-03-01T09:00:00Z", |c| c.insight_min_points = 2).await;
+    let lee = app.logged_in("lee", Role::Lead).await;
+    lee.post(
+        "/environments",
+        &[
+            ("name", "prod"),
+            ("tier", "production"),
+            ("position", "1"),
+            ("url", ""),
+        ],
+    )
+    .await;
+    lee.post(
+        "/services",
+        &[("name", "api"), ("role", "api"), ("image", "")],
+    )
+    .await;
+    deploy(
+        &app,
+        &lee,
+        "2026-03-02T10:00:00Z",
+        "prod",
+        "v1.0.1",
+        "succeeded",
+        false,
+    )
+    .await;
+    deploy(
+        &app,
+        &lee,
+        "2026-03-03T10:00:00Z",
+        "prod",
+        "v1.0.2",
+        "failed",
+        false,
+    )
+    .await;
+    app.state.clock.set(at("2026-03-30T00:00:00Z"));
+    let r = lee
+        .post(
+            "/profile/tokens",
+            &[("name", "dash"), ("days", "30"), ("scopes", "read")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let page = lee.get("/profile/tokens").await.body;
+    let start = page.find("<code class=\"copy\">").unwrap() + 19;
+    let token = &page[start..start + page[start..].find('<').unwrap()];
+    let get = |q: &str| {
+        reqwest::Client::new()
+            .get(format!("{}/api/v1/insight{q}", app.base))
+            .bearer_auth(token)
+            .send()
+    };
+    let body: serde_json::Value = get("?window=30").await.unwrap().json().await.unwrap();
+    assert_eq!(body["window_days"], 30);
+    let fail = &body["keys"][2];
+    assert_eq!(
+        (fail["key"].as_str(), fail["value"].as_f64()),
+        (Some("fail-rate"), Some(0.5))
+    );
+    assert_eq!(fail["band"], "low");
+    assert!(
+        body["keys"][1]["value"].is_null(),
+        "no lead time data: {body}"
+    );
+    let bad = get("?window=7").await.unwrap();
+    assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }

@@ -171,6 +171,7 @@ pub async fn history(
         None,
     )
     .await?;
+    d::refresh_cause(tx, stalled, 7).await?;
     d::resolve_incident(
         tx,
         stalled,
@@ -190,6 +191,7 @@ pub async fn history(
         None,
     )
     .await?;
+    d::refresh_cause(tx, resolved, 7).await?;
     d::resolve_incident(
         tx,
         resolved,
@@ -287,6 +289,7 @@ async fn delivery(
             None,
         )
         .await?;
+        d::refresh_cause(tx, incident, 7).await?;
         d::resolve_incident(
             tx,
             incident,
@@ -297,6 +300,7 @@ async fn delivery(
         .await?;
         if k % 60 == 47 {
             d::set_attribution(tx, incident, "none", None).await?;
+            d::refresh_cause(tx, incident, 7).await?;
         }
     }
     let status_page = d::create_service(

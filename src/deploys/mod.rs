@@ -102,13 +102,12 @@ pub async fn incident_list(
     open_only: bool,
     limit: i64,
 ) -> AppResult<Vec<IncidentRow>> {
-    let days = state.config.attribution_days;
-    Ok(store::incidents(&state.pool, service, open_only, limit, days).await?)
+    Ok(store::incidents(&state.pool, service, open_only, limit).await?)
 }
 
 /// One incident.
 pub async fn incident_by_id(state: &AppState, id: i64) -> AppResult<Option<IncidentRow>> {
-    Ok(store::incident(&state.pool, id, state.config.attribution_days).await?)
+    Ok(store::incident(&state.pool, id).await?)
 }
 
 /// Every target that is down now (by the prober or a report).
@@ -552,6 +551,44 @@ async fn add_environment(
         .await
 }
 
+/// For each environment where `s` runs: its version's release line and that line's status, with a
+/// warning when a production environment runs an end-of-life line.
+async fn line_notes(
+    state: &AppState,
+    s: &ServiceRow,
+    envs: &[store::EnvRow],
+    cells: &pages::Cells,
+) -> AppResult<Vec<pages::LineNote>> {
+    let Some(repo_name) = s.repository.as_deref() else {
+        return Ok(Vec::new());
+    };
+    let Some(repo) = crate::releases::repository_named(&state.pool, repo_name).await? else {
+        return Ok(Vec::new());
+    };
+    let lines = crate::releases::lines_of(state, &repo).await?;
+    let modifiers = state.config.modifiers();
+    Ok(envs
+        .iter()
+        .filter_map(|e| {
+            let version = cells.get(&(s.id, e.id))?.version.clone()?;
+            let v = crate::releases::model::Version::parse(&version, &modifiers).ok()?;
+            let line = crate::releases::model::line_for(&v).to_string();
+            let status = lines
+                .iter()
+                .find(|l| l.0 == line)
+                .map_or("not recorded", |l| l.1);
+            Some(pages::LineNote {
+                environment: e.name.clone(),
+                version,
+                href: format!("/releases/{}/{line}", repo.name),
+                warn: status == "eol" && e.tier == "production",
+                line,
+                status,
+            })
+        })
+        .collect())
+}
+
 async fn render_service(
     state: &AppState,
     ctx: &PageCtx,
@@ -572,14 +609,8 @@ async fn render_service(
     let since = now - Duration::hours(24);
     let images = store::images(&state.pool, s.id).await?;
     let samples = store::samples(&state.pool, s.id, since).await?;
-    let incidents = store::incidents(
-        &state.pool,
-        Some(s.id),
-        false,
-        50,
-        state.config.attribution_days,
-    )
-    .await?;
+    let incidents = store::incidents(&state.pool, Some(s.id), false, 50).await?;
+    let lines = line_notes(state, &s, &envs, &cells).await?;
     let can_manage = can(ctx.user.as_ref(), Action::ManageDeployTargets);
     let repositories = if can_manage {
         crate::releases::repositories(&state.pool).await?
@@ -598,6 +629,7 @@ async fn render_service(
         now,
         can_manage,
         repositories: &repositories,
+        lines: &lines,
         image_form,
         image_errs,
         health_refusal,
@@ -796,14 +828,7 @@ async fn render_incidents(
     let services = store::services(&state.pool).await?;
     let envs = store::environments(&state.pool).await?;
     let service = services.iter().find(|s| s.name == q.service).map(|s| s.id);
-    let list = store::incidents(
-        &state.pool,
-        service,
-        q.state == "open",
-        100,
-        state.config.attribution_days,
-    )
-    .await?;
+    let list = store::incidents(&state.pool, service, q.state == "open", 100).await?;
     let view = pages::IncidentsView {
         list: &list,
         services: &services,
@@ -856,7 +881,7 @@ async fn render_incident(
     id: i64,
     typed: Option<(&'static str, String, String)>,
 ) -> AppResult<Html<String>> {
-    let i = store::incident(&state.pool, id, state.config.attribution_days)
+    let i = store::incident(&state.pool, id)
         .await?
         .ok_or(AppError::NotFound)?;
     let updates = store::incident_updates(&state.pool, id).await?;

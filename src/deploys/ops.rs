@@ -483,6 +483,9 @@ pub async fn record_deployment(
     };
     if status == Status::Succeeded {
         store::refresh_current(&mut tx, ServiceId(svc.id), EnvironmentId(env.id)).await?;
+        if env.tier == "production" {
+            store::ship_changes(&mut tx, id).await?;
+        }
     }
     let payload = json!({
         "deployment_id": id, "service": svc.name, "environment": env.name, "version": version,
@@ -567,6 +570,10 @@ pub async fn transition(
             EnvironmentId(d.environment_id),
         )
         .await?;
+    }
+    if to == Status::Succeeded {
+        // A no-op outside production (`ship_changes` checks the tier).
+        store::ship_changes(&mut tx, id).await?;
     }
     let event = match to {
         Status::Failed => Some((Event::DeploymentFailed, "failed")),
@@ -821,6 +828,7 @@ pub async fn open_incident(
         actor.id,
     )
     .await?;
+    store::refresh_cause(&mut tx, id, state.config.attribution_days).await?;
     let text = format!(
         "Incident #{id} ({}) opened in {} ({}): {title}",
         f.severity, svc.name, env.name
@@ -864,7 +872,7 @@ pub async fn resolve_incident(
     note: &str,
 ) -> AppResult<String> {
     let note = incident_text(note, "what restored service").map_err(AppError::BadRequest)?;
-    let incident = store::incident(&state.pool, id, state.config.attribution_days)
+    let incident = store::incident(&state.pool, id)
         .await?
         .ok_or(AppError::NotFound)?;
     let mut tx = state.pool.begin().await?;
@@ -911,7 +919,7 @@ pub async fn attribute_incident(
 ) -> AppResult<String> {
     policy::require(Some(user), Action::AttributeIncident)?;
     let days = state.config.attribution_days;
-    let incident = store::incident(&state.pool, id, days)
+    let incident = store::incident(&state.pool, id)
         .await?
         .ok_or(AppError::NotFound)?;
     let raw = cause.trim();
@@ -952,6 +960,7 @@ pub async fn attribute_incident(
         }
     };
     store::set_attribution(&mut tx, id, attribution, deployment).await?;
+    store::refresh_cause(&mut tx, id, days).await?;
     audit::record(
         &mut tx,
         actor,

@@ -668,6 +668,36 @@ fn health_chart(
     .into_any()
 }
 
+/// Which release line a running version belongs to, and that line's status.
+pub struct LineNote {
+    pub environment: String,
+    pub version: String,
+    pub line: String,
+    pub href: String,
+    pub status: &'static str,
+    /// A production environment runs an end-of-life line.
+    pub warn: bool,
+}
+
+/// The release lines of what runs where, with the end-of-life warning.
+pub fn line_notes(notes: &[LineNote]) -> impl IntoView + use<> {
+    let items = notes
+        .iter()
+        .map(|n| {
+            let text = format!("{}: {} from ", n.environment, n.version);
+            let status = match n.status {
+                "eol" => "end of life",
+                s => s,
+            };
+            let warn = n.warn.then(|| {
+                view! { <strong class="field-error">" — production runs a line that is no longer maintained: upgrade to a maintained line."</strong> }
+            });
+            view! { <li>{text}<a href=n.href.clone()>{n.line.clone()}</a>{format!(" ({status})")}{warn}</li> }
+        })
+        .collect::<Vec<_>>();
+    (!notes.is_empty()).then(|| view! { <h2>"Release lines"</h2><ul class="plain">{items}</ul> })
+}
+
 pub struct ServiceView<'a> {
     pub service: &'a ServiceRow,
     pub envs: &'a [EnvRow],
@@ -680,6 +710,8 @@ pub struct ServiceView<'a> {
     pub now: DateTime<Utc>,
     pub can_manage: bool,
     pub repositories: &'a [RepoRow],
+    /// The release line of what runs in each environment.
+    pub lines: &'a [LineNote],
     pub image_form: &'a ImageForm,
     pub image_errs: &'a FormErrors,
     /// A refused health URL: (environment id, what was typed, why).
@@ -812,6 +844,7 @@ pub fn service(ctx: &PageCtx, v: ServiceView<'_>) -> impl IntoView + use<> {
             <thead><tr><th>"Environment"</th><th>"Version"</th><th>"Health"</th><th>"Health URL"</th><th>"Report"</th></tr></thead>
             <tbody>{env_rows}</tbody>
         </table></div>
+        {line_notes(v.lines)}
         <h2>"Health, last 24 hours"</h2>
         {health_chart(v.samples, v.envs, v.since, v.now)}
         <h2>"Images"</h2>

@@ -754,13 +754,12 @@ pub async fn incidents(
     service: Option<i64>,
     open_only: bool,
     limit: i64,
-    days: i32,
 ) -> sqlx::Result<Vec<IncidentRow>> {
-    incidents_where(pool, None, service, open_only, limit, days).await
+    incidents_where(pool, None, service, open_only, limit).await
 }
 
-pub async fn incident(pool: &PgPool, id: i64, days: i32) -> sqlx::Result<Option<IncidentRow>> {
-    Ok(incidents_where(pool, Some(id), None, false, 1, days)
+pub async fn incident(pool: &PgPool, id: i64) -> sqlx::Result<Option<IncidentRow>> {
+    Ok(incidents_where(pool, Some(id), None, false, 1)
         .await?
         .into_iter()
         .next())
@@ -772,20 +771,18 @@ async fn incidents_where(
     service: Option<i64>,
     open_only: bool,
     limit: i64,
-    days: i32,
 ) -> sqlx::Result<Vec<IncidentRow>> {
     sqlx::query_as!(
         IncidentRow,
         r#"select i.id, s.name as service, e.name as environment, i.severity, i.title,
                   i.opened_at as "opened_at: _", i.resolved_at as "resolved_at: _",
-                  c.cause as deployment_id, i.attribution,
+                  i.caused_by as deployment_id, i.attribution,
                   d.version as "deployment_version?", oa.handle as "opened_by?",
                   ra.handle as "resolved_by?", i.resolution
            from incidents i
            join services s on s.id = i.service_id
            join environments e on e.id = i.environment_id
-           cross join lateral (select incident_cause(i, $5) as cause) c
-           left join deployments d on d.id = c.cause
+           left join deployments d on d.id = i.caused_by
            left join accounts oa on oa.id = i.opened_by
            left join accounts ra on ra.id = i.resolved_by
            where ($1::bigint is null or i.id = $1)
@@ -796,11 +793,31 @@ async fn incidents_where(
         id,
         service,
         open_only,
-        limit,
-        days
+        limit
     )
     .fetch_all(pool)
     .await
+}
+
+/// Keeps an incident's `caused_by` as `incident_cause` says (after it opens, or its attribution
+/// changes), with the attribution window `days`.
+pub async fn refresh_cause(conn: &mut PgConnection, id: i64, days: i32) -> sqlx::Result<()> {
+    sqlx::query!(
+        "update incidents set caused_by = incident_cause(incidents, $2) where id = $1",
+        id,
+        days
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Records which changes a production deployment that went live ships (`ship_changes`).
+pub async fn ship_changes(conn: &mut PgConnection, deployment: i64) -> sqlx::Result<()> {
+    sqlx::query!("select ship_changes($1)", deployment)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Sets what an incident is attributed to: `explicit` with a deployment, `none`, or `default`.

@@ -205,7 +205,11 @@ pub async fn record_change(conn: &mut sqlx::PgConnection, c: &Change<'_>) -> sql
         c.opened_at as _,
         c.merged_at as _
     )
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
+    // Linked to the production deployments that already shipped it (webhooks can arrive late).
+    sqlx::query!("select link_change($1, $2)", c.repository, c.number)
+        .execute(conn)
+        .await?;
     Ok(())
 }

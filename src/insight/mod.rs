@@ -90,7 +90,7 @@ pub async fn compute(state: &AppState, f: &Filter) -> AppResult<Data> {
     };
     let (deployments, incidents, mut leads) = tokio::try_join!(
         store::deployments(&state.pool, &scope),
-        store::incidents(&state.pool, &scope, state.config.attribution_days),
+        store::incidents(&state.pool, &scope),
         store::leads(&state.pool, &scope),
     )?;
     if scope.service.is_none() {

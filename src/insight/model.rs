@@ -293,8 +293,20 @@ pub fn compute(
     };
 
     // Fail rate and recovery.
+    // Per (service, environment): the deployments that went live, in order of start, with when
+    // each took effect — to find "the next one that went live" by binary search.
+    let mut live_by: HashMap<(&str, &str), Vec<(DateTime<Utc>, DateTime<Utc>)>> = HashMap::new();
+    for n in deps.iter().filter(|n| n.live()) {
+        live_by
+            .entry((n.service.as_str(), n.environment.as_str()))
+            .or_default()
+            .push((
+                n.started_at,
+                n.finished_at.unwrap_or(n.started_at).max(n.started_at),
+            ));
+    }
     let mut failures = Vec::new();
-    for (i, d) in deps.iter().enumerate() {
+    for d in deps {
         let incidents = caused.get(&d.id).cloned().unwrap_or_default();
         let why = match d.status.as_str() {
             "failed" => "failed".to_string(),
@@ -311,15 +323,13 @@ pub fn compute(
         };
         // The next deployment of the same service and environment that went live.
         let next_live = |after: DateTime<Utc>| {
-            deps[i + 1..]
+            let list = live_by.get(&(d.service.as_str(), d.environment.as_str()))?;
+            // Later than `after`, and never `d` itself (a live deployment cannot restore itself).
+            let at = list.partition_point(|(started, _)| *started < after);
+            list[at..]
                 .iter()
-                .find(|n| {
-                    n.live()
-                        && n.service == d.service
-                        && n.environment == d.environment
-                        && n.started_at >= after
-                })
-                .map(|n| n.finished_at.unwrap_or(n.started_at).max(n.started_at))
+                .find(|(started, _)| *started > d.started_at || after > d.started_at)
+                .map(|(_, effective)| *effective)
         };
         let restored_at = match d.status.as_str() {
             "rolled_back" => d.finished_at,
@@ -353,16 +363,17 @@ pub fn compute(
         })
     };
     let all: Vec<&Dep> = deps.iter().collect();
+    let mut weekly_deps: BTreeMap<NaiveDate, Vec<&Dep>> = BTreeMap::new();
+    for d in deps {
+        weekly_deps
+            .entry(week_of(d.started_at))
+            .or_default()
+            .push(d);
+    }
     let by_week = |pick: &dyn Fn(&[&Dep]) -> Option<f64>| -> Vec<(NaiveDate, Option<f64>)> {
         week_list
             .iter()
-            .map(|w| {
-                let these: Vec<&Dep> = deps
-                    .iter()
-                    .filter(|d| week_of(d.started_at) == *w)
-                    .collect();
-                (*w, pick(&these))
-            })
+            .map(|w| (*w, pick(weekly_deps.get(w).map_or(&[][..], Vec::as_slice))))
             .collect()
     };
     let fail_value = rate(&all);
@@ -393,21 +404,17 @@ pub fn compute(
             format!("{} recoveries", rec.len())
         },
         band: rec_median.and_then(|v| band(Key::Recovery, v)),
-        weekly: week_list
-            .iter()
-            .map(|w| {
-                let mut v: Vec<f64> = failures
+        weekly: {
+            // Each failure's week, looked up once.
+            let week: HashMap<i64, NaiveDate> =
+                deps.iter().map(|d| (d.id, week_of(d.started_at))).collect();
+            weekly_median(
+                &week_list,
+                failures
                     .iter()
-                    .filter(|f| {
-                        deps.iter()
-                            .any(|d| d.id == f.deployment && week_of(d.started_at) == *w)
-                    })
-                    .filter_map(|f| f.hours)
-                    .collect();
-                v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-                (*w, quantile(&v, 0.5))
-            })
-            .collect(),
+                    .filter_map(|f| Some((*week.get(&f.deployment)?, f.hours?))),
+            )
+        },
     };
 
     // Rework: hotfixes and rollbacks.
@@ -449,18 +456,10 @@ pub fn compute(
         points: lt.len(),
         detail: format!("{} changes", lt.len()),
         band: lt_median.and_then(|v| band(Key::LeadTime, v)),
-        weekly: week_list
-            .iter()
-            .map(|w| {
-                let mut v: Vec<f64> = lead_rows
-                    .iter()
-                    .filter(|(l, _)| week_of(l.deployed_at) == *w)
-                    .map(|(_, h)| *h)
-                    .collect();
-                v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-                (*w, quantile(&v, 0.5))
-            })
-            .collect(),
+        weekly: weekly_median(
+            &week_list,
+            lead_rows.iter().map(|(l, h)| (week_of(l.deployed_at), *h)),
+        ),
     };
 
     Report {
@@ -468,6 +467,25 @@ pub fn compute(
         failures,
         leads: lead_rows,
     }
+}
+
+/// The median of `values` (week, value) per week of `weeks`, grouped in one pass.
+fn weekly_median(
+    weeks: &[NaiveDate],
+    values: impl Iterator<Item = (NaiveDate, f64)>,
+) -> Vec<(NaiveDate, Option<f64>)> {
+    let mut by: BTreeMap<NaiveDate, Vec<f64>> = BTreeMap::new();
+    for (w, v) in values {
+        by.entry(w).or_default().push(v);
+    }
+    weeks
+        .iter()
+        .map(|w| {
+            let mut v = by.remove(w).unwrap_or_default();
+            v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+            (*w, quantile(&v, 0.5))
+        })
+        .collect()
 }
 
 /// A key's value for people: "4.2 / week", "3 h", "12 %".

@@ -37,14 +37,13 @@ pub async fn deployments(pool: &PgPool, s: &Scope<'_>) -> sqlx::Result<Vec<Dep>>
     .await
 }
 
-/// Incidents in production environments opened in the window (from `from` minus the
-/// attribution window, so a deployment's incident just after it is seen), with their cause.
-pub async fn incidents(pool: &PgPool, s: &Scope<'_>, days: i32) -> sqlx::Result<Vec<Inc>> {
+/// Incidents in production environments opened in the window, with their cause (`caused_by`).
+pub async fn incidents(pool: &PgPool, s: &Scope<'_>) -> sqlx::Result<Vec<Inc>> {
     sqlx::query_as!(
         Inc,
         r#"select i.id, sv.name as service, e.name as environment, i.title,
                   i.opened_at as "opened_at: _", i.resolved_at as "resolved_at: _",
-                  incident_cause(i, $5) as caused_by
+                  i.caused_by
            from incidents i
            join environments e on e.id = i.environment_id
            join services sv on sv.id = i.service_id
@@ -55,51 +54,50 @@ pub async fn incidents(pool: &PgPool, s: &Scope<'_>, days: i32) -> sqlx::Result<
         s.from as _,
         s.to as _,
         s.service,
-        s.environment,
-        days
+        s.environment
     )
     .fetch_all(pool)
     .await
 }
 
-/// Lead-time samples: each merged pull request of a service's repository with the first
-/// production deployment of that service that went live after the merge (within the window;
-/// changes merged more than 90 days before the window are not looked at).
-/// Where a service's repository has no change records, its release tags stand in: a version's
-/// tag time to the first production deployment of that version — except the service's first
-/// production deployment ever, which has no predecessor and would absorb all history.
+/// Lead-time samples. A merged pull request's row in `change_deployments` (kept by
+/// `ship_changes` / `link_change`: the first production deployment of each of its repository's
+/// services that shipped it; a service's first deployment ever ships nothing). Where a service's
+/// repository has no change records, its release tags stand in: a version's tag time to the first
+/// production deployment of that version — again not the service's first deployment ever.
 pub async fn leads(pool: &PgPool, s: &Scope<'_>) -> sqlx::Result<Vec<Lead>> {
     sqlx::query_as!(
         Lead,
-        r#"with live as not materialized (
-               select d.id, d.service_id, d.version, d.started_at,
-                      coalesce(d.finished_at, d.started_at) as deployed_at
-               from deployments d join environments e on e.id = d.environment_id
-               where e.tier = 'production' and d.status in ('succeeded', 'rolled_back')
-                 and ($4::text is null or e.name = $4)
-           ), svc as (
-               select sv.id, sv.name, sv.repository_id, (select r.name from repositories r where r.id = sv.repository_id) as repo,
-                      exists (select 1 from change_records c where c.repository_id = sv.repository_id) as has_changes
-               from services sv
-               where sv.repository_id is not null and ($3::text is null or sv.name = $3)
-           )
-           select svc.repo || ' #' || c.number || ' ' || c.title as "what!", svc.name as "service!",
-                  c.merged_at as "from!: _", l.id as "deployment!", l.deployed_at as "deployed_at!: _"
-           from svc join change_records c on c.repository_id = svc.repository_id
-           join lateral (select live.id, live.started_at, live.deployed_at from live
-                         where live.service_id = svc.id and live.started_at >= c.merged_at
-                         order by live.started_at limit 1) l on true
-           where svc.has_changes and l.started_at >= $1 and l.started_at < $2
-             and c.merged_at >= $1 - interval '90 days' and c.merged_at < $2
+        r#"select r.name || ' #' || c.number || ' ' || c.title as "what!", sv.name as "service!",
+                  cd.merged_at as "from!: _", cd.deployment_id as "deployment!", cd.deployed_at as "deployed_at!: _"
+           from change_deployments cd
+           join change_records c on c.repository_id = cd.repository_id and c.number = cd.number
+           join repositories r on r.id = cd.repository_id
+           join services sv on sv.id = cd.service_id
+           join deployments d on d.id = cd.deployment_id
+           join environments e on e.id = d.environment_id
+           where cd.deployed_at >= $1 and cd.deployed_at < $2
+             and ($3::text is null or sv.name = $3)
+             and ($4::text is null or e.name = $4)
            union all
-           select svc.repo || ' ' || t.name, svc.name, t.tagged_at, l.id, l.deployed_at
-           from svc join live l on l.service_id = svc.id
-           join release_tags t on t.repository_id = svc.repository_id and t.name = l.version
-           where not svc.has_changes and l.started_at >= $1 and l.started_at < $2
-             and t.tagged_at <= l.deployed_at
-             and exists (select 1 from live p where p.service_id = l.service_id and p.started_at < l.started_at)
-             and not exists (select 1 from live p where p.service_id = l.service_id
-                             and p.version = l.version and p.started_at < l.started_at)"#,
+           select r.name || ' ' || t.name, sv.name, t.tagged_at, d.id, coalesce(d.finished_at, d.started_at)
+           from services sv
+           join repositories r on r.id = sv.repository_id
+           join deployments d on d.service_id = sv.id
+           join environments e on e.id = d.environment_id
+           join release_tags t on t.repository_id = sv.repository_id and t.name = d.version
+           where not exists (select 1 from change_records c where c.repository_id = sv.repository_id)
+             and e.tier = 'production' and d.status in ('succeeded', 'rolled_back')
+             and d.started_at >= $1 and d.started_at < $2
+             and ($3::text is null or sv.name = $3)
+             and ($4::text is null or e.name = $4)
+             and t.tagged_at <= coalesce(d.finished_at, d.started_at)
+             and exists (select 1 from deployments p join environments pe on pe.id = p.environment_id
+                         where p.service_id = d.service_id and pe.tier = 'production'
+                           and p.status in ('succeeded', 'rolled_back') and p.started_at < d.started_at)
+             and not exists (select 1 from deployments p join environments pe on pe.id = p.environment_id
+                             where p.service_id = d.service_id and pe.tier = 'production' and p.version = d.version
+                               and p.status in ('succeeded', 'rolled_back') and p.started_at < d.started_at)"#,
         s.from as _,
         s.to as _,
         s.service,

@@ -504,10 +504,11 @@ async fn line(
     let tags = store::tags(&state.pool, repo_id, Some(line_id)).await?;
     let (bps, targets) = store::backports(&state.pool, repo_id, Some(line_id)).await?;
     let docs = crate::docs::targeting(&state.pool, &l.row.name).await?;
+    let running = store::line_running(&state.pool, l.row.id).await?;
     let title = format!("{} {}", repo.name, l.row.name);
     Ok(ui::page(
         &ctx,
         &title,
-        pages::line(&ctx, &repo, &l, &tags, (&bps, &targets), &docs),
+        pages::line(&ctx, &repo, &l, &tags, (&bps, &targets), &docs, &running),
     ))
 }

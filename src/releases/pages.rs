@@ -335,7 +335,34 @@ pub fn line(
     tags: &[TagRow],
     backports: (&[BackportRow], &[TargetRow]),
     docs: &[crate::docs::DocSummary],
+    running: &[(String, String, String, i64, i64)],
 ) -> impl IntoView + use<> {
+    let run_items = running
+        .iter()
+        .map(|(version, service, env, deployment, incidents)| {
+            let href = format!("/deployments/{deployment}");
+            let text = format!("{version}: {service} in {env}");
+            let inc = (*incidents > 0).then(|| {
+                let href = format!("/incidents?service={service}");
+                let label = if *incidents == 1 {
+                    "1 incident attributed to it".to_string()
+                } else {
+                    format!("{incidents} incidents attributed to it")
+                };
+                view! { " — "<a href=href class="field-error">{label}</a> }
+            });
+            view! { <li><a href=href>{text}</a>{inc}</li> }
+        })
+        .collect::<Vec<_>>();
+    let running_view = if run_items.is_empty() {
+        ui::empty_state(
+            "Nothing from this line runs now",
+            "When a deployment of one of its tags succeeds, it shows here with its incidents.",
+        )
+        .into_any()
+    } else {
+        view! { <ul class="plain">{run_items}</ul> }.into_any()
+    };
     let doc_items = docs
         .iter()
         .map(|d| {
@@ -357,12 +384,15 @@ pub fn line(
     view! {
         <h1>{title}</h1>
         <p>{status_badge(line.status)}" · owner "{line.row.owner.clone()}" · "<a href=repo_href>"all lines of "{repo.name.clone()}</a></p>
-        <h2>"Tags"</h2>
-        {tags_table(ctx, &repo.name, tags, false)}
-        <h2>"Backports"</h2>
-        {backports_table(ctx, &repo.name, backports.0, backports.1, false)}
+        <p class="muted">"From decision to production: the docs that target this line, its tags, where they run now and the incidents against those deployments."</p>
         <h2>"Design docs targeting this line"</h2>
         {docs_view}
+        <h2>"Tags"</h2>
+        {tags_table(ctx, &repo.name, tags, false)}
+        <h2>"Where this line runs now"</h2>
+        {running_view}
+        <h2>"Backports"</h2>
+        {backports_table(ctx, &repo.name, backports.0, backports.1, false)}
     }
 }
 

@@ -401,6 +401,43 @@ pub async fn set_target_status(
 /// Where version `version` of repository `repo` runs now: (service, environment) of the services
 /// linked to the repository. The one read of deployment state from this feature: deploys depends
 /// on releases (versions are tags), so the tag page reads the current-deployment tables itself.
+/// What runs now from a line: (version, service, environment, deployment, incidents attributed
+/// to that deployment), newest version first. Reads deployments and incidents (a cross-feature
+/// read, like `running`).
+pub async fn line_running(
+    pool: &PgPool,
+    line: i64,
+) -> sqlx::Result<Vec<(String, String, String, i64, i64)>> {
+    let rows = sqlx::query!(
+        r#"select t.name as version, s.name as service, e.name as environment, c.deployment_id,
+                  (select count(*) from incidents i
+                   where i.caused_by = c.deployment_id) as "incidents!"
+           from release_tags t
+           join deployments d on d.version = t.name
+           join current_deployments c on c.deployment_id = d.id
+           join services s on s.id = c.service_id and s.repository_id = t.repository_id
+           join environments e on e.id = c.environment_id
+           where t.line_id = $1
+           order by t.major desc, t.minor desc, t.patch desc, e.position, s.name
+           limit 500"#,
+        line
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            (
+                r.version,
+                r.service,
+                r.environment,
+                r.deployment_id,
+                r.incidents,
+            )
+        })
+        .collect())
+}
+
 pub async fn running(
     pool: &PgPool,
     repo: i64,

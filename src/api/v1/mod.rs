@@ -4,6 +4,7 @@
 //! arrives; every write honours `Idempotency-Key`. Reads of docs and leave live beside it.
 
 mod docs;
+mod insight;
 mod leave;
 
 use axum::{
@@ -56,6 +57,7 @@ pub fn routes() -> Router<AppState> {
         .route("/leave", get(leave::list_leave))
         .route("/docs", get(docs::list_docs))
         .route("/docs/{number}", get(docs::get_doc))
+        .route("/insight", get(insight::get_insight))
         .route("/openapi.json", get(openapi))
 }
 
@@ -808,9 +810,9 @@ async fn resolve_incident(Path(id): Path<i64>, w: Write) -> Response {
     info(title = "flowdeck API", description = "Bearer tokens from /profile/tokens; JSON errors `{\"error\": {\"code\", \"message\", \"fields\"}}`; cursor pagination with `after` and `next`; `Idempotency-Key` on every write; 429 with `Retry-After` per token."),
     paths(me, list_deployments, get_deployment, record_deployment, move_deployment, services,
           add_service, environments, add_environment, repositories, lines, list_tags, matrix, report_health, record_tag, check_in, team, list_incidents,
-          get_incident, open_incident, update_incident, resolve_incident, leave::list_leave, docs::list_docs, docs::get_doc),
+          get_incident, open_incident, update_incident, resolve_incident, leave::list_leave, docs::list_docs, docs::get_doc, insight::get_insight),
     modifiers(&BearerScheme),
-    tags((name = "deployments"), (name = "releases"), (name = "availability"), (name = "incidents"), (name = "docs"), (name = "account"))
+    tags((name = "deployments"), (name = "releases"), (name = "availability"), (name = "incidents"), (name = "docs"), (name = "insight"), (name = "account"))
 )]
 pub struct ApiDoc;
 
