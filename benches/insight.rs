@@ -38,6 +38,7 @@ async fn main() {
            select 1 + n % 10, n, 'change ' || n, 'ann', '', now() - (50000 - n) * interval '311 seconds' - interval '1 day',
                   now() - (50000 - n) * interval '311 seconds'
            from generate_series(1, 50000) n;
+         analyze;
          update incidents set caused_by = incident_cause(incidents, 7);
          select link_change(repository_id, number) from change_records;
          insert into current_deployments (service_id, environment_id, deployment_id)

@@ -88,20 +88,15 @@ pub async fn compute(state: &AppState, f: &Filter) -> AppResult<Data> {
         service: (!f.service.is_empty()).then_some(f.service.as_str()),
         environment: (!f.environment.is_empty()).then_some(f.environment.as_str()),
     };
-    let (deployments, incidents, mut leads) = tokio::try_join!(
+    let (deployments, incidents, lead) = tokio::try_join!(
         store::deployments(&state.pool, &scope),
         store::incidents(&state.pool, &scope),
-        store::leads(&state.pool, &scope),
+        store::lead_summary(&state.pool, &scope),
     )?;
-    if scope.service.is_none() {
-        // Across services a change counts once: when its first service reached production.
-        leads.sort_by(|a, b| a.what.cmp(&b.what).then(a.deployed_at.cmp(&b.deployed_at)));
-        leads.dedup_by(|later, first| later.what == first.what);
-    }
     let report = model::compute(
         &deployments,
         &incidents,
-        &leads,
+        &lead,
         from,
         to,
         state.config.insight_min_points,
@@ -111,6 +106,25 @@ pub async fn compute(state: &AppState, f: &Filter) -> AppResult<Data> {
         deployments,
         incidents,
     })
+}
+
+/// The lead-time samples behind `f` (the rows page): each with its hours, by deployment time.
+pub async fn lead_rows(state: &AppState, f: &Filter) -> AppResult<Vec<(model::Lead, f64)>> {
+    let to = state.clock.now();
+    let scope = store::Scope {
+        from: to - Duration::days(f.days()),
+        to,
+        service: (!f.service.is_empty()).then_some(f.service.as_str()),
+        environment: (!f.environment.is_empty()).then_some(f.environment.as_str()),
+    };
+    Ok(store::leads(&state.pool, &scope)
+        .await?
+        .into_iter()
+        .map(|l| {
+            let h = model::lead_hours(&l);
+            (l, h)
+        })
+        .collect())
 }
 
 /// The team's keys over the last 90 days (the home page's Delivery card).

@@ -217,7 +217,6 @@ pub struct Failure {
 pub struct Report {
     pub keys: Vec<KeyValue>,
     pub failures: Vec<Failure>,
-    pub leads: Vec<(Lead, f64)>,
 }
 
 fn hours(d: Duration) -> f64 {
@@ -243,12 +242,12 @@ pub fn weeks(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<NaiveDate> {
 }
 
 /// Computes the five keys over `deps` (production deployments started in [`from`, `to`), in
-/// order of start), `incs` (their incidents, attributed) and `leads`. A key with fewer than
+/// order of start), `incs` (their incidents, attributed) and `lead` (lead times in summary). A key with fewer than
 /// `min_points` data points has no value and no band.
 pub fn compute(
     deps: &[Dep],
     incs: &[Inc],
-    leads: &[Lead],
+    lead: &LeadSummary,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     min_points: usize,
@@ -441,31 +440,64 @@ pub fn compute(
     };
 
     // Lead time.
-    let mut lead_rows: Vec<(Lead, f64)> = leads
-        .iter()
-        .map(|l| (l.clone(), hours(l.deployed_at - l.from).max(0.0)))
-        .collect();
-    lead_rows.sort_by(|a, b| a.0.deployed_at.cmp(&b.0.deployed_at));
-    let mut lt: Vec<f64> = lead_rows.iter().map(|(_, h)| *h).collect();
-    lt.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-    let lt_median = quantile(&lt, 0.5).filter(|_| enough(lt.len()));
+    let lt_median = lead.median.filter(|_| enough(lead.points));
     let lead_time = KeyValue {
         key: Key::LeadTime,
         value: lt_median,
-        second: quantile(&lt, 0.9).filter(|_| enough(lt.len())),
-        points: lt.len(),
-        detail: format!("{} changes", lt.len()),
+        second: lead.p90.filter(|_| enough(lead.points)),
+        points: lead.points,
+        detail: format!("{} changes", lead.points),
         band: lt_median.and_then(|v| band(Key::LeadTime, v)),
-        weekly: weekly_median(
-            &week_list,
-            lead_rows.iter().map(|(l, h)| (week_of(l.deployed_at), *h)),
-        ),
+        weekly: week_list
+            .iter()
+            .map(|w| (*w, lead.weekly.get(w).copied()))
+            .collect(),
     };
 
     Report {
         keys: vec![frequency, lead_time, fail_rate, recovery, rework],
         failures,
-        leads: lead_rows,
+    }
+}
+
+/// Lead times in summary: how many, median and p90 in hours, the median per week (Monday).
+/// Computed by the database for the page (`store::lead_summary`), or from samples here.
+#[derive(Clone, Debug, Default)]
+pub struct LeadSummary {
+    pub points: usize,
+    pub median: Option<f64>,
+    pub p90: Option<f64>,
+    pub weekly: HashMap<NaiveDate, f64>,
+}
+
+/// A lead-time sample's hours (never negative).
+pub fn lead_hours(l: &Lead) -> f64 {
+    hours(l.deployed_at - l.from).max(0.0)
+}
+
+/// The summary of `leads`, as the database computes it (nearest-rank percentiles).
+pub fn summarize(leads: &[Lead]) -> LeadSummary {
+    let mut all: Vec<f64> = leads.iter().map(lead_hours).collect();
+    all.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    let weeks: Vec<NaiveDate> = {
+        let mut w: Vec<NaiveDate> = leads.iter().map(|l| week_of(l.deployed_at)).collect();
+        w.sort();
+        w.dedup();
+        w
+    };
+    LeadSummary {
+        points: all.len(),
+        median: quantile(&all, 0.5),
+        p90: quantile(&all, 0.9),
+        weekly: weekly_median(
+            &weeks,
+            leads
+                .iter()
+                .map(|l| (week_of(l.deployed_at), lead_hours(l))),
+        )
+        .into_iter()
+        .filter_map(|(w, v)| Some((w, v?)))
+        .collect(),
     }
 }
 
@@ -544,7 +576,7 @@ mod tests {
 
     #[test]
     fn no_deployments_means_not_enough_data_and_no_band() {
-        let r = compute(&[], &[], &[], at(FROM), at(TO), 1);
+        let r = compute(&[], &[], &LeadSummary::default(), at(FROM), at(TO), 1);
         for k in &r.keys {
             assert_eq!(k.value, None, "{:?}", k.key);
             assert_eq!(k.band, None, "{:?}", k.key);
@@ -602,7 +634,7 @@ mod tests {
                 deployed_at: at("2026-03-16T10:10:00Z"),
             },
         ];
-        let r = compute(&deps, &incs, &leads, at(FROM), at(TO), 3);
+        let r = compute(&deps, &incs, &summarize(&leads), at(FROM), at(TO), 3);
 
         // Five went live in four weeks: 1.25 a week, on four days: 1.0 a week. Band: high.
         let f = key(&r, Key::Frequency);
@@ -640,7 +672,7 @@ mod tests {
     #[test]
     fn a_key_with_fewer_points_than_the_minimum_has_no_value_and_no_band() {
         let deps = vec![dep(1, "api", "succeeded", "2026-03-02T10:00:00Z")];
-        let r = compute(&deps, &[], &[], at(FROM), at(TO), 5);
+        let r = compute(&deps, &[], &LeadSummary::default(), at(FROM), at(TO), 5);
         let f = key(&r, Key::Frequency);
         assert_eq!((f.value, f.band, f.points), (None, None, 1));
     }
@@ -653,7 +685,7 @@ mod tests {
             // Another service's deployment does not restore api.
             dep(3, "web", "succeeded", "2026-03-04T10:00:00Z"),
         ];
-        let r = compute(&deps, &[], &[], at(FROM), at(TO), 1);
+        let r = compute(&deps, &[], &LeadSummary::default(), at(FROM), at(TO), 1);
         assert_eq!(key(&r, Key::FailRate).value, Some(1.0 / 3.0));
         assert_eq!(key(&r, Key::Recovery).points, 0);
         assert_eq!(

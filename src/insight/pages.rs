@@ -286,7 +286,11 @@ pub async fn insight(
 }
 
 /// The rows behind `key` as (header, rows of cells, link per row).
-fn table(key: Key, data: &Data) -> (Vec<&'static str>, Vec<(Vec<String>, String)>) {
+fn table(
+    key: Key,
+    data: &Data,
+    leads: &[(model::Lead, f64)],
+) -> (Vec<&'static str>, Vec<(Vec<String>, String)>) {
     let dep_row = |d: &model::Dep, extra: Vec<String>| {
         let mut cells = vec![
             d.id.to_string(),
@@ -391,9 +395,9 @@ fn table(key: Key, data: &Data) -> (Vec<&'static str>, Vec<(Vec<String>, String)
                 "Deployed",
                 "Lead time (h)",
             ],
-            data.report
-                .leads
+            leads
                 .iter()
+                .rev()
                 .map(|(l, h)| {
                     (
                         vec![
@@ -421,7 +425,12 @@ pub async fn rows(
     let key = Key::parse(&f.key).unwrap_or(Key::Frequency);
     let data = super::compute(&state, &f).await?;
     let kv = data.report.keys.iter().find(|k| k.key == key).cloned();
-    let (head, rows) = table(key, &data);
+    let leads = if key == Key::LeadTime {
+        super::lead_rows(&state, &f).await?
+    } else {
+        Vec::new()
+    };
+    let (head, rows) = table(key, &data, &leads);
     let head_view = head
         .iter()
         .map(|h| view! { <th>{*h}</th> })
@@ -501,7 +510,12 @@ pub async fn rows_csv(
 ) -> AppResult<Response> {
     let key = Key::parse(&f.key).unwrap_or(Key::Frequency);
     let data = super::compute(&state, &f).await?;
-    let (head, rows) = table(key, &data);
+    let leads = if key == Key::LeadTime {
+        super::lead_rows(&state, &f).await?
+    } else {
+        Vec::new()
+    };
+    let (head, rows) = table(key, &data, &leads);
     let mut out = head
         .iter()
         .map(|h| csv_field(h))

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-use super::model::{Dep, Inc, Lead};
+use super::model::{Dep, Inc, Lead, LeadSummary};
 
 /// The filters of a report.
 pub struct Scope<'a> {
@@ -65,11 +65,12 @@ pub async fn incidents(pool: &PgPool, s: &Scope<'_>) -> sqlx::Result<Vec<Inc>> {
 /// services that shipped it; a service's first deployment ever ships nothing). Where a service's
 /// repository has no change records, its release tags stand in: a version's tag time to the first
 /// production deployment of that version — again not the service's first deployment ever.
-pub async fn leads(pool: &PgPool, s: &Scope<'_>) -> sqlx::Result<Vec<Lead>> {
-    sqlx::query_as!(
-        Lead,
-        r#"select r.name || ' #' || c.number || ' ' || c.title as "what!", sv.name as "service!",
-                  cd.merged_at as "from!: _", cd.deployment_id as "deployment!", cd.deployed_at as "deployed_at!: _"
+/// `$5`: across services (no service filter) a change counts once, at its first deployment.
+/// (Composed into two queries below, so bound at run time rather than compile-checked.)
+const LEADS: &str = r#"select * from (
+           select distinct on (cd.repository_id, cd.number, case when $5 then 0 else cd.service_id end)
+                  r.name || ' #' || c.number || ' ' || c.title as what, sv.name as service,
+                  cd.merged_at as "from", cd.deployment_id as deployment, cd.deployed_at as deployed_at
            from change_deployments cd
            join change_records c on c.repository_id = cd.repository_id and c.number = cd.number
            join repositories r on r.id = cd.repository_id
@@ -79,8 +80,12 @@ pub async fn leads(pool: &PgPool, s: &Scope<'_>) -> sqlx::Result<Vec<Lead>> {
            where cd.deployed_at >= $1 and cd.deployed_at < $2
              and ($3::text is null or sv.name = $3)
              and ($4::text is null or e.name = $4)
+           order by cd.repository_id, cd.number, case when $5 then 0 else cd.service_id end, cd.deployed_at
+           ) prs
            union all
-           select r.name || ' ' || t.name, sv.name, t.tagged_at, d.id, coalesce(d.finished_at, d.started_at)
+           select * from (
+           select distinct on (r.name, t.name, case when $5 then 0 else sv.id end)
+                  r.name || ' ' || t.name, sv.name, t.tagged_at, d.id, coalesce(d.finished_at, d.started_at)
            from services sv
            join repositories r on r.id = sv.repository_id
            join deployments d on d.service_id = sv.id
@@ -97,14 +102,68 @@ pub async fn leads(pool: &PgPool, s: &Scope<'_>) -> sqlx::Result<Vec<Lead>> {
                            and p.status in ('succeeded', 'rolled_back') and p.started_at < d.started_at)
              and not exists (select 1 from deployments p join environments pe on pe.id = p.environment_id
                              where p.service_id = d.service_id and pe.tier = 'production' and p.version = d.version
-                               and p.status in ('succeeded', 'rolled_back') and p.started_at < d.started_at)"#,
-        s.from as _,
-        s.to as _,
-        s.service,
-        s.environment
+                               and p.status in ('succeeded', 'rolled_back') and p.started_at < d.started_at)
+           order by r.name, t.name, case when $5 then 0 else sv.id end, d.started_at
+           ) tags"#;
+
+/// The lead-time samples of the window (for the rows page and its CSV).
+pub async fn leads(pool: &PgPool, s: &Scope<'_>) -> sqlx::Result<Vec<Lead>> {
+    let rows: Vec<(String, String, DateTime<Utc>, i64, DateTime<Utc>)> =
+        sqlx::query_as(&format!("select * from ({LEADS}) l order by deployed_at"))
+            .bind(s.from)
+            .bind(s.to)
+            .bind(s.service)
+            .bind(s.environment)
+            .bind(s.service.is_none())
+            .fetch_all(pool)
+            .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(what, service, from, deployment, deployed_at)| Lead {
+            what,
+            service,
+            from,
+            deployment,
+            deployed_at,
+        })
+        .collect())
+}
+
+/// Lead times in summary, computed by the database: count, median and p90 (nearest rank, like
+/// `model::quantile`), and the median per UTC week — a few rows instead of every sample.
+pub async fn lead_summary(pool: &PgPool, s: &Scope<'_>) -> sqlx::Result<LeadSummary> {
+    let rows: Vec<(Option<chrono::NaiveDate>, i64, Option<f64>, Option<f64>)> = sqlx::query_as(
+        &format!(
+            "select date_trunc('week', deployed_at at time zone 'UTC')::date as week, count(*),
+                    percentile_disc(0.5) within group (order by extract(epoch from deployed_at - \"from\") / 3600.0)::float8,
+                    percentile_disc(0.9) within group (order by extract(epoch from deployed_at - \"from\") / 3600.0)::float8
+             from ({LEADS}) l
+             group by grouping sets ((date_trunc('week', deployed_at at time zone 'UTC')::date), ())"
+        ),
     )
+    .bind(s.from)
+    .bind(s.to)
+    .bind(s.service)
+    .bind(s.environment)
+    .bind(s.service.is_none())
     .fetch_all(pool)
-    .await
+    .await?;
+    let mut out = LeadSummary::default();
+    for (week, n, median, p90) in rows {
+        match week {
+            Some(w) => {
+                if let Some(m) = median {
+                    out.weekly.insert(w, m.max(0.0));
+                }
+            }
+            None => {
+                out.points = n as usize;
+                out.median = median.map(|m| m.max(0.0));
+                out.p90 = p90.map(|m| m.max(0.0));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// Services and production environments, for the filters.
