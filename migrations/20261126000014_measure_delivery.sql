@@ -53,11 +53,18 @@ create table change_deployments (
     foreign key (repository_id, number) references change_records (repository_id, number) on delete cascade
 );
 create index change_deployments_deployed_idx on change_deployments (deployed_at);
+-- Across services a change counts once, at the first production deployment that shipped it.
+alter table change_records
+    add column first_deployment_id bigint references deployments (id) on delete set null,
+    add column first_deployed_at timestamptz;
+create index change_records_first_deployed_idx on change_records (first_deployed_at)
+    where first_deployed_at is not null;
 
 -- A production deployment that went live ships the changes of its service's repository merged
 -- since the service's previous production deployment started. The first deployment a service
 -- ever had ships nothing: it has no predecessor and would absorb all earlier history.
 create function ship_changes(dep bigint) returns void language sql as $$
+    with shipped as (
     insert into change_deployments (repository_id, number, service_id, deployment_id, merged_at, deployed_at)
     select c.repository_id, c.number, d.service_id, d.id, c.merged_at, coalesce(d.finished_at, d.started_at)
     from deployments d
@@ -73,10 +80,17 @@ create function ship_changes(dep bigint) returns void language sql as $$
         and c.merged_at <= d.started_at and c.merged_at > prev.started_at
     where d.id = dep and d.status in ('succeeded', 'rolled_back')
     on conflict do nothing
+    returning repository_id, number, deployment_id, deployed_at
+    )
+    update change_records c set first_deployment_id = s.deployment_id, first_deployed_at = s.deployed_at
+    from shipped s
+    where c.repository_id = s.repository_id and c.number = s.number
+      and (c.first_deployed_at is null or c.first_deployed_at > s.deployed_at)
 $$;
 
 -- A change record that arrives after the deployment that shipped it links to it.
 create function link_change(repo bigint, num integer) returns void language sql as $$
+    with linked as (
     insert into change_deployments (repository_id, number, service_id, deployment_id, merged_at, deployed_at)
     select c.repository_id, c.number, s.id, f.id, c.merged_at, f.deployed_at
     from change_records c
@@ -95,5 +109,12 @@ create function link_change(repo bigint, num integer) returns void language sql 
     on conflict (repository_id, number, service_id) do update
         set deployment_id = excluded.deployment_id, merged_at = excluded.merged_at, deployed_at = excluded.deployed_at
         where change_deployments.deployed_at > excluded.deployed_at
+    returning repository_id, number, deployment_id, deployed_at
+    )
+    update change_records c set first_deployment_id = f.deployment_id, first_deployed_at = f.deployed_at
+    from (select distinct on (repository_id, number) * from linked
+          order by repository_id, number, deployed_at) f
+    where c.repository_id = f.repository_id and c.number = f.number
+      and (c.first_deployed_at is null or c.first_deployed_at > f.deployed_at)
 $$;
 select link_change(repository_id, number) from change_records;

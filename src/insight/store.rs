@@ -67,7 +67,7 @@ pub async fn incidents(pool: &PgPool, s: &Scope<'_>) -> sqlx::Result<Vec<Inc>> {
 /// production deployment of that version — again not the service's first deployment ever.
 /// `$5`: across services (no service filter) a change counts once, at its first deployment.
 /// (Composed into two queries below, so bound at run time rather than compile-checked.)
-const LEADS: &str = r#"select * from (
+const PRS_PER_SERVICE: &str = r#"select * from (
            select distinct on (cd.repository_id, cd.number, case when $5 then 0 else cd.service_id end)
                   r.name || ' #' || c.number || ' ' || c.title as what, sv.name as service,
                   cd.merged_at as "from", cd.deployment_id as deployment, cd.deployed_at as deployed_at
@@ -81,9 +81,19 @@ const LEADS: &str = r#"select * from (
              and ($3::text is null or sv.name = $3)
              and ($4::text is null or e.name = $4)
            order by cd.repository_id, cd.number, case when $5 then 0 else cd.service_id end, cd.deployed_at
-           ) prs
-           union all
-           select * from (
+           ) prs"#;
+
+/// Across all services and production environments: each change once, at its first deployment.
+const PRS_FIRST: &str = r#"select r.name || ' #' || c.number || ' ' || c.title as what, sv.name as service,
+                  c.merged_at as "from", c.first_deployment_id as deployment, c.first_deployed_at as deployed_at
+           from change_records c
+           join repositories r on r.id = c.repository_id
+           join deployments d on d.id = c.first_deployment_id
+           join services sv on sv.id = d.service_id
+           where c.first_deployed_at >= $1 and c.first_deployed_at < $2
+             and $3::text is null and $4::text is null and $5"#;
+
+const TAGS: &str = r#"           select * from (
            select distinct on (r.name, t.name, case when $5 then 0 else sv.id end)
                   r.name || ' ' || t.name, sv.name, t.tagged_at, d.id, coalesce(d.finished_at, d.started_at)
            from services sv
@@ -106,17 +116,30 @@ const LEADS: &str = r#"select * from (
            order by r.name, t.name, case when $5 then 0 else sv.id end, d.started_at
            ) tags"#;
 
+/// The samples query for a scope: per change once (all services, every environment) or per
+/// (change, service), and the tags of repositories without pull requests.
+fn leads_sql(s: &Scope<'_>) -> String {
+    let prs = if s.service.is_none() && s.environment.is_none() {
+        PRS_FIRST
+    } else {
+        PRS_PER_SERVICE
+    };
+    format!("select * from ({prs}) prs union all {TAGS}")
+}
+
 /// The lead-time samples of the window (for the rows page and its CSV).
 pub async fn leads(pool: &PgPool, s: &Scope<'_>) -> sqlx::Result<Vec<Lead>> {
-    let rows: Vec<(String, String, DateTime<Utc>, i64, DateTime<Utc>)> =
-        sqlx::query_as(&format!("select * from ({LEADS}) l order by deployed_at"))
-            .bind(s.from)
-            .bind(s.to)
-            .bind(s.service)
-            .bind(s.environment)
-            .bind(s.service.is_none())
-            .fetch_all(pool)
-            .await?;
+    let rows: Vec<(String, String, DateTime<Utc>, i64, DateTime<Utc>)> = sqlx::query_as(&format!(
+        "select * from ({}) l order by deployed_at",
+        leads_sql(s)
+    ))
+    .bind(s.from)
+    .bind(s.to)
+    .bind(s.service)
+    .bind(s.environment)
+    .bind(s.service.is_none())
+    .fetch_all(pool)
+    .await?;
     Ok(rows
         .into_iter()
         .map(|(what, service, from, deployment, deployed_at)| Lead {
@@ -137,8 +160,9 @@ pub async fn lead_summary(pool: &PgPool, s: &Scope<'_>) -> sqlx::Result<LeadSumm
             "select date_trunc('week', deployed_at at time zone 'UTC')::date as week, count(*),
                     percentile_disc(0.5) within group (order by extract(epoch from deployed_at - \"from\") / 3600.0)::float8,
                     percentile_disc(0.9) within group (order by extract(epoch from deployed_at - \"from\") / 3600.0)::float8
-             from ({LEADS}) l
-             group by grouping sets ((date_trunc('week', deployed_at at time zone 'UTC')::date), ())"
+             from ({}) l
+             group by grouping sets ((date_trunc('week', deployed_at at time zone 'UTC')::date), ())",
+            leads_sql(s)
         ),
     )
     .bind(s.from)
