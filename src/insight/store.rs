@@ -95,7 +95,8 @@ const PRS_FIRST: &str = r#"select r.name || ' #' || c.number || ' ' || c.title a
 
 const TAGS: &str = r#"           select * from (
            select distinct on (r.name, t.name, case when $5 then 0 else sv.id end)
-                  r.name || ' ' || t.name, sv.name, t.tagged_at, d.id, coalesce(d.finished_at, d.started_at)
+                  r.name || ' ' || t.name as what, sv.name as service, t.tagged_at as "from", d.id as deployment,
+                  coalesce(d.finished_at, d.started_at) as deployed_at
            from services sv
            join repositories r on r.id = sv.repository_id
            join deployments d on d.service_id = sv.id
@@ -115,6 +116,23 @@ const TAGS: &str = r#"           select * from (
                                and p.status in ('succeeded', 'rolled_back') and p.started_at < d.started_at)
            order by r.name, t.name, case when $5 then 0 else sv.id end, d.started_at
            ) tags"#;
+
+/// Only the two times, for the summary: no joins when the whole team is asked for.
+const PRS_FIRST_TIMES: &str = r#"select c.merged_at as "from", c.first_deployed_at as deployed_at
+           from change_records c
+           where c.first_deployed_at >= $1 and c.first_deployed_at < $2
+             and $3::text is null and $4::text is null and $5"#;
+
+/// The samples' two times for a scope (the summary's input).
+fn lead_times_sql(s: &Scope<'_>) -> String {
+    if s.service.is_none() && s.environment.is_none() {
+        format!(
+            "select * from ({PRS_FIRST_TIMES}) prs union all select \"from\", deployed_at from ({TAGS}) t"
+        )
+    } else {
+        format!("select \"from\", deployed_at from ({})", leads_sql(s)) + " l"
+    }
+}
 
 /// The samples query for a scope: per change once (all services, every environment) or per
 /// (change, service), and the tags of repositories without pull requests.
@@ -162,7 +180,7 @@ pub async fn lead_summary(pool: &PgPool, s: &Scope<'_>) -> sqlx::Result<LeadSumm
                     percentile_disc(0.9) within group (order by extract(epoch from deployed_at - \"from\") / 3600.0)::float8
              from ({}) l
              group by grouping sets ((date_trunc('week', deployed_at at time zone 'UTC')::date), ())",
-            leads_sql(s)
+            lead_times_sql(s)
         ),
     )
     .bind(s.from)
