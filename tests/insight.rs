@@ -311,7 +311,7 @@ async fn a_month_of_production_deployments_gives_the_keys_worked_out_by_hand() {
     assert!(tile(&none, "Deployment frequency").contains("not enough data"));
     // Home: the team's keys over 90 days.
     let home = lee.get("/").await.body;
-    assert!(home.contains("Change fail rate: <a href=\"/insight/rows?key=fail-rate&amp;window=90\"><strong>50 %</strong>"), "{home}");
+    assert!(home.contains("Change fail rate: <a href=\"/insight/rows?key=fail-rate&amp;window=30\"><strong>50 %</strong>"), "{home}");
 }
 
 #[tokio::test]

@@ -684,7 +684,7 @@ pub fn line_notes(notes: &[LineNote]) -> impl IntoView + use<> {
     let items = notes
         .iter()
         .map(|n| {
-            let text = format!("{}: {} from ", n.environment, n.version);
+            let text = format!("{} runs {} from ", n.environment, n.version);
             let status = match n.status {
                 "eol" => "end of life",
                 s => s,

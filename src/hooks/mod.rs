@@ -157,28 +157,6 @@ async fn github(
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signatures_are_checked_against_the_secret() {
-        let body = br#"{"zen":"Keep it logically awesome."}"#;
-        let mut mac = Hmac::<Sha256>::new_from_slice(b"It's a Secret to Everybody").unwrap();
-        mac.update(body);
-        let good = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
-        assert!(signature_ok("It's a Secret to Everybody", body, &good));
-        assert!(!signature_ok("another secret", body, &good));
-        assert!(!signature_ok("It's a Secret to Everybody", b"{}", &good));
-        assert!(!signature_ok("It's a Secret to Everybody", body, ""));
-        assert!(!signature_ok(
-            "It's a Secret to Everybody",
-            body,
-            "sha1=abc"
-        ));
-    }
-}
-
 /// A merged pull request: where lead time starts (insight).
 pub struct Change<'a> {
     pub repository: i64,
@@ -212,4 +190,26 @@ pub async fn record_change(conn: &mut sqlx::PgConnection, c: &Change<'_>) -> sql
         .execute(conn)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signatures_are_checked_against_the_secret() {
+        let body = br#"{"zen":"Keep it logically awesome."}"#;
+        let mut mac = Hmac::<Sha256>::new_from_slice(b"It's a Secret to Everybody").unwrap();
+        mac.update(body);
+        let good = format!("sha256={}", hex::encode(mac.finalize().into_bytes()));
+        assert!(signature_ok("It's a Secret to Everybody", body, &good));
+        assert!(!signature_ok("another secret", body, &good));
+        assert!(!signature_ok("It's a Secret to Everybody", b"{}", &good));
+        assert!(!signature_ok("It's a Secret to Everybody", body, ""));
+        assert!(!signature_ok(
+            "It's a Secret to Everybody",
+            body,
+            "sha1=abc"
+        ));
+    }
 }

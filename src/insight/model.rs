@@ -203,6 +203,9 @@ pub struct KeyValue {
     pub weekly: Vec<(NaiveDate, Option<f64>)>,
 }
 
+/// A deployment that went live: when it started, and when it took effect.
+type Live = (DateTime<Utc>, DateTime<Utc>);
+
 /// Per failing deployment: why it counts, and when service was restored.
 #[derive(Clone, Debug)]
 pub struct Failure {
@@ -294,7 +297,7 @@ pub fn compute(
     // Fail rate and recovery.
     // Per (service, environment): the deployments that went live, in order of start, with when
     // each took effect — to find "the next one that went live" by binary search.
-    let mut live_by: HashMap<(&str, &str), Vec<(DateTime<Utc>, DateTime<Utc>)>> = HashMap::new();
+    let mut live_by: HashMap<(&str, &str), Vec<Live>> = HashMap::new();
     for n in deps.iter().filter(|n| n.live()) {
         live_by
             .entry((n.service.as_str(), n.environment.as_str()))

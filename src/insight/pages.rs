@@ -132,14 +132,14 @@ pub fn tiles_compact(report: &model::Report) -> impl IntoView + use<> {
                 .value
                 .map_or_else(|| "not enough data".to_string(), |v| model::show(kv.key, v));
             let band = kv.band.map(|b| format!(" · {}", b.label()));
-            let href = format!("/insight/rows?key={}&window=90", kv.key.slug());
+            let href = format!("/insight/rows?key={}&window=30", kv.key.slug());
             let label = format!("{}: ", kv.key.title());
             view! { <li>{label}<a href=href><strong>{value}</strong></a>{band}</li> }
         })
         .collect::<Vec<_>>();
     view! {
         <ul class="plain">{items}</ul>
-        <p class="muted">"Last 90 days, production. Bands: DORA 2021. "<a href="/insight">"Insight →"</a></p>
+        <p class="muted">"Last 30 days, production. Bands: DORA 2021. "<a href="/insight">"Insight →"</a></p>
     }
 }
 

@@ -145,9 +145,14 @@ fn leads_sql(s: &Scope<'_>) -> String {
     format!("select * from ({prs}) prs union all {TAGS}")
 }
 
+/// (what, service, from, deployment, deployed at)
+type LeadRow = (String, String, DateTime<Utc>, i64, DateTime<Utc>);
+/// (week or none for the whole window, count, median hours, p90 hours)
+type SummaryRow = (Option<chrono::NaiveDate>, i64, Option<f64>, Option<f64>);
+
 /// The lead-time samples of the window (for the rows page and its CSV).
 pub async fn leads(pool: &PgPool, s: &Scope<'_>) -> sqlx::Result<Vec<Lead>> {
-    let rows: Vec<(String, String, DateTime<Utc>, i64, DateTime<Utc>)> = sqlx::query_as(&format!(
+    let rows: Vec<LeadRow> = sqlx::query_as(&format!(
         "select * from ({}) l order by deployed_at",
         leads_sql(s)
     ))
@@ -173,7 +178,7 @@ pub async fn leads(pool: &PgPool, s: &Scope<'_>) -> sqlx::Result<Vec<Lead>> {
 /// Lead times in summary, computed by the database: count, median and p90 (nearest rank, like
 /// `model::quantile`), and the median per UTC week — a few rows instead of every sample.
 pub async fn lead_summary(pool: &PgPool, s: &Scope<'_>) -> sqlx::Result<LeadSummary> {
-    let rows: Vec<(Option<chrono::NaiveDate>, i64, Option<f64>, Option<f64>)> = sqlx::query_as(
+    let rows: Vec<SummaryRow> = sqlx::query_as(
         &format!(
             "select date_trunc('week', deployed_at at time zone 'UTC')::date as week, count(*),
                     percentile_disc(0.5) within group (order by extract(epoch from deployed_at - \"from\") / 3600.0)::float8,

@@ -746,7 +746,7 @@ impl From<deploys::IncidentRow> for IncidentOut {
 }
 
 async fn incident_out(state: &AppState, id: i64) -> ApiResult<Json<IncidentOut>> {
-    let i = deploys::incident_by_id(&state, id)
+    let i = deploys::incident_by_id(state, id)
         .await?
         .ok_or_else(|| ApiError::not_found("incident"))?;
     Ok(Json(i.into()))
