@@ -43,6 +43,45 @@ async fn deploy(
         .unwrap()
 }
 
+/// A lead, a production environment `prod` and a service `api` (of repository `repo` if given).
+async fn lead_with_api(app: &TestApp, repo: Option<&str>) -> Client {
+    let lee = app.logged_in("lee", Role::Lead).await;
+    let r = lee
+        .post(
+            "/environments",
+            &[
+                ("name", "prod"),
+                ("tier", "production"),
+                ("position", "1"),
+                ("url", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    if let Some(repo) = repo {
+        let r = lee
+            .post(
+                "/releases",
+                &[("name", repo), ("url", ""), ("default_branch", "main")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER);
+    }
+    let r = lee
+        .post(
+            "/services",
+            &[
+                ("name", "api"),
+                ("role", "api"),
+                ("image", ""),
+                ("repository", repo.unwrap_or("")),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    lee
+}
+
 /// The text of a tile: from its heading to the end of its section.
 fn tile<'a>(page: &'a str, title: &str) -> &'a str {
     let start = page
@@ -55,25 +94,16 @@ fn tile<'a>(page: &'a str, title: &str) -> &'a str {
 #[tokio::test]
 async fn a_month_of_production_deployments_gives_the_keys_worked_out_by_hand() {
     let app = TestApp::spawn_at_with("2026-03-01T09:00:00Z", |c| c.insight_min_points = 3).await;
-    let lee = app.logged_in("lee", Role::Lead).await;
-    for (name, tier, pos) in [("prod", "production", "1"), ("staging", "staging", "2")] {
-        let r = lee
-            .post(
-                "/environments",
-                &[
-                    ("name", name),
-                    ("tier", tier),
-                    ("position", pos),
-                    ("url", ""),
-                ],
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER);
-    }
+    let lee = lead_with_api(&app, None).await;
     let r = lee
         .post(
-            "/services",
-            &[("name", "api"), ("role", "api"), ("image", "")],
+            "/environments",
+            &[
+                ("name", "staging"),
+                ("tier", "staging"),
+                ("position", "2"),
+                ("url", ""),
+            ],
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
@@ -309,7 +339,7 @@ async fn a_month_of_production_deployments_gives_the_keys_worked_out_by_hand() {
     // Filters: another environment has no production deployments.
     let none = lee.get("/insight?window=30&environment=staging").await.body;
     assert!(tile(&none, "Deployment frequency").contains("not enough data"));
-    // Home: the team's keys over 90 days.
+    // Home: the team's keys over the last 30 days.
     let home = lee.get("/").await.body;
     assert!(home.contains("Change fail rate: <a href=\"/insight/rows?key=fail-rate&amp;window=30\"><strong>50 %</strong>"), "{home}");
 }
@@ -317,32 +347,7 @@ async fn a_month_of_production_deployments_gives_the_keys_worked_out_by_hand() {
 #[tokio::test]
 async fn merged_pull_requests_give_lead_times_and_the_first_deployment_never_absorbs_history() {
     let app = TestApp::spawn_at_with("2026-03-01T09:00:00Z", |c| c.insight_min_points = 1).await;
-    let lee = app.logged_in("lee", Role::Lead).await;
-    lee.post(
-        "/environments",
-        &[
-            ("name", "prod"),
-            ("tier", "production"),
-            ("position", "1"),
-            ("url", ""),
-        ],
-    )
-    .await;
-    lee.post(
-        "/releases",
-        &[("name", "server"), ("url", ""), ("default_branch", "main")],
-    )
-    .await;
-    lee.post(
-        "/services",
-        &[
-            ("name", "api"),
-            ("role", "api"),
-            ("image", ""),
-            ("repository", "server"),
-        ],
-    )
-    .await;
+    let lee = lead_with_api(&app, Some("server")).await;
     let repo: i64 = sqlx::query_scalar("select id from repositories where name = 'server'")
         .fetch_one(&app.pool)
         .await
@@ -464,22 +469,7 @@ async fn merged_pull_requests_give_lead_times_and_the_first_deployment_never_abs
 #[tokio::test]
 async fn the_api_reads_the_same_keys() {
     let app = TestApp::spawn_at_with("2026-03-01T09:00:00Z", |c| c.insight_min_points = 2).await;
-    let lee = app.logged_in("lee", Role::Lead).await;
-    lee.post(
-        "/environments",
-        &[
-            ("name", "prod"),
-            ("tier", "production"),
-            ("position", "1"),
-            ("url", ""),
-        ],
-    )
-    .await;
-    lee.post(
-        "/services",
-        &[("name", "api"), ("role", "api"), ("image", "")],
-    )
-    .await;
+    let lee = lead_with_api(&app, None).await;
     deploy(
         &app,
         &lee,
