@@ -106,11 +106,8 @@ async fn process(state: &AppState, d: &Claimed) -> AppResult<Outcome> {
             "The repository is not recorded in flowdeck.".into(),
         ));
     };
-    let repo_name = p["repository"]["name"]
-        .as_str()
-        .unwrap_or("")
-        .to_lowercase();
-    let Some(repo) = crate::releases::repository_named(&state.pool, &repo_name)
+    let repo_name = p["repository"]["name"].as_str().unwrap_or("");
+    let Some(repo) = crate::releases::repository_named(&state.pool, repo_name)
         .await?
         .filter(|r| r.id == repo_id)
     else {

@@ -47,28 +47,15 @@ impl Filter {
 
     /// The query string of these filters (for links).
     pub fn query(&self) -> String {
-        let mut parts = vec![format!("window={}", self.days())];
-        for (k, v) in [
-            ("service", &self.service),
-            ("environment", &self.environment),
-        ] {
-            if !v.is_empty() {
-                parts.push(format!("{k}={}", urlencoding(v)));
-            }
-        }
-        parts.join("&")
+        let window = self.days().to_string();
+        let pairs = [
+            ("window", window.as_str()),
+            ("service", self.service.as_str()),
+            ("environment", self.environment.as_str()),
+        ];
+        let kept: Vec<_> = pairs.iter().filter(|(_, v)| !v.is_empty()).collect();
+        serde_urlencoded::to_string(kept).unwrap_or_default()
     }
-}
-
-fn urlencoding(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// Everything a report over `f` rests on.

@@ -478,7 +478,9 @@ pub fn lead_hours(l: &Lead) -> f64 {
     hours(l.deployed_at - l.from).max(0.0)
 }
 
-/// The summary of `leads`, as the database computes it (nearest-rank percentiles).
+/// The summary of `leads`, as the database computes it (nearest-rank percentiles): the unit tests'
+/// way to feed `compute` samples worked out by hand.
+#[cfg(test)]
 pub fn summarize(leads: &[Lead]) -> LeadSummary {
     let mut all: Vec<f64> = leads.iter().map(lead_hours).collect();
     all.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));

@@ -79,8 +79,3 @@ pub async fn enqueue(
 pub async fn forget_old(pool: &sqlx::PgPool) -> sqlx::Result<u64> {
     store::forget_old(pool).await
 }
-
-/// How many unread inbox items member `id` has (the navigation's count).
-pub async fn unread(pool: &sqlx::PgPool, id: i64) -> sqlx::Result<i64> {
-    store::unread(pool, id).await
-}

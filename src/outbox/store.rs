@@ -256,15 +256,6 @@ pub async fn forget_old(pool: &PgPool) -> sqlx::Result<u64> {
     Ok(n)
 }
 
-pub async fn unread(pool: &PgPool, account: i64) -> sqlx::Result<i64> {
-    sqlx::query_scalar!(
-        r#"select count(*) as "n!" from inbox_items where account_id = $1 and read_at is null"#,
-        account
-    )
-    .fetch_one(pool)
-    .await
-}
-
 // --- destinations, for the integrations page ---
 
 #[derive(Clone, Debug)]

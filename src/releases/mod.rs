@@ -54,7 +54,8 @@ pub use store::{RepoRow, TagRow};
 
 /// The repository named `name`, if recorded.
 pub async fn repository_named(pool: &sqlx::PgPool, name: &str) -> sqlx::Result<Option<RepoRow>> {
-    store::repository(pool, name).await
+    // Names are stored lowercase; GitHub, forms and CI may say `Hello-World`.
+    store::repository(pool, &name.trim().to_lowercase()).await
 }
 
 /// Every recorded repository, by name (for pickers in other features).
