@@ -1355,6 +1355,21 @@ async fn docs_and_leave_are_readable_with_filters_and_a_cursor() {
     assert!(later["items"].as_array().unwrap().is_empty());
     let (s, _) = api.get("/leave?days=0").await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    // Hostile reads: a date at the calendar's end, numbers past i32, a NaN cursor.
+    for path in [
+        "/leave?from=262142-12-31&days=366",
+        "/leave?from=0001-01-01",
+        "/docs?after=99999999999",
+        "/docs?q=probe&after=NaN:1",
+        "/docs?limit=-1",
+        "/insight?window=-30",
+    ] {
+        let (s, body) = api.get(path).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {body}");
+        assert!(body["error"]["code"].is_string(), "{path}: {body}");
+    }
+    let (s, body) = api.get("/docs/99999999999").await;
+    assert!(s.is_client_error(), "{s}: {body}");
 }
 
 /// Found by Schemathesis: a role starting with a digit passed the form's check but not the

@@ -522,3 +522,44 @@ async fn the_api_reads_the_same_keys() {
     let bad = get("?window=7").await.unwrap();
     assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+#[tokio::test]
+async fn hostile_filters_and_causes_get_a_clear_refusal_and_no_live_tag() {
+    let app = TestApp::spawn_at_with("2026-03-01T09:00:00Z", |c| c.insight_min_points = 1).await;
+    let lee = lead_with_api(&app, None).await;
+    for path in [
+        "/insight?service=%3Cscript%3Ealert(1)%3C/script%3E&window=-5",
+        "/insight/rows?key=%3C/textarea%3E&environment=%22%3E%3Cscript%3E",
+        "/insight/rows.csv?key=lead-time&window=99999999999999999999",
+    ] {
+        let r = lee.get(path).await;
+        assert_eq!(r.status, StatusCode::OK, "{path}");
+        assert!(
+            !r.body.contains("<script>") && !r.body.contains("</textarea>"),
+            "{path}"
+        );
+    }
+    let r = lee.get("/insight?service=a%00b").await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a NUL is refused at the edge"
+    );
+    app.state.clock.set(at("2026-03-02T12:00:00Z"));
+    lee.post(
+        "/incidents",
+        &[
+            ("service", "api"),
+            ("environment", "prod"),
+            ("severity", "sev3"),
+            ("title", "<script>alert(1)</script>"),
+            ("deployment", ""),
+        ],
+    )
+    .await;
+    for cause in ["#99999999999999999999999", "-1", "</textarea><script>"] {
+        let r = lee.post("/incidents/1/cause", &[("cause", cause)]).await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{cause}");
+        assert!(!r.body.contains("<script>"), "{cause}");
+    }
+}

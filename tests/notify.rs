@@ -585,3 +585,77 @@ async fn an_overdue_return_is_announced_once() {
         ["ann display is overdue: expected back Tue 11:00 (Europe/Berlin) and has not checked in."]
     );
 }
+
+#[tokio::test]
+async fn hostile_input_on_the_notification_pages_gets_a_clear_refusal() {
+    let app = app().await;
+    let ada = app.logged_in("ada", Role::Admin).await;
+    let rx = Receiver::start().await;
+    let (id, _) = add_destination(
+        &app,
+        &ada,
+        "<script>alert(1)</script>",
+        "slack",
+        &rx.url,
+        "general",
+    )
+    .await;
+    let page = ada.get("/admin/integrations").await.body;
+    assert!(!page.contains("<script>alert(1)</script>"), "no live tag");
+    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    let r = ada
+        .post(
+            &format!("/admin/integrations/destinations/{id}/routes"),
+            &[("events", "member.offline\u{0}")],
+        )
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "a NUL is refused at the edge"
+    );
+    let r = ada
+        .post(
+            &format!("/admin/integrations/destinations/{id}/routes"),
+            &[("events", "</textarea><b>x")],
+        )
+        .await;
+    assert!(
+        r.status.is_client_error() && !r.body.contains("<b>x"),
+        "{}",
+        r.status
+    );
+    for path in [
+        "/admin/integrations/destinations/99999999999999999999",
+        "/admin/integrations/destinations/-1",
+        "/inbox?before=abc",
+    ] {
+        let r = ada.get(path).await;
+        assert!(r.status.is_client_error(), "{path}: {}", r.status);
+    }
+    let r = ada
+        .post(
+            &format!("/admin/integrations/destinations/{id}/retry"),
+            &[("delivery", "not-a-number")],
+        )
+        .await;
+    assert!(r.status.is_client_error(), "{}", r.status);
+    let mo = app.logged_in("mo", Role::Member).await;
+    for path in ["test", "delete", "retry", "routes"] {
+        let r = mo
+            .post(
+                &format!("/admin/integrations/destinations/{id}/{path}"),
+                &[],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::FORBIDDEN, "{path}");
+    }
+    let long = "x".repeat(100_000);
+    let r = mo
+        .post(
+            "/profile/notifications",
+            &[("quiet_from", long.as_str()), ("quiet_until", "07:00")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+}

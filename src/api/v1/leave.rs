@@ -58,8 +58,14 @@ pub(super) async fn list_leave(
     if !(1..=366).contains(&days) {
         return Err(ApiError::invalid("`days` is between 1 and 366."));
     }
+    let from = from.unwrap_or_else(|| state.clock.now().date_naive());
+    // A date the calendar can hold: years far out would overflow the window's end.
+    if !(1970..=9999).contains(&chrono::Datelike::year(&from)) {
+        let mut e = ApiError::invalid("`from` is a date between 1970 and 9999.");
+        e.fields.insert("from".into(), "out of range".into());
+        return Err(e);
+    }
     let from = from
-        .unwrap_or_else(|| state.clock.now().date_naive())
         .and_hms_opt(0, 0, 0)
         .expect("midnight exists")
         .and_utc();
