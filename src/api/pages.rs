@@ -249,7 +249,7 @@ async fn mine(
         ..Default::default()
     };
     // Taken out as it is shown: a reload does not show it again.
-    let secret = session.remove::<String>(NEW_SECRET).await.ok().flatten();
+    let secret = crate::auth::session::take_shown::<String>(&session, NEW_SECRET).await;
     render(&state, &ctx, &user, &f, &FormErrors::default(), secret).await
 }
 
@@ -276,10 +276,7 @@ async fn create(
         // Post/redirect/get: the secret waits in the server-side session for the next page,
         // which takes it out as it shows it (a reload neither shows it again nor makes another).
         Ok(secret) => {
-            session
-                .insert(NEW_SECRET, secret)
-                .await
-                .map_err(|e| crate::error::AppError::internal(anyhow::anyhow!(e.to_string())))?;
+            crate::auth::session::show_once(&session, NEW_SECRET, secret).await?;
             let msg = format!("Token “{}” created.", f.name.trim());
             Ok(cookies.done(msg, "/profile/tokens").into_response())
         }
@@ -312,7 +309,7 @@ async fn all(
     ctx: PageCtx,
     session: tower_sessions::Session,
 ) -> AppResult<Html<String>> {
-    let secret = session.remove::<String>(NEW_SECRET).await.ok().flatten();
+    let secret = crate::auth::session::take_shown::<String>(&session, NEW_SECRET).await;
     render_all(
         &state,
         &ctx,
@@ -417,10 +414,7 @@ async fn create_service(
     }
     match tokens::create_service(&state, &actor, &user, &f).await? {
         Ok((service, secret)) => {
-            session
-                .insert(NEW_SECRET, secret)
-                .await
-                .map_err(|e| crate::error::AppError::internal(anyhow::anyhow!(e.to_string())))?;
+            crate::auth::session::show_once(&session, NEW_SECRET, secret).await?;
             let msg = format!("Token “{}” created for {service}.", f.token.name.trim());
             Ok(cookies.done(msg, "/admin/tokens").into_response())
         }

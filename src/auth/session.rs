@@ -62,6 +62,24 @@ pub async fn refresh_epoch(session: &Session, id: AccountId, epoch: i32) -> Resu
     Ok(())
 }
 
+/// Keeps a secret for the next page only (post/redirect/get): the page that shows it takes it
+/// out as it shows it, so a reload neither shows it again nor makes another.
+pub async fn show_once<T: serde::Serialize + Send + Sync>(
+    session: &Session,
+    key: &str,
+    value: T,
+) -> Result<(), AppError> {
+    session
+        .insert(key, value)
+        .await
+        .map_err(|e| AppError::internal(anyhow::anyhow!(e.to_string())))
+}
+
+/// Takes out what `show_once` kept under `key`, if anything.
+pub async fn take_shown<T: serde::de::DeserializeOwned>(session: &Session, key: &str) -> Option<T> {
+    session.remove::<T>(key).await.ok().flatten()
+}
+
 /// The CSRF token of a logged-in session (created if an older session lacks one).
 pub async fn csrf_token(session: &Session) -> Result<String, AppError> {
     if let Some(t) = session.get::<String>(CSRF_KEY).await? {

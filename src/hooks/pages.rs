@@ -52,11 +52,7 @@ async fn page(
     )
     .fetch_all(&state.pool)
     .await?;
-    let shown = session
-        .remove::<(String, String)>(NEW_SECRET)
-        .await
-        .ok()
-        .flatten();
+    let shown = crate::auth::session::take_shown::<(String, String)>(&session, NEW_SECRET).await;
     let payload_url = format!(
         "{}/hooks/github",
         state
@@ -183,10 +179,7 @@ async fn new_secret(
     )
     .await?;
     tx.commit().await?;
-    session
-        .insert(NEW_SECRET, (repo.name.clone(), secret))
-        .await
-        .map_err(|e| AppError::internal(anyhow::anyhow!(e.to_string())))?;
+    crate::auth::session::show_once(&session, NEW_SECRET, (repo.name.clone(), secret)).await?;
     Ok(cookies.done(
         format!(
             "A new webhook secret for {}; the old one stops working.",

@@ -83,11 +83,7 @@ pub async fn destinations_section(
     session: &tower_sessions::Session,
 ) -> AppResult<AnyView> {
     let rows = store::destinations(&state.pool).await?;
-    let shown = session
-        .remove::<(String, String)>(NEW_SECRET)
-        .await
-        .ok()
-        .flatten();
+    let shown = crate::auth::session::take_shown::<(String, String)>(session, NEW_SECRET).await;
     let fresh = shown.map(|(name, secret)| {
         view! {
             <section class="card created" role="status">
@@ -278,10 +274,7 @@ async fn create(
     .await?;
     tx.commit().await?;
     if kind == "webhook" {
-        session
-            .insert(NEW_SECRET, (name.clone(), secret))
-            .await
-            .map_err(|e| AppError::internal(anyhow::anyhow!(e.to_string())))?;
+        crate::auth::session::show_once(&session, NEW_SECRET, (name.clone(), secret)).await?;
     }
     Ok(cookies
         .done(
