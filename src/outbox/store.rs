@@ -276,6 +276,11 @@ pub struct DestinationRow {
 }
 
 pub async fn destinations(pool: &PgPool) -> sqlx::Result<Vec<DestinationRow>> {
+    destinations_where(pool, None).await
+}
+
+/// All destinations, or only `id`.
+async fn destinations_where(pool: &PgPool, id: Option<i64>) -> sqlx::Result<Vec<DestinationRow>> {
     sqlx::query_as!(
         DestinationRow,
         r#"select d.id, d.name, d.kind, d.url, d.enabled, d.consecutive_failures, d.last_error,
@@ -284,15 +289,15 @@ pub async fn destinations(pool: &PgPool) -> sqlx::Result<Vec<DestinationRow>> {
                   (select count(*) from notify_deliveries x where x.destination_id = d.id and x.status = 'pending') as "pending!",
                   (select count(*) from notify_deliveries x where x.destination_id = d.id and x.status = 'dead') as "dead!",
                   array(select r.event from notify_routes r where r.destination_id = d.id order by r.event) as "events!"
-           from notify_destinations d order by d.name"#
+           from notify_destinations d where ($1::bigint is null or d.id = $1) order by d.name"#,
+        id
     )
     .fetch_all(pool)
     .await
 }
 
 pub async fn destination(pool: &PgPool, id: i64) -> sqlx::Result<Option<(DestinationRow, String)>> {
-    let all = destinations(pool).await?;
-    let Some(row) = all.into_iter().find(|d| d.id == id) else {
+    let Some(row) = destinations_where(pool, Some(id)).await?.pop() else {
         return Ok(None);
     };
     let secret = sqlx::query_scalar!("select secret from notify_destinations where id = $1", id)
