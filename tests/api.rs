@@ -229,10 +229,9 @@ async fn the_api_refuses_without_a_valid_token_and_in_its_own_words() {
     );
 
     // Revoked: stops at once.
-    let id: i64 = sqlx::query_scalar("select id from api_tokens where name = 'reader'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let id = app
+        .count("select id from api_tokens where name = 'reader'")
+        .await;
     let r = mo.post(&format!("/profile/tokens/{id}/revoke"), &[]).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert_eq!(api.get("/me").await.0, StatusCode::UNAUTHORIZED);
@@ -344,10 +343,7 @@ async fn bad_input_gets_a_json_error_and_writes_nothing() {
         (s, v["error"]["code"].as_str()),
         (StatusCode::NOT_FOUND, Some("not_found"))
     );
-    let n: i64 = sqlx::query_scalar("select count(*) from deployments")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let n = app.count("select count(*) from deployments").await;
     assert_eq!(n, 0, "nothing was written");
 }
 
@@ -377,10 +373,7 @@ async fn an_idempotency_key_replays_the_first_response_and_refuses_another_body(
     let (s2, _, second) = post(body).await;
     assert_eq!((s1, s2), (StatusCode::CREATED, StatusCode::CREATED));
     assert_eq!(first, second, "the same bytes");
-    let n: i64 = sqlx::query_scalar("select count(*) from deployments")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let n = app.count("select count(*) from deployments").await;
     assert_eq!(n, 1, "recorded once");
     let (s, v, _) = post(r#"{"service": "api", "environment": "prod", "version": "v3.8.2"}"#).await;
     assert_eq!(
@@ -416,10 +409,7 @@ async fn an_idempotency_key_replays_the_first_response_and_refuses_another_body(
         (s, v["error"]["code"].as_str()),
         (StatusCode::CONFLICT, Some("idempotency_outcome_unknown"))
     );
-    let n: i64 = sqlx::query_scalar("select count(*) from deployments")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let n = app.count("select count(*) from deployments").await;
     assert_eq!(n, 1, "not run again");
 }
 
@@ -611,10 +601,7 @@ async fn an_admin_sees_and_revokes_anyones_token_but_members_only_their_own() {
     let mo = app.logged_in("mo", Role::Member).await;
     let zoe = app.logged_in("zoe", Role::Member).await;
     let secret = token(&mo, "mine", &["read"]).await;
-    let id: i64 = sqlx::query_scalar("select id from api_tokens")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let id = app.count("select id from api_tokens").await;
     let r = zoe.post(&format!("/profile/tokens/{id}/revoke"), &[]).await;
     assert_eq!(r.status, StatusCode::NOT_FOUND, "not hers");
     assert_eq!(zoe.get("/admin/tokens").await.status, StatusCode::FORBIDDEN);
@@ -1252,10 +1239,9 @@ async fn an_admin_makes_a_service_token_that_acts_as_a_named_service() {
         ada.post("/admin/tokens", &fields).await.status,
         StatusCode::SEE_OTHER
     );
-    let services: i64 = sqlx::query_scalar("select count(*) from accounts where is_service")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let services = app
+        .count("select count(*) from accounts where is_service")
+        .await;
     assert_eq!(services, 1);
     let refused = ada
         .post(

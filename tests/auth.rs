@@ -239,10 +239,9 @@ async fn roles_are_enforced_on_every_admin_route() {
 async fn an_admin_cannot_demote_or_disable_themself() {
     let app = TestApp::spawn().await;
     let admin = app.logged_in("solo", Role::Admin).await;
-    let id: i64 = sqlx::query_scalar("select id from accounts where handle = 'solo'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let id = app
+        .count("select id from accounts where handle = 'solo'")
+        .await;
     let r = admin
         .post(&format!("/admin/members/{id}/role"), &[("role", "member")])
         .await;
@@ -260,10 +259,9 @@ async fn disabling_an_account_ends_its_sessions_and_blocks_login() {
     let admin = app.logged_in("root1", Role::Admin).await;
     let member = app.logged_in("mo", Role::Member).await;
     assert_eq!(member.get("/").await.status, StatusCode::OK);
-    let id: i64 = sqlx::query_scalar("select id from accounts where handle = 'mo'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let id = app
+        .count("select id from accounts where handle = 'mo'")
+        .await;
 
     let r = admin
         .post(&format!("/admin/members/{id}/disable"), &[])
@@ -509,10 +507,9 @@ async fn expired_and_revoked_invites_do_not_work() {
         .chars()
         .take_while(|c| !c.is_whitespace() && *c != '<')
         .collect();
-    let id: i64 = sqlx::query_scalar("select id from invites where note = 'for zed'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let id = app
+        .count("select id from invites where note = 'for zed'")
+        .await;
     let r = admin
         .post(&format!("/admin/invites/{id}/revoke"), &[])
         .await;

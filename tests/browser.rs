@@ -580,10 +580,7 @@ async fn every_main_page_fits_a_phone_screen() {
         .find(|(h, _, _)| h == "linus")
         .expect("the demo lead")
         .clone();
-    let incident: i64 = sqlx::query_scalar("select max(id) from incidents")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let incident = app.count("select max(id) from incidents").await;
     let driver = start_chromedriver();
     let profile = tempfile::tempdir().unwrap();
     let c = browser_sized(&driver, profile.path(), "390,844").await;
@@ -705,10 +702,9 @@ async fn every_main_page_fits_a_phone_screen() {
 async fn a_rollback_is_confirmed_and_an_incident_is_followed_to_its_resolution() {
     let app = TestApp::spawn().await;
     app.account("lee", Role::Lead).await;
-    let lee: i64 = sqlx::query_scalar("select id from accounts where handle = 'lee'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let lee = app
+        .count("select id from accounts where handle = 'lee'")
+        .await;
     sqlx::query("insert into services (name, role, owner_id) values ('api', 'api', $1)")
         .bind(lee)
         .execute(&app.pool)

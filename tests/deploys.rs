@@ -216,10 +216,7 @@ async fn a_resubmitted_form_records_the_deployment_once() {
             .body
             .contains("was already recorded")
     );
-    let n: i64 = sqlx::query_scalar("select count(*) from deployments")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let n = app.count("select count(*) from deployments").await;
     assert_eq!(n, 1);
 }
 
@@ -265,10 +262,7 @@ async fn skew_and_image_flags_are_shown() {
         ask.body
     );
     assert!(ask.body.contains("Record anyway") && ask.body.contains("value=\"v3.9.0\""));
-    let recorded: i64 = sqlx::query_scalar("select count(*) from deployments")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let recorded = app.count("select count(*) from deployments").await;
     assert_eq!(recorded, 1, "nothing is saved until it is confirmed");
     for (svc, v) in [("rpc-user", "v3.9.0"), ("push", "v3.6.0")] {
         let r = lead
@@ -394,10 +388,7 @@ async fn the_prober_marks_a_service_down_after_consecutive_failures_and_up_again
     up.store(true, Ordering::SeqCst);
     round().await;
     assert!(cell(&lead.get("/deployments").await.body, "api").contains("badge health-up"));
-    let samples: i64 = sqlx::query_scalar("select count(*) from health_samples")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let samples = app.count("select count(*) from health_samples").await;
     assert_eq!(samples, 5);
     let page = lead.get("/services/api").await.body;
     assert!(
@@ -430,10 +421,7 @@ async fn two_instances_never_probe_the_same_target() {
         deploys::prober::claim_due(&second, "instance-b", 100),
     );
     let (a, b) = (a.unwrap(), b.unwrap());
-    let total: i64 = sqlx::query_scalar("select count(*) from health_targets")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let total = app.count("select count(*) from health_targets").await;
     assert_eq!(
         (a.len() + b.len()) as i64,
         total,
@@ -525,10 +513,7 @@ async fn incidents_open_and_resolve_and_offline_sites_get_a_bundle_plan() {
             && list.contains(&format!("#{dep} v3.8.0"))
             && list.contains(">open<")
     );
-    let id: i64 = sqlx::query_scalar("select id from incidents")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let id = app.count("select id from incidents").await;
     let no_note = lead.post(&format!("/incidents/{id}/resolve"), &[]).await;
     assert_eq!(no_note.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(no_note.body.contains("Write what restored service."));
@@ -671,10 +656,7 @@ async fn samples_older_than_two_weeks_are_folded_into_daily_rows() {
             .await
             .unwrap();
     assert_eq!((checks, failures), (8, 2));
-    let left: i64 = sqlx::query_scalar("select count(*) from health_samples")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let left = app.count("select count(*) from health_samples").await;
     assert_eq!(left, 1, "recent samples stay");
 }
 

@@ -454,10 +454,9 @@ async fn search_finds_by_title_body_and_comments_and_respects_filters() {
 async fn the_list_pages_newest_first_with_the_filters_kept() {
     let app = TestApp::spawn().await;
     let ann = app.logged_in("ann", Role::Member).await;
-    let owner: i64 = sqlx::query_scalar("select id from accounts where handle = 'ann'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let owner = app
+        .count("select id from accounts where handle = 'ann'")
+        .await;
     sqlx::query(
         "update doc_counter set last = 60;
          ",
@@ -536,10 +535,7 @@ async fn threads_resolve_and_reopen_and_revisions_can_be_compared() {
         &[("body", "Is 2 ms measured?"), ("section", "Alternatives")],
     )
     .await;
-    let thread: i64 = sqlx::query_scalar("select id from doc_comments")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let thread = app.count("select id from doc_comments").await;
     ann.post(
         "/docs/1/comments",
         &[

@@ -57,11 +57,9 @@ async fn deliver(
 /// Waits until the worker has processed every delivery.
 async fn settled(app: &TestApp) -> Vec<(String, String, String)> {
     for _ in 0..100 {
-        let pending: i64 =
-            sqlx::query_scalar("select count(*) from github_deliveries where status = 'pending'")
-                .fetch_one(&app.pool)
-                .await
-                .unwrap();
+        let pending = app
+            .count("select count(*) from github_deliveries where status = 'pending'")
+            .await;
         if pending == 0 {
             break;
         }
@@ -235,10 +233,9 @@ async fn signed_deliveries_record_tags_deployments_and_merged_pull_requests() {
 
     let page = ada.get("/admin/integrations").await.body;
     assert!(page.contains("immutable") && page.contains("Process again"));
-    let id: i64 = sqlx::query_scalar("select id from github_deliveries where delivery_id = 'd-8'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let id = app
+        .count("select id from github_deliveries where delivery_id = 'd-8'")
+        .await;
     let r = ada
         .post(&format!("/admin/integrations/deliveries/{id}/again"), &[])
         .await;
@@ -307,10 +304,7 @@ async fn a_missing_or_wrong_signature_is_refused_and_stored_nowhere() {
         StatusCode::PAYLOAD_TOO_LARGE,
         "GitHub's limit is 25 MB"
     );
-    let n: i64 = sqlx::query_scalar("select count(*) from github_deliveries")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let n = app.count("select count(*) from github_deliveries").await;
     assert_eq!(n, 0);
     let mo = app.logged_in("mo", Role::Member).await;
     assert_eq!(

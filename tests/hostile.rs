@@ -283,10 +283,7 @@ async fn control_characters_anywhere_get_a_422_naming_the_field_and_store_nothin
         .await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.body.contains("“reason”"));
-    let events: i64 = sqlx::query_scalar("select count(*) from presence_events")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let events = app.count("select count(*) from presence_events").await;
     assert_eq!(events, 0, "nothing was written");
     // Line breaks and tabs in a text field are fine.
     let ok = ann

@@ -133,10 +133,7 @@ async fn a_month_of_production_deployments_gives_the_keys_worked_out_by_hand() {
         )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    let incident: i64 = sqlx::query_scalar("select max(id) from incidents")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let incident = app.count("select max(id) from incidents").await;
     app.state.clock.set(at("2026-03-02T14:00:00Z"));
     lee.post(
         &format!("/incidents/{incident}/resolve"),
@@ -348,10 +345,9 @@ async fn a_month_of_production_deployments_gives_the_keys_worked_out_by_hand() {
 async fn merged_pull_requests_give_lead_times_and_the_first_deployment_never_absorbs_history() {
     let app = TestApp::spawn_at_with("2026-03-01T09:00:00Z", |c| c.insight_min_points = 1).await;
     let lee = lead_with_api(&app, Some("server")).await;
-    let repo: i64 = sqlx::query_scalar("select id from repositories where name = 'server'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let repo = app
+        .count("select id from repositories where name = 'server'")
+        .await;
     // Tags (no pull requests yet): v1.0.0 tagged long ago and deployed first — no predecessor,
     // not counted; v1.0.1 tagged 2 h before its deployment.
     for (tag, tagged) in [

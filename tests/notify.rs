@@ -91,10 +91,6 @@ async fn until(what: &str, mut ok: impl AsyncFnMut() -> bool) {
     }
 }
 
-async fn count(app: &TestApp, sql: &str) -> i64 {
-    sqlx::query_scalar(sql).fetch_one(&app.pool).await.unwrap()
-}
-
 fn verify(secret: &str, body: &[u8], signature: &str) -> bool {
     let mut mac = Hmac::<Sha256>::new_from_slice(secret.as_bytes()).unwrap();
     mac.update(body);
@@ -118,11 +114,8 @@ async fn a_burst_reaches_a_signed_webhook_in_order_and_once_after_the_receiver_w
     rx.set_down(true);
     enqueue(&app, Event::DeploymentFailed, 30).await;
     until("a failed attempt", async || {
-        count(
-            &app,
-            "select count(*) from notify_deliveries where attempts > 0",
-        )
-        .await
+        app.count("select count(*) from notify_deliveries where attempts > 0")
+            .await
             > 0
     })
     .await;
@@ -152,11 +145,8 @@ async fn a_burst_reaches_a_signed_webhook_in_order_and_once_after_the_receiver_w
         assert!(g.json()["url"].as_str().unwrap().ends_with("/deployments"));
     }
     until("all marked sent", async || {
-        count(
-            &app,
-            "select count(*) from notify_deliveries where status = 'sent'",
-        )
-        .await
+        app.count("select count(*) from notify_deliveries where status = 'sent'")
+            .await
             == 30
     })
     .await;
@@ -237,11 +227,8 @@ async fn a_row_that_keeps_failing_dies_visibly_without_blocking_the_rest_and_can
     rx.set_down(true);
     enqueue(&app, Event::IncidentResolved, 1).await;
     until("three failures in a row", async || {
-        count(
-            &app,
-            "select consecutive_failures::bigint from notify_destinations",
-        )
-        .await
+        app.count("select consecutive_failures::bigint from notify_destinations")
+            .await
             >= 3
     })
     .await;
@@ -259,11 +246,8 @@ async fn a_row_that_keeps_failing_dies_visibly_without_blocking_the_rest_and_can
     let got = rx.wait_for(3).await;
     assert_eq!(got[2].json()["text"], "Incident opened number 1");
     assert_eq!(
-        count(
-            &app,
-            "select count(*) from notify_deliveries where status = 'dead'"
-        )
-        .await,
+        app.count("select count(*) from notify_deliveries where status = 'dead'")
+            .await,
         0
     );
     assert!(

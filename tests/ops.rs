@@ -295,10 +295,7 @@ async fn the_demo_team_comes_with_a_week_of_availability_and_release_history() {
     ] {
         assert!(server.contains(line), "{line}");
     }
-    let tags: i64 = sqlx::query_scalar("select count(*) from release_tags")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let tags = app.count("select count(*) from release_tags").await;
     assert!(tags >= 30);
     assert!(server.contains("Fix session fixation on reconnect"));
 
@@ -352,27 +349,19 @@ async fn the_demo_team_comes_with_a_week_of_availability_and_release_history() {
             .body
             .contains("digests disagree between registries")
     );
-    let incidents: i64 = sqlx::query_scalar("select count(*) from incidents")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let incidents = app.count("select count(*) from incidents").await;
     assert_eq!(
         incidents, 8,
         "two on the matrix's services, six from the months of production deployments insight reads"
     );
-    let attributed: i64 =
-        sqlx::query_scalar("select count(*) from incidents where caused_by is not null")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let attributed = app
+        .count("select count(*) from incidents where caused_by is not null")
+        .await;
     assert!(
         attributed >= 5,
         "attributed by default or by name: {attributed}"
     );
-    let deployments: i64 = sqlx::query_scalar("select count(*) from deployments")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let deployments = app.count("select count(*) from deployments").await;
     assert!(deployments > 150, "months of deployments: {deployments}");
 
     let states: Vec<String> = sqlx::query_scalar("select distinct status from docs order by 1")
@@ -382,11 +371,9 @@ async fn the_demo_team_comes_with_a_week_of_availability_and_release_history() {
     assert_eq!(states.len(), 9, "docs in every state: {states:?}");
     let docs = ada.get("/docs").await.body;
     assert!(docs.contains("Lease health probes through PostgreSQL"));
-    let verdicts: i64 =
-        sqlx::query_scalar("select count(*) from doc_reviewers where verdict is not null")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let verdicts = app
+        .count("select count(*) from doc_reviewers where verdict is not null")
+        .await;
     assert!(verdicts >= 20);
 }
 

@@ -178,10 +178,7 @@ async fn importing_a_git_repository_twice_records_once_and_reports_policy_breaks
         second.contains("0 new tags, 5 already recorded, 0 new lines"),
         "idempotent"
     );
-    let count: i64 = sqlx::query_scalar("select count(*) from release_tags")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let count = app.count("select count(*) from release_tags").await;
     assert_eq!(count, 5);
 
     // The annotated tag is recorded at its commit, not at the tag object.
@@ -423,10 +420,9 @@ async fn a_repository_imported_from_a_clone_is_re_imported_when_due() {
             .unwrap(),
         1
     );
-    let n: i64 = sqlx::query_scalar("select count(*) from release_tags where name like 'v1.1.%'")
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let n = app
+        .count("select count(*) from release_tags where name like 'v1.1.%'")
+        .await;
     assert!(n >= 4, "the missed tags are recorded: {n}");
     let outcome: String =
         sqlx::query_scalar("select last_import_outcome from repositories where name = 'server'")

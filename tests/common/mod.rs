@@ -167,6 +167,11 @@ impl TestApp {
         }
     }
 
+    /// The number `sql` selects (`select count(*) from …`), for asserting what was written.
+    pub async fn count(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
+    }
+
     /// A browser-like client: keeps cookies, does not follow redirects.
     pub fn client(&self) -> Client {
         Client {
