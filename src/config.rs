@@ -106,6 +106,19 @@ pub struct ServeOpts {
     #[arg(long, env = "FLOWDECK_ATTRIBUTION_DAYS", default_value_t = 7)]
     pub attribution_days: i32,
 
+    /// Team rhythm: the weekday weekly updates are due, in each member's own zone (mon … sun).
+    #[arg(long, env = "FLOWDECK_UPDATE_DUE_WEEKDAY", default_value = "fri")]
+    pub update_due_weekday: String,
+
+    /// Team rhythm: a milestone is due at most this many days ahead.
+    #[arg(long, env = "FLOWDECK_MILESTONE_MAX_DAYS", default_value_t = 14)]
+    pub milestone_max_days: i64,
+
+    /// Team rhythm: hours a blocker runs (paused while its member is offline or on leave) before
+    /// its helpers, the team, then the leads are asked.
+    #[arg(long, env = "FLOWDECK_ESCALATION_HOURS", default_value = "1,2,3")]
+    pub escalation_hours: String,
+
     /// Attempts at delivering a notification before it is dead (shown to admins with a retry
     /// button). With the backoff doubling from 1 s to at most 1 h, 20 attempts span about 9 hours.
     #[arg(long, env = "FLOWDECK_OUTBOX_MAX_ATTEMPTS", default_value_t = 20)]
@@ -179,6 +192,9 @@ pub struct Config {
     pub outbox_backoff_ms: u64,
     pub insight_min_points: usize,
     pub attribution_days: i32,
+    pub update_due_weekday: chrono::Weekday,
+    pub milestone_max_days: i64,
+    pub escalation_hours: [f64; 3],
     pub invite_ttl_hours: i64,
     pub leave_notice_hours: i64,
     pub maintained_minor_lines: usize,
@@ -261,6 +277,11 @@ impl Config {
             outbox_max_attempts: opts.outbox_max_attempts.clamp(1, 1000),
             insight_min_points: opts.insight_min_points.clamp(1, 1000),
             attribution_days: opts.attribution_days.clamp(0, 365),
+            update_due_weekday: crate::rhythm::model::parse_weekday(&opts.update_due_weekday)
+                .map_err(|e| anyhow::anyhow!("FLOWDECK_UPDATE_DUE_WEEKDAY: {e}"))?,
+            milestone_max_days: opts.milestone_max_days.clamp(1, 366),
+            escalation_hours: crate::rhythm::model::parse_hours(&opts.escalation_hours)
+                .map_err(|e| anyhow::anyhow!("FLOWDECK_ESCALATION_HOURS: {e}"))?,
             outbox_backoff_ms: opts.outbox_backoff_ms.clamp(1, 3_600_000),
             invite_ttl_hours: opts.invite_ttl_hours,
             leave_notice_hours: opts.leave_notice_hours,
@@ -381,6 +402,9 @@ mod tests {
                 outbox_max_attempts: 20,
                 insight_min_points: 5,
                 attribution_days: 7,
+                update_due_weekday: "fri".into(),
+                milestone_max_days: 14,
+                escalation_hours: "1,2,3".into(),
                 outbox_backoff_ms: 1000,
                 invite_ttl_hours: 1,
                 leave_notice_hours: 24,

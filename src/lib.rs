@@ -21,6 +21,7 @@ pub mod ops;
 pub mod outbox;
 pub mod presence;
 pub mod releases;
+pub mod rhythm;
 pub mod server;
 pub mod state;
 pub mod telemetry;

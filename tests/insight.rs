@@ -559,3 +559,256 @@ async fn hostile_filters_and_causes_get_a_clear_refusal_and_no_live_tag() {
         assert!(!r.body.contains("<script>"), "{cause}");
     }
 }
+
+/// The symmetric difference between the rollups the triggers kept and a recount from scratch
+/// (failures recomputed in a transaction that is rolled back): 0 when they agree.
+async fn rollup_drift(app: &TestApp) -> (i64, i64) {
+    let days: i64 = sqlx::query_scalar(
+        "with recount as (
+             select x.service_id, x.environment_id, (x.started_at at time zone 'UTC')::date as day,
+                    count(*)::int as deployments,
+                    (count(*) filter (where x.status in ('succeeded', 'rolled_back')))::int as live,
+                    count(f.deployment_id)::int as failing,
+                    (count(*) filter (where x.hotfix or x.status = 'rolled_back'))::int as reworked
+             from deployments x left join insight_failures f on f.deployment_id = x.id
+             where x.status in ('succeeded', 'failed', 'rolled_back')
+             group by 1, 2, 3)
+         select count(*) from ((select * from recount except select * from insight_days)
+                               union all (select * from insight_days except select * from recount)) d",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let mut tx = app.pool.begin().await.unwrap();
+    sqlx::query("create temp table kept on commit drop as select * from insight_failures")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("delete from insight_failures")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    sqlx::query("select count(insight_refresh_failure(id)::text) from deployments")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let failures: i64 = sqlx::query_scalar(
+        "select count(*) from ((select * from kept except select * from insight_failures)
+                               union all (select * from insight_failures except select * from kept)) d",
+    )
+    .fetch_one(&mut *tx)
+    .await
+    .unwrap();
+    tx.rollback().await.unwrap();
+    (days, failures)
+}
+
+#[tokio::test]
+async fn the_rollups_equal_a_recount_after_concurrent_writes() {
+    let app = TestApp::spawn_at_with("2026-03-02T10:00:00Z", |c| c.insight_min_points = 1).await;
+    let lee = lead_with_api(&app, None).await;
+    // 24 deployments of api to prod recorded at once: every third failed, every fourth a hotfix.
+    let forms: Vec<Vec<(String, String)>> = (0..24)
+        .map(|i| {
+            let mut f = vec![
+                ("service".to_string(), "api".to_string()),
+                ("environment".into(), "prod".into()),
+                ("version".into(), format!("v1.0.{i}")),
+                (
+                    "status".into(),
+                    if i % 3 == 0 { "failed" } else { "succeeded" }.into(),
+                ),
+                ("idempotency_key".into(), format!("k{i}")),
+                ("confirm".into(), "yes".into()),
+            ];
+            if i % 4 == 0 {
+                f.push(("hotfix".into(), "on".into()));
+            }
+            f
+        })
+        .collect();
+    let pages = futures_util::future::join_all(forms.iter().map(|f| {
+        let fields: Vec<(&str, &str)> = f.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let lee = &lee;
+        async move { lee.post("/deployments", &fields).await }
+    }))
+    .await;
+    for p in &pages {
+        assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    }
+    // Incidents opened at once an hour later, each blamed on the latest deployment by default.
+    app.state.clock.set(at("2026-03-02T11:00:00Z"));
+    let titles: Vec<String> = (0..6).map(|i| format!("outage {i}")).collect();
+    let pages = futures_util::future::join_all(titles.iter().map(|t| {
+        let lee = &lee;
+        async move {
+            lee.post(
+                "/incidents",
+                &[
+                    ("service", "api"),
+                    ("environment", "prod"),
+                    ("severity", "sev2"),
+                    ("title", t.as_str()),
+                ],
+            )
+            .await
+        }
+    }))
+    .await;
+    for p in &pages {
+        assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    }
+    assert_eq!(rollup_drift(&app).await, (0, 0));
+
+    // The page reads the same numbers: 24 deployments, 8 failed + the one the incidents blame.
+    app.state.clock.set(at("2026-03-03T09:00:00Z"));
+    let blamed = app
+        .count("select count(distinct caused_by) from incidents where caused_by is not null")
+        .await;
+    let failed_and_blamed = app
+        .count(
+            "select count(*) from deployments
+             where status = 'failed' or id in (select caused_by from incidents)",
+        )
+        .await;
+    assert_eq!(blamed, 1);
+    let page = lee.get("/insight?window=30").await.body;
+    let fail = tile(&page, "Change fail rate");
+    assert!(
+        fail.contains(&format!("{failed_and_blamed} of 24 deployments")),
+        "{fail}"
+    );
+    let rework = tile(&page, "Deployment rework rate");
+    assert!(rework.contains("6 of 24 deployments"), "{rework}");
+    // Not restored yet: the blamed deployment's incidents are open; the failures were followed by
+    // later deployments — except one recorded after every live one (ties at the same instant).
+    let recovery = tile(&page, "Failed deployment recovery time");
+    assert!(recovery.contains("recoveries"), "{recovery}");
+
+    // Resolving the incidents restores service: the rollups follow, still equal to a recount.
+    let ids: Vec<i64> = sqlx::query_scalar("select id from incidents order by id")
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    app.state.clock.set(at("2026-03-02T12:30:00Z"));
+    for id in ids {
+        let r = lee
+            .post(&format!("/incidents/{id}/resolve"), &[("body", "fixed")])
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    }
+    assert_eq!(rollup_drift(&app).await, (0, 0));
+    let restored = app
+        .count(
+            "select count(*) from insight_failures f join deployments d on d.id = f.deployment_id
+             where d.status = 'succeeded' and f.restored_at = '2026-03-02T12:30:00Z'",
+        )
+        .await;
+    assert_eq!(
+        restored, 1,
+        "the blamed deployment is restored when its incidents end"
+    );
+}
+
+#[tokio::test]
+async fn beyond_two_thousand_changes_lead_time_comes_from_buckets_within_five_percent() {
+    let app = TestApp::spawn_at_with("2026-03-01T09:00:00Z", |c| c.insight_min_points = 1).await;
+    let lee = lead_with_api(&app, Some("server")).await;
+    deploy(
+        &app,
+        &lee,
+        "2026-03-02T10:00:00Z",
+        "prod",
+        "v1.0.0",
+        "succeeded",
+        false,
+    )
+    .await;
+    deploy(
+        &app,
+        &lee,
+        "2026-03-20T10:00:00Z",
+        "prod",
+        "v1.0.1",
+        "succeeded",
+        false,
+    )
+    .await;
+    // 2,500 pull requests merged between the two deployments, every 9 minutes back from the
+    // second: lead times from 9 minutes to 15.6 days.
+    let repo = app
+        .count("select id from repositories where name = 'server'")
+        .await;
+    sqlx::query(
+        "insert into change_records (repository_id, number, title, author, merge_sha, opened_at, merged_at)
+         select $1, n, 'change ' || n, 'ann', '', t, t
+         from generate_series(1, 2500) n,
+              lateral (select timestamptz '2026-03-20T10:00:00Z' - n * interval '9 minutes' as t) m;
+         ",
+    )
+    .bind(repo)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    sqlx::query("select count(link_change(repository_id, number)::text) from change_records")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    app.state.clock.set(at("2026-03-25T00:00:00Z"));
+    let exact: (f64, f64) = sqlx::query_as(
+        "select percentile_disc(0.5) within group (order by extract(epoch from first_deployed_at - merged_at) / 3600.0)::float8,
+                percentile_disc(0.9) within group (order by extract(epoch from first_deployed_at - merged_at) / 3600.0)::float8
+         from change_records",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let page = lee.get("/insight?window=30").await.body;
+    let lead = tile(&page, "Change lead time");
+    assert!(
+        lead.contains("2500 changes (percentiles within 5 %)"),
+        "{lead}"
+    );
+    // The same number through the API, within 2.5 % of the exact percentiles.
+    let r = lee
+        .post(
+            "/profile/tokens",
+            &[("name", "dash"), ("days", "30"), ("scopes", "read")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let tokens = lee.get("/profile/tokens").await.body;
+    let start = tokens.find("<code class=\"copy\">").unwrap() + 19;
+    let token = &tokens[start..start + tokens[start..].find('<').unwrap()];
+    let body: serde_json::Value = reqwest::Client::new()
+        .get(format!("{}/api/v1/insight?window=30&service=api", app.base))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let lt = &body["keys"][1];
+    assert_eq!(lt["points"], 2500, "{lt}");
+    let (median, p90) = (
+        lt["value"].as_f64().unwrap(),
+        lt["second"].as_f64().unwrap(),
+    );
+    assert!(
+        (median - exact.0).abs() / exact.0 <= 0.025,
+        "{median} vs {}",
+        exact.0
+    );
+    assert!(
+        (p90 - exact.1).abs() / exact.1 <= 0.025,
+        "{p90} vs {}",
+        exact.1
+    );
+    // The rows behind it are still every change, exactly.
+    let csv = lee
+        .get("/insight/rows.csv?key=lead-time&window=30")
+        .await
+        .body;
+    assert_eq!(csv.lines().count(), 2501);
+}

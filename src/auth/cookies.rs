@@ -66,6 +66,13 @@ impl Cookies {
         Redirect::to(to)
     }
 
+    /// A refusal of a one-button form (a state change, a one-line note): shows `why` as an error
+    /// on the page at `to`, then redirects there (303).
+    pub fn refuse(&self, why: impl Into<String>, to: &str) -> Redirect {
+        self.flash(Flash::error(why));
+        Redirect::to(to)
+    }
+
     /// The one form outcome. `result` is what the operation said: done → its message as a flash
     /// and a 303 to `to`; refused in the user's terms (`Conflict`, `BadRequest`) → `again(reason)`
     /// renders the same page with the reason at the form and what was typed kept, answered 422.

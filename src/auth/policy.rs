@@ -55,6 +55,10 @@ pub enum Action {
     SetOwnStatus,
     /// Ask for a critical fix to be backported (every member).
     FileBackport,
+    /// Write one's own weekly update, milestones and blockers (team rhythm): only about oneself.
+    WriteRhythm { owner: AccountId },
+    /// Resolve a blocker: the member who raised it, a helper they named, or a lead.
+    ResolveBlocker { owner: AccountId, helper: bool },
 }
 
 /// Whether `user` may do `action`. Nobody anonymous may do anything here.
@@ -79,6 +83,8 @@ pub fn can(user: Option<&CurrentUser>, action: Action) -> bool {
             u.role >= Role::Lead || recorder == Some(u.id)
         }
         Action::ReportHealth { production } => u.role >= Role::Lead || !production,
+        Action::WriteRhythm { owner } => owner == u.id,
+        Action::ResolveBlocker { owner, helper } => owner == u.id || helper || u.role >= Role::Lead,
         // DESIGN §2: every member may do these; listed so each write names its rule (and API
         // token scopes can map onto them).
         Action::RecordDeployment
@@ -125,6 +131,13 @@ pub fn require(user: Option<&CurrentUser>, action: Action) -> Result<(), AppErro
         }
         Action::ReportHealth { .. } => {
             "In production only leads report health by hand; tell a lead what you see.".into()
+        }
+        Action::WriteRhythm { .. } => {
+            "Updates, milestones and blockers are written by the member they are about.".into()
+        }
+        Action::ResolveBlocker { .. } => {
+            "Only the member who raised it, a helper they named or a lead resolves a blocker."
+                .into()
         }
         _ => "Only admins can do this. Ask an admin if you need it done.".into(),
     }))
@@ -173,6 +186,11 @@ mod tests {
             Action::ReviewDoc,
             Action::SetOwnStatus,
             Action::FileBackport,
+            Action::WriteRhythm { owner: id },
+            Action::ResolveBlocker {
+                owner: id,
+                helper: false,
+            },
         ];
         for a in &all {
             match a {
@@ -198,7 +216,9 @@ mod tests {
                 | Action::WriteDocs
                 | Action::ReviewDoc
                 | Action::SetOwnStatus
-                | Action::FileBackport => {}
+                | Action::FileBackport
+                | Action::WriteRhythm { .. }
+                | Action::ResolveBlocker { .. } => {}
             }
         }
         all
@@ -302,6 +322,32 @@ mod tests {
             (Action::ReviewDoc, [false, true, true, true]),
             (Action::SetOwnStatus, [false, true, true, true]),
             (Action::FileBackport, [false, true, true, true]),
+            (Action::WriteRhythm { owner: me }, [false, true, true, true]),
+            (
+                Action::WriteRhythm { owner: other },
+                [false, false, false, false],
+            ),
+            (
+                Action::ResolveBlocker {
+                    owner: me,
+                    helper: false,
+                },
+                [false, true, true, true],
+            ),
+            (
+                Action::ResolveBlocker {
+                    owner: other,
+                    helper: true,
+                },
+                [false, true, true, true],
+            ),
+            (
+                Action::ResolveBlocker {
+                    owner: other,
+                    helper: false,
+                },
+                [false, false, true, true],
+            ),
         ];
         // Every action has a row: adding an action without one fails here (and `every_action`'s
         // match fails to compile until it names the new action).

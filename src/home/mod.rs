@@ -21,7 +21,7 @@ async fn home(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<Str
     // The tiles' queries are independent: run them at once.
     let pool = &state.pool;
     let user = ctx.user.clone();
-    let (team, to_decide, down, latest, queue, mine, delivery) = tokio::try_join!(
+    let (team, to_decide, down, latest, queue, mine, delivery, rhythm) = tokio::try_join!(
         presence::team_now(&state),
         async {
             Ok::<_, AppError>(match &user {
@@ -46,6 +46,12 @@ async fn home(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<Str
             })
         },
         crate::insight::team_keys(&state),
+        async {
+            Ok::<_, AppError>(match &user {
+                Some(u) => Some(crate::rhythm::pages::home_card(&state, &ctx, u.id.0).await?),
+                None => None,
+            })
+        },
     )?;
     let tz = ctx.tz().to_string();
     let counts = Status::KEYS
@@ -186,6 +192,12 @@ async fn home(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<Str
                 <h2>"Delivery"</h2>
                 {crate::insight::pages::tiles_compact(&delivery)}
             </section>
+            {rhythm.map(|card| view! {
+                <section class="card">
+                    <h2>"Rhythm"</h2>
+                    {card}
+                </section>
+            })}
         </div>
     };
     Ok(ui::page(&ctx, "Home", body))

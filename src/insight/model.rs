@@ -203,10 +203,14 @@ pub struct KeyValue {
     pub weekly: Vec<(NaiveDate, Option<f64>)>,
 }
 
-/// A deployment that went live: when it started, and when it took effect.
-type Live = (DateTime<Utc>, DateTime<Utc>);
-
-/// Per failing deployment: why it counts, and when service was restored.
+/// A failing deployment (from the rollup `insight_failures`): why it counts, and when service
+/// was restored. Why and when follow one rule, kept by the database in the writing transaction
+/// (`insight_refresh_failure` in the migration `roll_up_insight`):
+/// - failed: restored when the next deployment of the same service and environment that went
+///   live took effect;
+/// - rolled back: restored when it was rolled back;
+/// - succeeded but caused incidents: restored when every one of them ended — resolved, or
+///   replaced by a later live deployment, whichever came first; never by the deployment itself.
 #[derive(Clone, Debug)]
 pub struct Failure {
     pub deployment: i64,
@@ -219,7 +223,6 @@ pub struct Failure {
 #[derive(Clone, Debug)]
 pub struct Report {
     pub keys: Vec<KeyValue>,
-    pub failures: Vec<Failure>,
 }
 
 fn hours(d: Duration) -> f64 {
@@ -228,7 +231,11 @@ fn hours(d: Duration) -> f64 {
 
 /// The Monday of `t`'s ISO week.
 pub fn week_of(t: DateTime<Utc>) -> NaiveDate {
-    let d = t.date_naive();
+    monday(t.date_naive())
+}
+
+/// The Monday of `d`'s ISO week.
+pub fn monday(d: NaiveDate) -> NaiveDate {
     d - Duration::days(i64::from(d.weekday().num_days_from_monday()))
 }
 
@@ -244,212 +251,137 @@ pub fn weeks(from: DateTime<Utc>, to: DateTime<Utc>) -> Vec<NaiveDate> {
     out
 }
 
-/// Computes the five keys over `deps` (production deployments started in [`from`, `to`), in
-/// order of start), `incs` (their incidents, attributed) and `lead` (lead times in summary). A key with fewer than
+/// One UTC day of production deployments in scope, counted by the rollup `insight_days`.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Day {
+    pub day: NaiveDate,
+    /// Reached a final state (succeeded, failed or rolled back).
+    pub deployments: i64,
+    /// Went live (succeeded or rolled back).
+    pub live: i64,
+    /// Needed intervention (a row in `insight_failures`).
+    pub failing: i64,
+    /// Hotfixes and rollbacks.
+    pub reworked: i64,
+}
+
+/// Durations in summary (lead time, recovery): how many, median and p90 in hours, the median
+/// per week (Monday), how many are still open (recovery), and whether the percentiles come from
+/// 5 % histogram buckets rather than every sample.
+#[derive(Clone, Debug, Default)]
+pub struct Summary {
+    pub points: usize,
+    pub median: Option<f64>,
+    pub p90: Option<f64>,
+    pub weekly: HashMap<NaiveDate, f64>,
+    pub open: usize,
+    pub approximate: bool,
+}
+
+/// Computes the five keys from the window's days (production deployments started in [`from`,
+/// `to`)), the recovery times of its failures and its lead times. A key with fewer than
 /// `min_points` data points has no value and no band.
 pub fn compute(
-    deps: &[Dep],
-    incs: &[Inc],
-    lead: &LeadSummary,
+    days: &[Day],
+    recovery: &Summary,
+    lead: &Summary,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     min_points: usize,
 ) -> Report {
     let span_weeks = (hours(to - from) / (24.0 * 7.0)).max(1.0 / 7.0);
     let week_list = weeks(from, to);
-    let caused: HashMap<i64, Vec<&Inc>> = incs.iter().fold(HashMap::new(), |mut m, i| {
-        if let Some(d) = i.caused_by {
-            m.entry(d).or_default().push(i);
-        }
-        m
-    });
     let enough = |n: usize| n >= min_points.max(1);
+    let mut per_week: BTreeMap<NaiveDate, Day> =
+        week_list.iter().map(|w| (*w, Day::default())).collect();
+    for d in days {
+        let w = per_week.entry(monday(d.day)).or_default();
+        w.deployments += d.deployments;
+        w.live += d.live;
+        w.failing += d.failing;
+        w.reworked += d.reworked;
+    }
+    let total = |f: fn(&Day) -> i64| days.iter().map(f).sum::<i64>() as usize;
+    let (deployments, live, failing, reworked) = (
+        total(|d| d.deployments),
+        total(|d| d.live),
+        total(|d| d.failing),
+        total(|d| d.reworked),
+    );
+    let live_days = days.iter().filter(|d| d.live > 0).count();
+    let share = |part: i64, of: i64| (of > 0).then(|| part as f64 / of as f64);
+    let weekly = |pick: &dyn Fn(&Day) -> Option<f64>| -> Vec<(NaiveDate, Option<f64>)> {
+        per_week.iter().map(|(w, d)| (*w, pick(d))).collect()
+    };
 
     // Frequency: live deployments per week, and the days with one.
-    let live: Vec<&Dep> = deps.iter().filter(|d| d.live()).collect();
-    let days: std::collections::HashSet<NaiveDate> =
-        live.iter().map(|d| d.started_at.date_naive()).collect();
-    let mut per_week: BTreeMap<NaiveDate, usize> = week_list.iter().map(|w| (*w, 0)).collect();
-    for d in &live {
-        *per_week.entry(week_of(d.started_at)).or_default() += 1;
-    }
-    let freq_value = live.len() as f64 / span_weeks;
+    let freq_value = live as f64 / span_weeks;
     let frequency = KeyValue {
         key: Key::Frequency,
-        value: enough(live.len()).then_some(freq_value),
-        second: enough(live.len()).then_some(days.len() as f64 / span_weeks),
-        points: live.len(),
-        detail: format!(
-            "{} deployments on {} days in {:.0} weeks",
-            live.len(),
-            days.len(),
-            span_weeks
-        ),
-        band: enough(live.len())
+        value: enough(live).then_some(freq_value),
+        second: enough(live).then_some(live_days as f64 / span_weeks),
+        points: live,
+        detail: format!("{live} deployments on {live_days} days in {span_weeks:.0} weeks"),
+        band: enough(live)
             .then(|| band(Key::Frequency, freq_value))
             .flatten(),
-        weekly: per_week
+        weekly: weekly(&|d| Some(d.live as f64)),
+    };
+
+    let fail_value = share(failing as i64, deployments as i64).filter(|_| enough(deployments));
+    let fail_rate = KeyValue {
+        key: Key::FailRate,
+        value: fail_value,
+        second: None,
+        points: deployments,
+        detail: format!("{failing} of {deployments} deployments"),
+        band: fail_value.and_then(|v| band(Key::FailRate, v)),
+        weekly: weekly(&|d| share(d.failing, d.deployments)),
+    };
+
+    let rec_median = recovery.median.filter(|_| enough(recovery.points));
+    let recovery_key = KeyValue {
+        key: Key::Recovery,
+        value: rec_median,
+        second: recovery.p90.filter(|_| enough(recovery.points)),
+        points: recovery.points,
+        detail: if recovery.open > 0 {
+            format!(
+                "{} recoveries; {} not restored yet",
+                recovery.points, recovery.open
+            )
+        } else {
+            format!("{} recoveries", recovery.points)
+        },
+        band: rec_median.and_then(|v| band(Key::Recovery, v)),
+        weekly: week_list
             .iter()
-            .map(|(w, n)| (*w, Some(*n as f64)))
+            .map(|w| (*w, recovery.weekly.get(w).copied()))
             .collect(),
     };
 
-    // Fail rate and recovery.
-    // Per (service, environment): the deployments that went live, in order of start, with when
-    // each took effect — to find "the next one that went live" by binary search.
-    let mut live_by: HashMap<(&str, &str), Vec<Live>> = HashMap::new();
-    for n in deps.iter().filter(|n| n.live()) {
-        live_by
-            .entry((n.service.as_str(), n.environment.as_str()))
-            .or_default()
-            .push((
-                n.started_at,
-                n.finished_at.unwrap_or(n.started_at).max(n.started_at),
-            ));
-    }
-    let mut failures = Vec::new();
-    for d in deps {
-        let incidents = caused.get(&d.id).cloned().unwrap_or_default();
-        let why = match d.status.as_str() {
-            "failed" => "failed".to_string(),
-            "rolled_back" => "rolled back".to_string(),
-            _ if !incidents.is_empty() => format!(
-                "caused {}",
-                incidents
-                    .iter()
-                    .map(|x| format!("incident #{}", x.id))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            _ => continue,
-        };
-        // The next deployment of the same service and environment that went live.
-        let next_live = |after: DateTime<Utc>| {
-            let list = live_by.get(&(d.service.as_str(), d.environment.as_str()))?;
-            // Later than `after`, and never `d` itself (a live deployment cannot restore itself).
-            let at = list.partition_point(|(started, _)| *started < after);
-            list[at..]
-                .iter()
-                .find(|(started, _)| *started > d.started_at || after > d.started_at)
-                .map(|(_, effective)| *effective)
-        };
-        let restored_at = match d.status.as_str() {
-            "rolled_back" => d.finished_at,
-            "failed" => next_live(d.started_at),
-            _ => {
-                // Every incident it caused is over: resolved, or a later deployment replaced it.
-                let ends: Option<Vec<DateTime<Utc>>> = incidents
-                    .iter()
-                    .map(|x| match (x.resolved_at, next_live(x.opened_at)) {
-                        (Some(r), Some(n)) => Some(r.min(n)),
-                        (Some(r), None) => Some(r),
-                        (None, n) => n,
-                    })
-                    .collect();
-                ends.and_then(|e| e.into_iter().max())
-            }
-        };
-        let h = restored_at.map(|r| hours(r - d.started_at).max(0.0));
-        failures.push(Failure {
-            deployment: d.id,
-            why,
-            restored_at,
-            hours: h,
-        });
-    }
-    let failed_ids: std::collections::HashSet<i64> =
-        failures.iter().map(|f| f.deployment).collect();
-    let rate = |of: &[&Dep]| -> Option<f64> {
-        (!of.is_empty()).then(|| {
-            of.iter().filter(|d| failed_ids.contains(&d.id)).count() as f64 / of.len() as f64
-        })
-    };
-    let all: Vec<&Dep> = deps.iter().collect();
-    let mut weekly_deps: BTreeMap<NaiveDate, Vec<&Dep>> = BTreeMap::new();
-    for d in deps {
-        weekly_deps
-            .entry(week_of(d.started_at))
-            .or_default()
-            .push(d);
-    }
-    let by_week = |pick: &dyn Fn(&[&Dep]) -> Option<f64>| -> Vec<(NaiveDate, Option<f64>)> {
-        week_list
-            .iter()
-            .map(|w| (*w, pick(weekly_deps.get(w).map_or(&[][..], Vec::as_slice))))
-            .collect()
-    };
-    let fail_value = rate(&all);
-    let fail_rate = KeyValue {
-        key: Key::FailRate,
-        value: fail_value.filter(|_| enough(deps.len())),
-        second: None,
-        points: deps.len(),
-        detail: format!("{} of {} deployments", failures.len(), deps.len()),
-        band: fail_value
-            .filter(|_| enough(deps.len()))
-            .and_then(|v| band(Key::FailRate, v)),
-        weekly: by_week(&|these| rate(these)),
-    };
-
-    let mut rec: Vec<f64> = failures.iter().filter_map(|f| f.hours).collect();
-    rec.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-    let open = failures.iter().filter(|f| f.hours.is_none()).count();
-    let rec_median = quantile(&rec, 0.5).filter(|_| enough(rec.len()));
-    let recovery = KeyValue {
-        key: Key::Recovery,
-        value: rec_median,
-        second: quantile(&rec, 0.9).filter(|_| enough(rec.len())),
-        points: rec.len(),
-        detail: if open > 0 {
-            format!("{} recoveries; {open} not restored yet", rec.len())
-        } else {
-            format!("{} recoveries", rec.len())
-        },
-        band: rec_median.and_then(|v| band(Key::Recovery, v)),
-        weekly: {
-            // Each failure's week, looked up once.
-            let week: HashMap<i64, NaiveDate> =
-                deps.iter().map(|d| (d.id, week_of(d.started_at))).collect();
-            weekly_median(
-                &week_list,
-                failures
-                    .iter()
-                    .filter_map(|f| Some((*week.get(&f.deployment)?, f.hours?))),
-            )
-        },
-    };
-
-    // Rework: hotfixes and rollbacks.
-    let rework_of = |of: &[&Dep]| -> Option<f64> {
-        (!of.is_empty()).then(|| {
-            of.iter()
-                .filter(|d| d.hotfix || d.status == "rolled_back")
-                .count() as f64
-                / of.len() as f64
-        })
-    };
-    let reworked = deps
-        .iter()
-        .filter(|d| d.hotfix || d.status == "rolled_back")
-        .count();
+    let rework_value = share(reworked as i64, deployments as i64).filter(|_| enough(deployments));
     let rework = KeyValue {
         key: Key::Rework,
-        value: rework_of(&all).filter(|_| enough(deps.len())),
+        value: rework_value,
         second: None,
-        points: deps.len(),
-        detail: format!("{reworked} of {} deployments", deps.len()),
+        points: deployments,
+        detail: format!("{reworked} of {deployments} deployments"),
         band: None,
-        weekly: by_week(&|these| rework_of(these)),
+        weekly: weekly(&|d| share(d.reworked, d.deployments)),
     };
 
-    // Lead time.
     let lt_median = lead.median.filter(|_| enough(lead.points));
     let lead_time = KeyValue {
         key: Key::LeadTime,
         value: lt_median,
         second: lead.p90.filter(|_| enough(lead.points)),
         points: lead.points,
-        detail: format!("{} changes", lead.points),
+        detail: if lead.approximate {
+            format!("{} changes (percentiles within 5 %)", lead.points)
+        } else {
+            format!("{} changes", lead.points)
+        },
         band: lt_median.and_then(|v| band(Key::LeadTime, v)),
         weekly: week_list
             .iter()
@@ -458,19 +390,8 @@ pub fn compute(
     };
 
     Report {
-        keys: vec![frequency, lead_time, fail_rate, recovery, rework],
-        failures,
+        keys: vec![frequency, lead_time, fail_rate, recovery_key, rework],
     }
-}
-
-/// Lead times in summary: how many, median and p90 in hours, the median per week (Monday).
-/// Computed by the database for the page (`store::lead_summary`), or from samples here.
-#[derive(Clone, Debug, Default)]
-pub struct LeadSummary {
-    pub points: usize,
-    pub median: Option<f64>,
-    pub p90: Option<f64>,
-    pub weekly: HashMap<NaiveDate, f64>,
 }
 
 /// A lead-time sample's hours (never negative).
@@ -478,51 +399,63 @@ pub fn lead_hours(l: &Lead) -> f64 {
     hours(l.deployed_at - l.from).max(0.0)
 }
 
-/// The summary of `leads`, as the database computes it (nearest-rank percentiles): the unit tests'
-/// way to feed `compute` samples worked out by hand.
-#[cfg(test)]
-pub fn summarize(leads: &[Lead]) -> LeadSummary {
-    let mut all: Vec<f64> = leads.iter().map(lead_hours).collect();
-    all.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-    let weeks: Vec<NaiveDate> = {
-        let mut w: Vec<NaiveDate> = leads.iter().map(|l| week_of(l.deployed_at)).collect();
-        w.sort();
-        w.dedup();
-        w
-    };
-    LeadSummary {
-        points: all.len(),
-        median: quantile(&all, 0.5),
-        p90: quantile(&all, 0.9),
-        weekly: weekly_median(
-            &weeks,
-            leads
-                .iter()
-                .map(|l| (week_of(l.deployed_at), lead_hours(l))),
-        )
-        .into_iter()
-        .filter_map(|(w, v)| Some((w, v?)))
-        .collect(),
+/// The histogram bucket of `h` hours, as the database's `insight_bucket` computes it: 0 under a
+/// minute, then 5 % wide.
+pub fn bucket_of(h: f64) -> i16 {
+    let minutes = h * 60.0;
+    if minutes < 1.0 {
+        0
+    } else {
+        (1.0 + (minutes.ln() / 1.05_f64.ln()).floor()).min(32000.0) as i16
     }
 }
 
-/// The median of `values` (week, value) per week of `weeks`, grouped in one pass.
-fn weekly_median(
-    weeks: &[NaiveDate],
-    values: impl Iterator<Item = (NaiveDate, f64)>,
-) -> Vec<(NaiveDate, Option<f64>)> {
-    let mut by: BTreeMap<NaiveDate, Vec<f64>> = BTreeMap::new();
-    for (w, v) in values {
-        by.entry(w).or_default().push(v);
+/// The hours a bucket stands for: the geometric middle of its range (within 2.5 % of every
+/// sample in it).
+pub fn bucket_hours(b: i16) -> f64 {
+    if b <= 0 {
+        0.0
+    } else {
+        1.05_f64.powf(f64::from(b) - 0.5) / 60.0
     }
-    weeks
-        .iter()
-        .map(|w| {
-            let mut v = by.remove(w).unwrap_or_default();
-            v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
-            (*w, quantile(&v, 0.5))
+}
+
+/// Summarises samples counted in buckets, (day, bucket, count), with nearest-rank percentiles
+/// like `quantile` — over the buckets' hours, so within 2.5 % of the exact value.
+pub fn summarize_buckets(rows: &[(NaiveDate, i16, i64)]) -> Summary {
+    fn pick(counts: &BTreeMap<i16, i64>, p: f64) -> Option<f64> {
+        let n: i64 = counts.values().sum();
+        if n <= 0 {
+            return None;
+        }
+        let rank = ((p * n as f64).ceil() as i64).clamp(1, n);
+        let mut seen = 0;
+        counts.iter().find_map(|(b, c)| {
+            seen += c;
+            (seen >= rank).then(|| bucket_hours(*b))
         })
-        .collect()
+    }
+    let mut all: BTreeMap<i16, i64> = BTreeMap::new();
+    let mut by_week: BTreeMap<NaiveDate, BTreeMap<i16, i64>> = BTreeMap::new();
+    for (day, b, n) in rows.iter().filter(|r| r.2 > 0) {
+        *all.entry(*b).or_default() += n;
+        *by_week
+            .entry(monday(*day))
+            .or_default()
+            .entry(*b)
+            .or_default() += n;
+    }
+    Summary {
+        points: all.values().sum::<i64>() as usize,
+        median: pick(&all, 0.5),
+        p90: pick(&all, 0.9),
+        weekly: by_week
+            .iter()
+            .filter_map(|(w, c)| Some((*w, pick(c, 0.5)?)))
+            .collect(),
+        open: 0,
+        approximate: true,
+    }
 }
 
 /// A key's value for people: "4.2 / week", "3 h", "12 %".
@@ -559,87 +492,67 @@ mod tests {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
     }
 
-    fn dep(id: i64, service: &str, status: &str, start: &str) -> Dep {
-        Dep {
-            id,
-            service: service.into(),
-            environment: "prod".into(),
-            version: format!("v1.0.{id}"),
-            status: status.into(),
-            hotfix: false,
-            started_at: at(start),
-            finished_at: Some(at(start) + Duration::minutes(10)),
-        }
+    fn date(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
     }
 
-    const FROM: &str = "2026-03-02T00:00:00Z"; // a Monday
-    const TO: &str = "2026-03-30T00:00:00Z"; // four weeks later
+    fn day(d: &str, deployments: i64, live: i64, failing: i64, reworked: i64) -> Day {
+        Day {
+            day: date(d),
+            deployments,
+            live,
+            failing,
+            reworked,
+        }
+    }
 
     fn key(r: &Report, k: Key) -> &KeyValue {
         r.keys.iter().find(|x| x.key == k).unwrap()
     }
 
+    const FROM: &str = "2026-03-02T00:00:00Z"; // a Monday
+    const TO: &str = "2026-03-30T00:00:00Z"; // four weeks later
+
     #[test]
     fn no_deployments_means_not_enough_data_and_no_band() {
-        let r = compute(&[], &[], &LeadSummary::default(), at(FROM), at(TO), 1);
-        for k in &r.keys {
-            assert_eq!(k.value, None, "{:?}", k.key);
-            assert_eq!(k.band, None, "{:?}", k.key);
+        let none = Summary::default();
+        let r = compute(&[], &none, &none, at(FROM), at(TO), 1);
+        for kv in &r.keys {
+            assert_eq!((kv.value, kv.band), (None, None), "{:?}", kv.key);
         }
+        assert_eq!(key(&r, Key::FailRate).detail, "0 of 0 deployments");
         assert_eq!(key(&r, Key::Frequency).weekly.len(), 4);
     }
 
     #[test]
     fn the_keys_of_a_small_month_worked_out_by_hand() {
-        // Four weeks, six production deployments of api:
-        //  1 Mon 2 Mar 10:00 succeeded — caused incident 1 (opened 12:00, resolved 14:00)
-        //  2 Tue 3 Mar 10:00 failed    — next live is #3 at Wed 10:00 (+10 min finish): 24 h 10 min
-        //  3 Wed 4 Mar 10:00 succeeded
-        //  4 Mon 9 Mar 10:00 rolled back at 10:10 (its finished_at): 10 min
-        //  5 Mon 16 Mar 10:00 succeeded, hotfix
-        //  6 Mon 16 Mar 15:00 succeeded
-        let mut deps = vec![
-            dep(1, "api", "succeeded", "2026-03-02T10:00:00Z"),
-            dep(2, "api", "failed", "2026-03-03T10:00:00Z"),
-            dep(3, "api", "succeeded", "2026-03-04T10:00:00Z"),
-            dep(4, "api", "rolled_back", "2026-03-09T10:00:00Z"),
-            dep(5, "api", "succeeded", "2026-03-16T10:00:00Z"),
-            dep(6, "api", "succeeded", "2026-03-16T15:00:00Z"),
+        // Four weeks of api in production (the failures' rule is the database's, tested in
+        // tests/insight.rs):
+        //  Mon 2 Mar: #1 succeeded, caused an incident       → 1 deployment, live, failing
+        //  Tue 3 Mar: #2 failed                              → 1, not live, failing
+        //  Wed 4 Mar: #3 succeeded
+        //  Mon 9 Mar: #4 rolled back                         → live, failing, rework
+        //  Mon 16 Mar: #5 hotfix, #6 succeeded               → 2 live, 1 rework
+        let days = [
+            day("2026-03-02", 1, 1, 1, 0),
+            day("2026-03-03", 1, 0, 1, 0),
+            day("2026-03-04", 1, 1, 0, 0),
+            day("2026-03-09", 1, 1, 1, 1),
+            day("2026-03-16", 2, 2, 0, 1),
         ];
-        deps[4].hotfix = true;
-        let incs = vec![Inc {
-            id: 1,
-            service: "api".into(),
-            environment: "prod".into(),
-            title: "500s".into(),
-            opened_at: at("2026-03-02T12:00:00Z"),
-            resolved_at: Some(at("2026-03-02T14:00:00Z")),
-            caused_by: Some(1),
-        }];
-        let leads = vec![
-            Lead {
-                what: "PR #1".into(),
-                service: "api".into(),
-                from: at("2026-03-02T09:00:00Z"),
-                deployment: 1,
-                deployed_at: at("2026-03-02T10:10:00Z"),
-            },
-            Lead {
-                what: "PR #2".into(),
-                service: "api".into(),
-                from: at("2026-03-01T10:10:00Z"),
-                deployment: 3,
-                deployed_at: at("2026-03-04T10:10:00Z"),
-            },
-            Lead {
-                what: "PR #3".into(),
-                service: "api".into(),
-                from: at("2026-03-16T09:40:00Z"),
-                deployment: 5,
-                deployed_at: at("2026-03-16T10:10:00Z"),
-            },
-        ];
-        let r = compute(&deps, &incs, &summarize(&leads), at(FROM), at(TO), 3);
+        // Recoveries 4 h, 24 h 10 min, 10 min; lead times 1 h 10 min, 72 h, 30 min.
+        let summary = |v: &mut Vec<f64>| {
+            v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            Summary {
+                points: v.len(),
+                median: quantile(v, 0.5),
+                p90: quantile(v, 0.9),
+                ..Summary::default()
+            }
+        };
+        let rec = summary(&mut vec![4.0, 24.0 + 10.0 / 60.0, 10.0 / 60.0]);
+        let lead = summary(&mut vec![1.0 + 10.0 / 60.0, 72.0, 0.5]);
+        let r = compute(&days, &rec, &lead, at(FROM), at(TO), 3);
 
         // Five went live in four weeks: 1.25 a week, on four days: 1.0 a week. Band: high.
         let f = key(&r, Key::Frequency);
@@ -649,14 +562,15 @@ mod tests {
         let weekly: Vec<f64> = f.weekly.iter().map(|(_, v)| v.unwrap()).collect();
         assert_eq!(weekly, [2.0, 1.0, 2.0, 0.0]);
 
-        // Failures: #1 (incident), #2 (failed), #4 (rolled back): 3 of 6 = 50 %: low.
+        // Failures #1, #2, #4: 3 of 6 = 50 %: low; by week 2/3, 1/1, 0/2, nothing.
         let fr = key(&r, Key::FailRate);
         assert_eq!(fr.value, Some(0.5));
         assert_eq!(fr.band, Some(Band::Low));
         assert_eq!(fr.detail, "3 of 6 deployments");
+        let weekly: Vec<Option<f64>> = fr.weekly.iter().map(|(_, v)| *v).collect();
+        assert_eq!(weekly, [Some(2.0 / 3.0), Some(1.0), Some(0.0), None]);
 
-        // Recovery: #1 4 h (10:00 → the incident's resolution at 14:00), #2 24 h 10 min,
-        // #4 10 min. Median 4 h (high), p90 24.17 h.
+        // Recovery: median 4 h (high), p90 24.17 h.
         let rc = key(&r, Key::Recovery);
         assert_eq!(rc.value, Some(4.0));
         assert!((rc.second.unwrap() - (24.0 + 10.0 / 60.0)).abs() < 1e-9);
@@ -667,36 +581,94 @@ mod tests {
         assert!((rw.value.unwrap() - 2.0 / 6.0).abs() < 1e-9);
         assert_eq!(rw.band, None);
 
-        // Lead times 1 h 10 min, 72 h, 30 min: median 1 h 10 min: high (over an hour).
+        // Lead time: median 1 h 10 min: high (over an hour).
         let lt = key(&r, Key::LeadTime);
         assert!((lt.value.unwrap() - (1.0 + 10.0 / 60.0)).abs() < 1e-9);
         assert_eq!(lt.second, Some(72.0));
         assert_eq!(lt.band, Some(Band::High));
+        assert_eq!(lt.detail, "3 changes");
     }
 
     #[test]
     fn a_key_with_fewer_points_than_the_minimum_has_no_value_and_no_band() {
-        let deps = vec![dep(1, "api", "succeeded", "2026-03-02T10:00:00Z")];
-        let r = compute(&deps, &[], &LeadSummary::default(), at(FROM), at(TO), 5);
+        let none = Summary::default();
+        let r = compute(
+            &[day("2026-03-02", 1, 1, 0, 0)],
+            &none,
+            &none,
+            at(FROM),
+            at(TO),
+            5,
+        );
         let f = key(&r, Key::Frequency);
         assert_eq!((f.value, f.band, f.points), (None, None, 1));
     }
 
     #[test]
     fn a_failure_not_restored_yet_is_counted_but_has_no_recovery_time() {
-        let deps = vec![
-            dep(1, "api", "succeeded", "2026-03-02T10:00:00Z"),
-            dep(2, "api", "failed", "2026-03-03T10:00:00Z"),
-            // Another service's deployment does not restore api.
-            dep(3, "web", "succeeded", "2026-03-04T10:00:00Z"),
-        ];
-        let r = compute(&deps, &[], &LeadSummary::default(), at(FROM), at(TO), 1);
+        let rec = Summary {
+            open: 1,
+            ..Summary::default()
+        };
+        let r = compute(
+            &[day("2026-03-03", 3, 2, 1, 0)],
+            &rec,
+            &Summary::default(),
+            at(FROM),
+            at(TO),
+            1,
+        );
         assert_eq!(key(&r, Key::FailRate).value, Some(1.0 / 3.0));
         assert_eq!(key(&r, Key::Recovery).points, 0);
         assert_eq!(
             key(&r, Key::Recovery).detail,
             "0 recoveries; 1 not restored yet"
         );
+    }
+
+    #[test]
+    fn buckets_hold_every_sample_within_two_and_a_half_percent() {
+        for h in [
+            1.0 / 60.0,
+            0.5,
+            1.0,
+            1.0 + 10.0 / 60.0,
+            24.0,
+            72.0,
+            24.0 * 365.0,
+        ] {
+            let b = bucket_of(h);
+            let back = bucket_hours(b);
+            assert!(
+                (back - h).abs() / h <= 0.025,
+                "{h} h → bucket {b} → {back} h"
+            );
+        }
+        assert_eq!(bucket_of(0.0), 0);
+        assert_eq!(bucket_of(59.0 / 3600.0), 0);
+        assert_eq!(bucket_hours(0), 0.0);
+    }
+
+    #[test]
+    fn bucketed_percentiles_use_the_nearest_rank_per_week() {
+        // Ten samples of 1 h … 10 h over two weeks; the median is the fifth (5 h), p90 the ninth.
+        let rows: Vec<(NaiveDate, i16, i64)> = (1..=10)
+            .map(|h| {
+                let d = if h <= 4 { "2026-03-02" } else { "2026-03-10" };
+                (date(d), bucket_of(f64::from(h)), 1)
+            })
+            .collect();
+        let s = summarize_buckets(&rows);
+        assert_eq!(s.points, 10);
+        assert!(s.approximate);
+        assert!((s.median.unwrap() - 5.0).abs() / 5.0 <= 0.025);
+        assert!((s.p90.unwrap() - 9.0).abs() / 9.0 <= 0.025);
+        let first = s.weekly[&date("2026-03-02")];
+        assert!((first - 2.0).abs() / 2.0 <= 0.025, "{first}");
+        let second = s.weekly[&date("2026-03-09")];
+        assert!((second - 7.0).abs() / 7.0 <= 0.025, "{second}");
+        // Emptied buckets (a change re-linked) count for nothing.
+        assert_eq!(summarize_buckets(&[(date("2026-03-02"), 40, 0)]).points, 0);
     }
 
     #[test]

@@ -199,7 +199,7 @@ pub async fn insight(
     Query(f): Query<Filter>,
 ) -> AppResult<Html<String>> {
     let now = state.clock.now();
-    let (data, (services, envs), months, (states, overdue), lines) = tokio::try_join!(
+    let (report, (services, envs), months, (states, overdue), lines) = tokio::try_join!(
         super::compute(&state, &f),
         async { Ok(store::choices(&state.pool).await?) },
         async { Ok(store::review_speed(&state.pool, now, 6).await?) },
@@ -207,14 +207,12 @@ pub async fn insight(
         async { Ok::<_, crate::error::AppError>(store::cadence(&state.pool).await?) },
     )?;
     let query = f.query();
-    let tiles = data
-        .report
+    let tiles = report
         .keys
         .iter()
         .map(|kv| tile(kv, &query))
         .collect::<Vec<_>>();
-    let charts = data
-        .report
+    let charts = report
         .keys
         .iter()
         .map(|kv| key_chart(kv, &query))
@@ -314,7 +312,11 @@ fn table(
         "Started",
         "Hotfix",
     ];
-    let by_id = |id: i64| data.deployments.iter().find(|d| d.id == id);
+    let deps: std::collections::HashMap<i64, &model::Dep> =
+        data.deployments.iter().map(|d| (d.id, d)).collect();
+    let failure: std::collections::HashMap<i64, &model::Failure> =
+        data.failures.iter().map(|f| (f.deployment, f)).collect();
+    let by_id = |id: i64| deps.get(&id).copied();
     match key {
         Key::Frequency => (
             dep_head,
@@ -330,15 +332,14 @@ fn table(
             head.extend(["Why it counts", "Restored", "Recovery (h)"]);
             let rows = if key == Key::FailRate {
                 // Every production deployment (the denominator too), the failing ones first.
-                let failing =
-                    |d: &&model::Dep| data.report.failures.iter().any(|f| f.deployment == d.id);
+                let failing = |d: &&model::Dep| failure.contains_key(&d.id);
                 data.deployments
                     .iter()
                     .rev()
                     .filter(failing)
                     .chain(data.deployments.iter().rev().filter(|d| !failing(d)))
                     .map(|d| {
-                        let f = data.report.failures.iter().find(|f| f.deployment == d.id);
+                        let f = failure.get(&d.id);
                         dep_row(
                             d,
                             vec![
@@ -354,8 +355,7 @@ fn table(
                     })
                     .collect()
             } else {
-                data.report
-                    .failures
+                data.failures
                     .iter()
                     .filter_map(|f| {
                         by_id(f.deployment).map(|d| {
@@ -423,7 +423,7 @@ pub async fn rows(
     Query(f): Query<Filter>,
 ) -> AppResult<Html<String>> {
     let key = Key::parse(&f.key).unwrap_or(Key::Frequency);
-    let data = super::compute(&state, &f).await?;
+    let data = super::rows(&state, &f).await?;
     let kv = data.report.keys.iter().find(|k| k.key == key).cloned();
     let leads = if key == Key::LeadTime {
         super::lead_rows(&state, &f).await?
@@ -509,7 +509,7 @@ pub async fn rows_csv(
     Query(f): Query<Filter>,
 ) -> AppResult<Response> {
     let key = Key::parse(&f.key).unwrap_or(Key::Frequency);
-    let data = super::compute(&state, &f).await?;
+    let data = super::rows(&state, &f).await?;
     let leads = if key == Key::LeadTime {
         super::lead_rows(&state, &f).await?
     } else {

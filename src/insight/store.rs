@@ -1,10 +1,12 @@
-//! All SQL of insight: read-only reports over the deployments, incidents, change records, docs,
-//! tags and backports other features write (insight writes nothing). Each report is one query.
+//! All SQL of insight: read-only reports over the rollups the database keeps in the writing
+//! transaction (`insight_days`, `insight_failures`, the lead-time histograms — migration
+//! `roll_up_insight`) and the rows behind them: deployments, incidents, change records, docs, tags
+//! and backports other features write (insight writes nothing). Each report is one query.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::PgPool;
 
-use super::model::{Dep, Inc, Lead, LeadSummary};
+use super::model::{Day, Dep, Failure, Inc, Lead, Summary};
 
 /// The filters of a report.
 pub struct Scope<'a> {
@@ -12,6 +14,204 @@ pub struct Scope<'a> {
     pub to: DateTime<Utc>,
     pub service: Option<&'a str>,
     pub environment: Option<&'a str>,
+}
+
+impl Scope<'_> {
+    /// The whole team: a change counts once, at its first production deployment. With a filter,
+    /// a change counts once per service that shipped it.
+    fn team(&self) -> bool {
+        self.service.is_none() && self.environment.is_none()
+    }
+
+    fn first_day(&self) -> NaiveDate {
+        self.from.date_naive()
+    }
+
+    fn last_day(&self) -> NaiveDate {
+        (self.to - chrono::Duration::seconds(1)).date_naive()
+    }
+}
+
+/// The window's days from the rollup, summed over the services and production environments in
+/// scope.
+pub async fn days(pool: &PgPool, s: &Scope<'_>) -> sqlx::Result<Vec<Day>> {
+    sqlx::query_as!(
+        Day,
+        r#"select x.day as "day!: NaiveDate", sum(x.deployments)::bigint as "deployments!",
+                  sum(x.live)::bigint as "live!", sum(x.failing)::bigint as "failing!",
+                  sum(x.reworked)::bigint as "reworked!"
+           from insight_days x
+           join environments e on e.id = x.environment_id
+           join services sv on sv.id = x.service_id
+           where e.tier = 'production' and x.day >= $1 and x.day <= $2
+             and ($3::text is null or sv.name = $3)
+             and ($4::text is null or e.name = $4)
+           group by x.day
+           order by x.day"#,
+        s.first_day() as _,
+        s.last_day() as _,
+        s.service,
+        s.environment
+    )
+    .fetch_all(pool)
+    .await
+}
+
+/// Recovery times of the window's failing deployments in summary: how many were restored, how
+/// many not yet, median and p90 (nearest rank), and the median per UTC week.
+pub async fn recovery(pool: &PgPool, s: &Scope<'_>) -> sqlx::Result<Summary> {
+    let rows = sqlx::query!(
+        r#"select date_trunc('week', f.started_at at time zone 'UTC')::date as "week: NaiveDate",
+                  count(f.restored_at) as "restored!",
+                  count(*) filter (where f.restored_at is null) as "open!",
+                  (percentile_disc(0.5) within group (order by extract(epoch from greatest(f.restored_at - f.started_at, interval '0')))
+                     filter (where f.restored_at is not null) / 3600.0)::float8 as median,
+                  (percentile_disc(0.9) within group (order by extract(epoch from greatest(f.restored_at - f.started_at, interval '0')))
+                     filter (where f.restored_at is not null) / 3600.0)::float8 as p90
+           from insight_failures f
+           join environments e on e.id = f.environment_id
+           join services sv on sv.id = f.service_id
+           where e.tier = 'production' and f.started_at >= $1 and f.started_at < $2
+             and ($3::text is null or sv.name = $3)
+             and ($4::text is null or e.name = $4)
+           group by grouping sets ((date_trunc('week', f.started_at at time zone 'UTC')::date), ())"#,
+        s.from as _,
+        s.to as _,
+        s.service,
+        s.environment
+    )
+    .fetch_all(pool)
+    .await?;
+    let mut out = Summary::default();
+    for r in rows {
+        match r.week {
+            Some(w) => {
+                if let Some(m) = r.median {
+                    out.weekly.insert(w, m);
+                }
+            }
+            None => {
+                out.points = r.restored as usize;
+                out.open = r.open as usize;
+                out.median = r.median;
+                out.p90 = r.p90;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The failing deployments of the window with why and when service came back (the rows behind
+/// fail rate and recovery), newest first.
+pub async fn failures(pool: &PgPool, s: &Scope<'_>) -> sqlx::Result<Vec<Failure>> {
+    let rows = sqlx::query!(
+        r#"select f.deployment_id, f.why, f.started_at as "started_at: DateTime<Utc>",
+                  f.restored_at as "restored_at: DateTime<Utc>"
+           from insight_failures f
+           join environments e on e.id = f.environment_id
+           join services sv on sv.id = f.service_id
+           where e.tier = 'production' and f.started_at >= $1 and f.started_at < $2
+             and ($3::text is null or sv.name = $3)
+             and ($4::text is null or e.name = $4)
+           order by f.started_at desc, f.deployment_id desc"#,
+        s.from as _,
+        s.to as _,
+        s.service,
+        s.environment
+    )
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| Failure {
+            deployment: r.deployment_id,
+            why: r.why,
+            restored_at: r.restored_at,
+            hours: r
+                .restored_at
+                .map(|t| ((t - r.started_at).num_seconds() as f64 / 3600.0).max(0.0)),
+        })
+        .collect())
+}
+
+/// The lead-time histogram of the window by week: (Monday, bucket, count) — the team's (each change once),
+/// an environment's or a service's (each change per service that shipped it).
+pub async fn lead_buckets(
+    pool: &PgPool,
+    s: &Scope<'_>,
+) -> sqlx::Result<Vec<(NaiveDate, i16, i64)>> {
+    let rows = match (s.service, s.environment) {
+        (None, None) => {
+            sqlx::query!(
+                r#"select date_trunc('week', day)::date as "day!: NaiveDate", bucket as "bucket!", sum(n)::bigint as "n!"
+                   from insight_team_leads
+                   where day >= $1 and day <= $2 and n > 0
+                   group by 1, 2"#,
+                s.first_day() as _,
+                s.last_day() as _
+            )
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .map(|r| (r.day, r.bucket, r.n))
+            .collect()
+        }
+        (None, Some(env)) => {
+            sqlx::query!(
+                r#"select date_trunc('week', l.day)::date as "day!: NaiveDate", l.bucket as "bucket!", sum(l.n)::bigint as "n!"
+                   from insight_env_leads l
+                   join environments e on e.id = l.environment_id
+                   where e.tier = 'production' and e.name = $3
+                     and l.day >= $1 and l.day <= $2 and l.n > 0
+                   group by 1, 2"#,
+                s.first_day() as _,
+                s.last_day() as _,
+                env
+            )
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .map(|r| (r.day, r.bucket, r.n))
+            .collect()
+        }
+        (Some(service), env) => {
+            sqlx::query!(
+                r#"select date_trunc('week', l.day)::date as "day!: NaiveDate", l.bucket as "bucket!", sum(l.n)::bigint as "n!"
+                   from insight_leads l
+                   join environments e on e.id = l.environment_id
+                   join services sv on sv.id = l.service_id
+                   where e.tier = 'production' and sv.name = $3 and ($4::text is null or e.name = $4)
+                     and l.day >= $1 and l.day <= $2 and l.n > 0
+                   group by 1, 2"#,
+                s.first_day() as _,
+                s.last_day() as _,
+                service,
+                env
+            )
+            .fetch_all(pool)
+            .await?
+            .into_iter()
+            .map(|r| (r.day, r.bucket, r.n))
+            .collect()
+        }
+    };
+    Ok(rows)
+}
+
+/// The window's lead-time samples from release tags (repositories without pull requests), as
+/// (from, deployed at): few, so read exactly and added to the histogram.
+pub async fn tag_lead_times(
+    pool: &PgPool,
+    s: &Scope<'_>,
+) -> sqlx::Result<Vec<(DateTime<Utc>, DateTime<Utc>)>> {
+    sqlx::query_as(&format!("select \"from\", deployed_at from ({TAGS}) t"))
+        .bind(s.from)
+        .bind(s.to)
+        .bind(s.service)
+        .bind(s.environment)
+        .bind(s.team())
+        .fetch_all(pool)
+        .await
 }
 
 /// Production deployments that reached a final state, started in the window, in order.
@@ -65,7 +265,8 @@ pub async fn incidents(pool: &PgPool, s: &Scope<'_>) -> sqlx::Result<Vec<Inc>> {
 /// services that shipped it; a service's first deployment ever ships nothing). Where a service's
 /// repository has no change records, its release tags stand in: a version's tag time to the first
 /// production deployment of that version — again not the service's first deployment ever.
-/// `$5`: across services (no service filter) a change counts once, at its first deployment.
+/// `$5`: for the whole team a change counts once, at its first deployment; with a filter once
+/// per service (as the histograms `insight_leads` and `insight_env_leads` count it).
 /// (Composed into two queries below, so bound at run time rather than compile-checked.)
 const PRS_PER_SERVICE: &str = r#"select * from (
            select distinct on (cd.repository_id, cd.number, case when $5 then 0 else cd.service_id end)
@@ -94,17 +295,21 @@ const PRS_FIRST: &str = r#"select r.name || ' #' || c.number || ' ' || c.title a
              and $3::text is null and $4::text is null and $5"#;
 
 const TAGS: &str = r#"           select * from (
+           with bare as materialized (
+               select b.id, b.name, b.repository_id from services b
+               where not exists (select 1 from change_records c where c.repository_id = b.repository_id))
            select distinct on (r.name, t.name, case when $5 then 0 else sv.id end)
                   r.name || ' ' || t.name as what, sv.name as service, t.tagged_at as "from", d.id as deployment,
                   coalesce(d.finished_at, d.started_at) as deployed_at
-           from services sv
+           from bare sv
            join repositories r on r.id = sv.repository_id
-           join deployments d on d.service_id = sv.id
+           cross join lateral (
+               select d.* from deployments d
+               where d.service_id = sv.id and d.status in ('succeeded', 'rolled_back')
+                 and d.started_at >= $1 and d.started_at < $2) d
            join environments e on e.id = d.environment_id
            join release_tags t on t.repository_id = sv.repository_id and t.name = d.version
-           where not exists (select 1 from change_records c where c.repository_id = sv.repository_id)
-             and e.tier = 'production' and d.status in ('succeeded', 'rolled_back')
-             and d.started_at >= $1 and d.started_at < $2
+           where e.tier = 'production'
              and ($3::text is null or sv.name = $3)
              and ($4::text is null or e.name = $4)
              and t.tagged_at <= coalesce(d.finished_at, d.started_at)
@@ -160,7 +365,7 @@ pub async fn leads(pool: &PgPool, s: &Scope<'_>) -> sqlx::Result<Vec<Lead>> {
     .bind(s.to)
     .bind(s.service)
     .bind(s.environment)
-    .bind(s.service.is_none())
+    .bind(s.team())
     .fetch_all(pool)
     .await?;
     Ok(rows
@@ -177,7 +382,7 @@ pub async fn leads(pool: &PgPool, s: &Scope<'_>) -> sqlx::Result<Vec<Lead>> {
 
 /// Lead times in summary, computed by the database: count, median and p90 (nearest rank, like
 /// `model::quantile`), and the median per UTC week — a few rows instead of every sample.
-pub async fn lead_summary(pool: &PgPool, s: &Scope<'_>) -> sqlx::Result<LeadSummary> {
+pub async fn lead_summary(pool: &PgPool, s: &Scope<'_>) -> sqlx::Result<Summary> {
     let rows: Vec<SummaryRow> = sqlx::query_as(
         &format!(
             "select date_trunc('week', deployed_at at time zone 'UTC')::date as week, count(*),
@@ -192,10 +397,10 @@ pub async fn lead_summary(pool: &PgPool, s: &Scope<'_>) -> sqlx::Result<LeadSumm
     .bind(s.to)
     .bind(s.service)
     .bind(s.environment)
-    .bind(s.service.is_none())
+    .bind(s.team())
     .fetch_all(pool)
     .await?;
-    let mut out = LeadSummary::default();
+    let mut out = Summary::default();
     for (week, n, median, p90) in rows {
         match week {
             Some(w) => {

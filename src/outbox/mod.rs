@@ -27,6 +27,9 @@ pub struct Notice {
     pub to: Option<i64>,
     /// Machine-readable details for signed webhooks (ids, names, versions).
     pub data: Value,
+    /// Sent to the destinations routed for its event (false: the inbox only — e.g. one message
+    /// per helper in their inboxes, while a single chat message names them all).
+    pub chat: bool,
 }
 
 impl Notice {
@@ -37,6 +40,7 @@ impl Notice {
             link: link.into(),
             to: None,
             data: Value::Null,
+            chat: true,
         }
     }
 
@@ -48,6 +52,12 @@ impl Notice {
 
     pub fn data(mut self, data: Value) -> Self {
         self.data = data;
+        self
+    }
+
+    /// To the addressee's inbox only, not to chat.
+    pub fn inbox_only(mut self) -> Self {
+        self.chat = false;
         self
     }
 }

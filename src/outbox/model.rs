@@ -30,6 +30,16 @@ pub enum Event {
     BackportRequested,
     SkewIntroduced,
     TagRetracted,
+    /// A blocker ran an hour (step 1): its named helpers are asked.
+    BlockerHelpers,
+    /// Two hours (step 2): the whole team is asked.
+    BlockerTeam,
+    /// Three hours (step 3): outside help needed; the leads are told.
+    BlockerLeads,
+    /// A member has not written this week's update by their due day's evening (once a week).
+    UpdateReminder,
+    /// The week's Problems and slipped milestones, for the team channel.
+    UpdatesDigest,
     /// The integrations page's "send a test message"; never routed.
     Test,
 }
@@ -37,7 +47,7 @@ pub enum Event {
 /// The channels the team's agreement names; a destination created for one gets its events.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Purpose {
-    /// The general team channel: leave.
+    /// The general team channel: leave, blockers, the weekly digest.
     General,
     /// The inner channel: emergencies and going offline.
     Inner,
@@ -74,7 +84,7 @@ impl Purpose {
 
     pub fn label(self) -> &'static str {
         match self {
-            Purpose::General => "General channel (leave)",
+            Purpose::General => "General channel (leave, blockers, weekly digest)",
             Purpose::Inner => "Inner channel (emergencies, going offline)",
             Purpose::Deployments => "Deployments channel (failures, down/up, incidents)",
             Purpose::Reviews => "Reviews channel (requests, verdicts, decisions)",
@@ -105,7 +115,7 @@ impl Purpose {
 
 impl Event {
     /// The events a destination can receive, in the order the routing form lists them.
-    pub const ROUTABLE: [Event; 19] = [
+    pub const ROUTABLE: [Event; 24] = [
         Event::ReviewRequested,
         Event::VerdictGiven,
         Event::DocDecided,
@@ -125,6 +135,11 @@ impl Event {
         Event::BackportRequested,
         Event::SkewIntroduced,
         Event::TagRetracted,
+        Event::BlockerHelpers,
+        Event::BlockerTeam,
+        Event::BlockerLeads,
+        Event::UpdateReminder,
+        Event::UpdatesDigest,
     ];
 
     pub fn key(self) -> &'static str {
@@ -148,6 +163,11 @@ impl Event {
             Event::BackportRequested => "backport.requested",
             Event::SkewIntroduced => "skew.introduced",
             Event::TagRetracted => "tag.retracted",
+            Event::BlockerHelpers => "blocker.helpers",
+            Event::BlockerTeam => "blocker.team",
+            Event::BlockerLeads => "blocker.leads",
+            Event::UpdateReminder => "update.reminder",
+            Event::UpdatesDigest => "updates.digest",
             Event::Test => "test",
         }
     }
@@ -173,6 +193,11 @@ impl Event {
             Event::BackportRequested => "Backport requested",
             Event::SkewIntroduced => "Version skew introduced",
             Event::TagRetracted => "Tag retracted",
+            Event::BlockerHelpers => "Blocker: helpers asked (1 h)",
+            Event::BlockerTeam => "Blocker: team asked (2 h)",
+            Event::BlockerLeads => "Blocker: outside help needed (3 h)",
+            Event::UpdateReminder => "Weekly update reminder",
+            Event::UpdatesDigest => "Weekly updates digest",
             Event::Test => "Test message",
         }
     }
@@ -192,9 +217,14 @@ impl Event {
             | Event::DocDecided
             | Event::DocSuperseded => Purpose::Reviews,
             Event::MemberOffline | Event::MemberOverdue | Event::LeaveEmergency => Purpose::Inner,
-            Event::LeaveRequested | Event::LeaveAcknowledged | Event::LeaveDeclined => {
-                Purpose::General
-            }
+            Event::LeaveRequested
+            | Event::LeaveAcknowledged
+            | Event::LeaveDeclined
+            | Event::BlockerHelpers
+            | Event::BlockerTeam
+            | Event::BlockerLeads
+            | Event::UpdatesDigest => Purpose::General,
+            Event::UpdateReminder => Purpose::Nothing,
             Event::DeploymentFailed
             | Event::RolledBack
             | Event::ServiceDown
@@ -218,6 +248,9 @@ impl Event {
                 | Event::DocSuperseded
                 | Event::LeaveAcknowledged
                 | Event::LeaveDeclined
+                | Event::BlockerHelpers
+                | Event::BlockerLeads
+                | Event::UpdateReminder
         )
     }
 

@@ -42,7 +42,7 @@ pub async fn insert(
                insert into notify_deliveries (outbox_id, destination_id, held_until)
                select o.id, r.destination_id, $6
                from o, notify_routes r
-               where r.event = $1
+               where r.event = $1 and $8
            )
            insert into inbox_items (account_id, event, text, link)
            select $5, $1, $3, $4 where $7 and $5::bigint is not null"#,
@@ -52,7 +52,8 @@ pub async fn insert(
         n.link,
         n.to,
         held_until as _,
-        inbox
+        inbox,
+        n.chat
     )
     .execute(conn)
     .await?;

@@ -60,6 +60,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(deploys::router())
         .merge(docs::router())
         .merge(crate::insight::router())
+        .merge(crate::rhythm::router())
         .merge(ops::router())
         .route("/style/{file}", get(ui::assets::style))
         .route("/assets/{file}", get(ui::assets::asset))
@@ -172,6 +173,10 @@ pub async fn run(
         state.clone(),
         Duration::from_millis(500),
     ));
+    let rhythm = tokio::spawn(crate::rhythm::clock_loop(
+        state.clone(),
+        Duration::from_secs(60),
+    ));
     let reimport = tokio::spawn(releases::reimport_loop(
         state.clone(),
         Duration::from_secs(60),
@@ -191,6 +196,7 @@ pub async fn run(
     reimport.abort();
     sender.abort();
     overdue.abort();
+    rhythm.abort();
     match tokio::time::timeout(grace, server).await {
         Ok(joined) => joined?,
         Err(_) => tracing::warn!(?grace, "grace period over; remaining connections dropped"),

@@ -74,9 +74,8 @@ pub(super) async fn get_insight(
         window,
         key: String::new(),
     };
-    let data = insight::compute(&state, &f).await?;
-    let keys = data
-        .report
+    let report = insight::compute(&state, &f).await?;
+    let keys = report
         .keys
         .iter()
         .map(|k| KeyOut {
