@@ -77,6 +77,9 @@ async fn escalate(state: &AppState) -> anyhow::Result<usize> {
     let mut tx = state.pool.begin().await?;
     let open = store::claim_open(&mut tx, 200).await?;
     if open.is_empty() {
+        // Ended now, not when the dropped transaction's rollback gets to run: until then the
+        // rows would stay locked and the next pass would skip them.
+        tx.rollback().await?;
         return Ok(0);
     }
     let accounts: Vec<i64> = open.iter().map(|b| b.1).collect();
@@ -100,6 +103,7 @@ async fn escalate(state: &AppState) -> anyhow::Result<usize> {
         })
         .collect();
     if due.is_empty() {
+        tx.rollback().await?;
         return Ok(0);
     }
     let blockers: HashMap<i64, Blocker> = store::blockers(&state.pool, true, 500)
@@ -268,6 +272,7 @@ async fn digest(state: &AppState) -> anyhow::Result<usize> {
     }
     let mut tx = state.pool.begin().await?;
     if !store::claim_digest(&mut tx, week, now).await? {
+        tx.rollback().await?;
         return Ok(0);
     }
     let (problems, slipped) = store::digest(&mut tx, week, now.date_naive()).await?;

@@ -227,8 +227,8 @@ fn edit_view(
         }
     };
     let general = errs
-        .get("")
-        .cloned()
+        .general
+        .clone()
         .map(|e| view! { <p class="error" role="alert">{e}</p> });
     let note = suggested.then(|| view! {
         <p class="hint">"Prefilled from your week in flowdeck: keep, edit or delete each line. Nothing is posted until you save."</p>
@@ -317,7 +317,7 @@ pub async fn save(
     }
     let expected: i32 = f.version.trim().parse().unwrap_or(-1);
     if expected < 0 {
-        errs.add("", "This form is out of date; reload the page.");
+        errs.general = Some("This form is out of date; reload the page.".into());
     }
     if [&f.plan, &f.priority, &f.problem, &f.summary]
         .iter()
