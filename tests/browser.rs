@@ -960,3 +960,106 @@ async fn a_lead_reads_delivery_insight_from_the_demo_and_follows_a_number_to_its
     screenshot(&c, "insight-rows").await;
     c.close().await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_writes_his_update_commits_a_milestone_and_a_helper_resolves_his_escalated_blocker()
+ {
+    // The demo's check-ins and three weeks of updates are relative to now: pin the clock there.
+    let app = TestApp::spawn_at(&chrono::Utc::now().to_rfc3339()).await;
+    let logins = flowdeck::demo::load(&app.pool)
+        .await
+        .unwrap()
+        .expect("a fresh database");
+    let pass = |h: &str| logins.iter().find(|l| l.0 == h).unwrap().2.clone();
+    let now = app.state.clock.now();
+    let shanghai: chrono_tz::Tz = "Asia/Shanghai".parse().unwrap();
+    let week = flowdeck::rhythm::model::IsoWeek::current(now, shanghai);
+    let today = now.with_timezone(&shanghai).date_naive();
+    let driver = start_chromedriver();
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver, profile.path()).await;
+    // Linus (a lead, online, in Shanghai) writes his update from his week's suggestions.
+    log_in_with(&c, &app.base, "linus", &pass("linus")).await;
+    c.goto(&format!("{}/updates/edit", app.base)).await.unwrap();
+    wait_text(&c, "h1", &format!("My update · {week}")).await;
+    type_into(&c, "#upd-problem", "Waiting for a staging database").await;
+    type_into(&c, "#upd-priority", "The rpc rollout").await;
+    screenshot(&c, "update-edit").await;
+    click(&c, "form[action='/updates/edit'] button").await;
+    wait_text(&c, ".flash-ok", &format!("Your update for {week} is saved")).await;
+    let mine = wait_text(&c, "#u-linus", "Waiting for a staging database").await;
+    assert!(mine.contains("The rpc rollout"), "{mine}");
+    let not_yet = wait_text(&c, "main", "Not written yet").await;
+    assert!(
+        not_yet.contains("Alan Kay not yet"),
+        "the member who never writes: {not_yet}"
+    );
+    screenshot(&c, "updates-week").await;
+
+    // A milestone 15 days out is refused with the latest date; 7 days is committed.
+    c.goto(&format!("{}/milestones", app.base)).await.unwrap();
+    type_into(&c, "#ms-title", "rpc v3.9 in staging").await;
+    let far = (today + chrono::Duration::days(15)).to_string();
+    let latest = (today + chrono::Duration::days(14)).to_string();
+    let ok = (today + chrono::Duration::days(7)).to_string();
+    c.execute(
+        "document.getElementById('ms-due_on').removeAttribute('max'); document.getElementById('ms-due_on').value = arguments[0]",
+        vec![serde_json::json!(far)],
+    )
+    .await
+    .unwrap();
+    click(&c, "form[action='/milestones'] button").await;
+    wait_text(&c, "main", &format!("the latest allowed date is {latest}")).await;
+    c.execute(
+        "document.getElementById('ms-due_on').value = arguments[0]",
+        vec![serde_json::json!(ok)],
+    )
+    .await
+    .unwrap();
+    click(&c, "form[action='/milestones'] button").await;
+    wait_text(&c, ".flash-ok", "Committed: rpc v3.9 in staging").await;
+    wait_text(&c, "main", "slipped").await;
+    screenshot(&c, "milestones").await;
+
+    // A blocker naming Ada as helper; an hour later the clock asks her.
+    c.goto(&format!("{}/blockers", app.base)).await.unwrap();
+    type_into(&c, "#bl-what", "No staging database for the rollout").await;
+    type_into(&c, "#bl-tried", "Asked in the channel; tried a local copy").await;
+    let ada = app
+        .count("select id from accounts where handle = 'ada'")
+        .await;
+    click(&c, &format!("#bl-h-{ada}")).await;
+    click(&c, "form[action='/blockers'] button").await;
+    wait_text(&c, ".flash-ok", "Raised").await;
+    app.state.clock.set(now + chrono::Duration::minutes(61));
+    let t = flowdeck::rhythm::tick(&app.state).await.unwrap();
+    assert!(t.steps >= 1, "{t:?}");
+    c.goto(&format!("{}/blockers", app.base)).await.unwrap();
+    wait_text(&c, "main", "stage 1 — asked the named helpers").await;
+    screenshot(&c, "blockers").await;
+
+    // Ada finds it in her inbox and resolves it with a note.
+    let profile2 = tempfile::tempdir().unwrap();
+    let d = browser(&driver, profile2.path()).await;
+    log_in_with(&d, &app.base, "ada", &pass("ada")).await;
+    d.goto(&format!("{}/inbox", app.base)).await.unwrap();
+    wait_text(&d, "main", "named you as a helper").await;
+    d.goto(&format!("{}/blockers", app.base)).await.unwrap();
+    let id = app.count("select max(id) from blockers").await;
+    type_into(
+        &d,
+        &format!("#b-{id}-note"),
+        "Gave him the shared staging instance",
+    )
+    .await;
+    click(&d, &format!("form[action='/blockers/{id}/resolve'] button")).await;
+    wait_text(&d, ".flash-ok", "Resolved").await;
+    wait_text(
+        &d,
+        "main",
+        "by Ada Lovelace: Gave him the shared staging instance",
+    )
+    .await;
+    d.close().await.unwrap();
+    c.close().await.unwrap();
+}

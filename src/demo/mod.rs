@@ -68,6 +68,8 @@ pub async fn load(pool: &PgPool) -> anyhow::Result<Option<Vec<(String, Role, Str
     crate::deploys::demo::history(&mut tx, ids[1], Utc::now()).await?;
     changes(&mut tx, Utc::now()).await?;
     crate::docs::demo::design_docs(&mut tx, &ids, Utc::now()).await?;
+    let raw: Vec<i64> = ids.iter().map(|i| i.0).collect();
+    crate::rhythm::demo::rhythm(&mut tx, &raw, &zones, Utc::now()).await?;
     tx.commit().await?;
     Ok(Some(created))
 }

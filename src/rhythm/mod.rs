@@ -4,6 +4,7 @@
 //! timestamps: a restart never skips or repeats a step, and with several replicas each step is
 //! claimed by one (`for update skip locked` plus a conditional update in the notice's transaction).
 
+pub mod demo;
 pub mod model;
 pub mod pages;
 mod store;

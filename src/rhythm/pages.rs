@@ -171,11 +171,11 @@ async fn week_page(
     let next = week.next().path();
     let title = format!("Updates · {week}");
     let summary = format!(
-        "{} of {} members wrote their Plan, Priority, Problem and Summary for the week of {}. Due {}s in each member's own time zone.",
+        "{} of {} members wrote their Plan, Priority, Problem and Summary for the week of {}. Due on {} in each member's own time zone.",
         written.len(),
         members.len(),
         week.monday().format("%-d %B %Y"),
-        due
+        week.day(due).format("%A")
     );
     let body = view! {
         <h1>{title.clone()}</h1>
@@ -776,10 +776,10 @@ fn blocker_item(ctx: &PageCtx, b: &store::Blocker, hours: &[f64; 3]) -> impl Int
         let action = format!("/blockers/{}/resolve", b.id);
         let id = format!("b-{}-note", b.id);
         view! {
-            <form method="post" action=action class="stack">
+            <form method="post" action=action class="filters">
                 {ui::csrf_field(ctx)}
-                <label for=id.clone()>"How it was resolved"</label>
-                <input id=id type="text" name="note" required maxlength="2000"/>
+                <div class="field"><label for=id.clone()>"How it was resolved"</label>
+                    <input id=id type="text" name="note" required maxlength="2000"/></div>
                 <button type="submit" class="secondary">"Resolve"</button>
             </form>
         }

@@ -155,10 +155,11 @@ pub fn notice_page(title: &str, message: &str) -> Html<String> {
     page(&ctx, title, body)
 }
 
-const NAV: [(&str, &str, bool); 8] = [
+const NAV: [(&str, &str, bool); 9] = [
     ("/", "Home", false),
     ("/docs", "Docs", false),
     ("/team", "Team", false),
+    ("/updates", "Updates", false),
     ("/releases", "Releases", false),
     ("/deployments", "Deployments", false),
     ("/incidents", "Incidents", false),
