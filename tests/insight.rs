@@ -579,6 +579,20 @@ async fn rollup_drift(app: &TestApp) -> (i64, i64) {
     .fetch_one(&app.pool)
     .await
     .unwrap();
+    // The per-environment days are the sums of the per-service ones.
+    let env_days: i64 = sqlx::query_scalar(
+        "with sums as (
+             select environment_id, day, sum(deployments)::int as deployments, sum(live)::int as live,
+                    sum(failing)::int as failing, sum(reworked)::int as reworked
+             from insight_days group by 1, 2),
+         kept as (select * from insight_env_days where deployments <> 0 or live <> 0 or failing <> 0 or reworked <> 0)
+         select count(*) from ((select * from sums except select * from kept)
+                               union all (select * from kept except select * from sums)) d",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let days = days + env_days;
     let mut tx = app.pool.begin().await.unwrap();
     sqlx::query("create temp table kept on commit drop as select * from insight_failures")
         .execute(&mut *tx)

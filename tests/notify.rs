@@ -183,12 +183,18 @@ async fn a_429_is_waited_out_and_500s_back_off_until_success() {
         gaps[1] > gaps[0] && gaps[2] > gaps[1],
         "the waits grow: {gaps:?}"
     );
-    let attempts: i32 = sqlx::query_scalar(
-        "select x.attempts from notify_deliveries x join outbox o on o.id = x.outbox_id where o.event = 'service.up'",
-    )
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+    // The receiver answers before the sender records the outcome: wait for the row to say sent.
+    let sent = "select x.attempts from notify_deliveries x join outbox o on o.id = x.outbox_id
+                where o.event = 'service.up' and x.status = 'sent'";
+    until("the delivery recorded as sent", async || {
+        sqlx::query_scalar::<_, i32>(sent)
+            .fetch_optional(&app.pool)
+            .await
+            .unwrap()
+            .is_some()
+    })
+    .await;
+    let attempts: i32 = sqlx::query_scalar(sent).fetch_one(&app.pool).await.unwrap();
     assert_eq!(attempts, 4);
     let page = ada.get("/admin/integrations").await.body;
     assert!(page.contains("healthy"), "it recovered");

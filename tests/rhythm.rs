@@ -423,11 +423,11 @@ async fn a_blocker_escalates_at_one_two_and_three_hours_paused_while_offline_eac
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     app.state.clock.set(at("2026-11-26T12:30:00Z"));
     assert_eq!(tick().await.unwrap().steps, 0, "paused while offline");
+    let page = ann.get("/blockers").await.body;
+    assert!(page.contains("stage 1 — asked the named helpers"), "{page}");
     assert!(
-        ann.get("/blockers")
-            .await
-            .body
-            .contains("stage 1 — asked the named helpers")
+        page.contains("1 h 10 min on the clock (paused: offline or on leave)"),
+        "{page}"
     );
     // Back at 13:00: 70 minutes ran before; 50 more make two hours at 13:50.
     app.state.clock.set(at("2026-11-26T13:00:00Z"));

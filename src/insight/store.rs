@@ -32,29 +32,53 @@ impl Scope<'_> {
     }
 }
 
-/// The window's days from the rollup, summed over the services and production environments in
-/// scope.
+/// The window's days from the rollups, summed over the services and production environments in
+/// scope: per environment (`insight_env_days`, a few rows a day) unless a service is chosen.
 pub async fn days(pool: &PgPool, s: &Scope<'_>) -> sqlx::Result<Vec<Day>> {
-    sqlx::query_as!(
-        Day,
-        r#"select x.day as "day!: NaiveDate", sum(x.deployments)::bigint as "deployments!",
-                  sum(x.live)::bigint as "live!", sum(x.failing)::bigint as "failing!",
-                  sum(x.reworked)::bigint as "reworked!"
-           from insight_days x
-           join environments e on e.id = x.environment_id
-           join services sv on sv.id = x.service_id
-           where e.tier = 'production' and x.day >= $1 and x.day <= $2
-             and ($3::text is null or sv.name = $3)
-             and ($4::text is null or e.name = $4)
-           group by x.day
-           order by x.day"#,
-        s.first_day() as _,
-        s.last_day() as _,
-        s.service,
-        s.environment
-    )
-    .fetch_all(pool)
-    .await
+    match s.service {
+        None => {
+            sqlx::query_as!(
+                Day,
+                r#"select x.day as "day!: NaiveDate", sum(x.deployments)::bigint as "deployments!",
+                          sum(x.live)::bigint as "live!", sum(x.failing)::bigint as "failing!",
+                          sum(x.reworked)::bigint as "reworked!"
+                   from insight_env_days x
+                   join environments e on e.id = x.environment_id
+                   where e.tier = 'production' and x.day >= $1 and x.day <= $2
+                     and ($3::text is null or e.name = $3)
+                   group by x.day
+                   having sum(x.deployments) > 0
+                   order by x.day"#,
+                s.first_day() as _,
+                s.last_day() as _,
+                s.environment
+            )
+            .fetch_all(pool)
+            .await
+        }
+        Some(service) => {
+            sqlx::query_as!(
+                Day,
+                r#"select x.day as "day!: NaiveDate", sum(x.deployments)::bigint as "deployments!",
+                          sum(x.live)::bigint as "live!", sum(x.failing)::bigint as "failing!",
+                          sum(x.reworked)::bigint as "reworked!"
+                   from insight_days x
+                   join environments e on e.id = x.environment_id
+                   join services sv on sv.id = x.service_id
+                   where e.tier = 'production' and x.day >= $1 and x.day <= $2
+                     and sv.name = $3
+                     and ($4::text is null or e.name = $4)
+                   group by x.day
+                   order by x.day"#,
+                s.first_day() as _,
+                s.last_day() as _,
+                service,
+                s.environment
+            )
+            .fetch_all(pool)
+            .await
+        }
+    }
 }
 
 /// Recovery times of the window's failing deployments in summary: how many were restored, how

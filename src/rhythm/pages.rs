@@ -8,6 +8,8 @@ use axum::{
     http::StatusCode,
     response::{Html, IntoResponse, Response},
 };
+use std::collections::HashMap;
+
 use chrono::NaiveDate;
 use leptos::prelude::*;
 use serde::Deserialize;
@@ -732,7 +734,12 @@ pub struct BlockerForm {
     pub helpers: Vec<String>,
 }
 
-fn blocker_item(ctx: &PageCtx, b: &store::Blocker, hours: &[f64; 3]) -> impl IntoView + use<> {
+fn blocker_item(
+    ctx: &PageCtx,
+    b: &store::Blocker,
+    hours: &[f64; 3],
+    clock: Option<&(chrono::Duration, bool)>,
+) -> impl IntoView + use<> {
     let anchor = format!("b-{}", b.id);
     let me = ctx.user.as_ref().map(|u| u.id.0);
     let may_resolve = b.resolved_at.is_none()
@@ -759,6 +766,23 @@ fn blocker_item(ctx: &PageCtx, b: &store::Blocker, hours: &[f64; 3]) -> impl Int
         format!("helpers: {}", b.helper_names.join(", "))
     };
     let since = ui::when_text(ctx, b.raised_at);
+    let ran = clock.map(|(ran, paused)| {
+        let mins = ran.num_minutes();
+        let text = format!(
+            "{} on the clock{}",
+            if mins >= 60 {
+                format!("{} h {} min", mins / 60, mins % 60)
+            } else {
+                format!("{mins} min")
+            },
+            if *paused {
+                " (paused: offline or on leave)"
+            } else {
+                ""
+            }
+        );
+        view! { <p><strong>{text}</strong></p> }
+    });
     let tried = (!b.tried.trim().is_empty()).then(|| {
         let html = md(&b.tried);
         view! { <details><summary>"What was tried"</summary><div class="md" inner_html=html></div></details> }
@@ -794,6 +818,7 @@ fn blocker_item(ctx: &PageCtx, b: &store::Blocker, hours: &[f64; 3]) -> impl Int
         <article class=class id=anchor>
             <h3>{b.what.clone()}</h3>
             <p class="muted">{format!("{}{} · raised {since} · {stage} · {helpers}", b.display_name, mine.unwrap_or(""))}</p>
+            {ran}
             {tried}
             {resolution}
             {form}
@@ -801,9 +826,11 @@ fn blocker_item(ctx: &PageCtx, b: &store::Blocker, hours: &[f64; 3]) -> impl Int
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn blockers_view(
     ctx: &PageCtx,
     open: &[store::Blocker],
+    clocks: &HashMap<i64, (chrono::Duration, bool)>,
     resolved: &[store::Blocker],
     members: &[store::Member],
     f: &BlockerForm,
@@ -813,11 +840,11 @@ fn blockers_view(
     let me = ctx.user.as_ref().map(|u| u.id.0);
     let open_items = open
         .iter()
-        .map(|b| blocker_item(ctx, b, hours))
+        .map(|b| blocker_item(ctx, b, hours, clocks.get(&b.id)))
         .collect::<Vec<_>>();
     let resolved_items = resolved
         .iter()
-        .map(|b| blocker_item(ctx, b, hours))
+        .map(|b| blocker_item(ctx, b, hours, None))
         .collect::<Vec<_>>();
     let empty = open_items.is_empty().then(|| {
         ui::empty_state(
@@ -865,6 +892,37 @@ fn blockers_view(
     ui::page(ctx, "Blockers", body)
 }
 
+/// How long each open blocker has run on its clock, and whether it stands still now.
+async fn clocks(
+    state: &AppState,
+    open: &[store::Blocker],
+    now: chrono::DateTime<chrono::Utc>,
+) -> AppResult<HashMap<i64, (chrono::Duration, bool)>> {
+    if open.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let accounts: Vec<i64> = open.iter().map(|b| b.account_id).collect();
+    let since = open.iter().map(|b| b.raised_at).min().unwrap_or(now);
+    let mut conn = state.pool.acquire().await?;
+    let mut pauses: HashMap<i64, Vec<model::Pause>> = HashMap::new();
+    for (account, p) in store::pauses(&mut conn, &accounts, since).await? {
+        pauses.entry(account).or_default().push(p);
+    }
+    Ok(open
+        .iter()
+        .map(|b| {
+            let p = pauses.get(&b.account_id).map_or(&[][..], Vec::as_slice);
+            (
+                b.id,
+                (
+                    model::running(b.raised_at, now, p),
+                    model::paused_now(now, p),
+                ),
+            )
+        })
+        .collect())
+}
+
 /// `/blockers`: open blockers with their stage, the raise form, the last resolved ones.
 pub async fn blockers(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<String>> {
     let (open, resolved, members) = tokio::try_join!(
@@ -872,9 +930,11 @@ pub async fn blockers(State(state): State<AppState>, ctx: PageCtx) -> AppResult<
         store::blockers(&state.pool, false, 20),
         store::members(&state.pool),
     )?;
+    let clocks = clocks(&state, &open, ctx.now).await?;
     Ok(blockers_view(
         &ctx,
         &open,
+        &clocks,
         &resolved,
         &members,
         &BlockerForm::default(),
@@ -927,6 +987,7 @@ pub async fn raise(
             blockers_view(
                 &ctx,
                 &open,
+                &clocks(&state, &open, ctx.now).await?,
                 &resolved,
                 &members,
                 &f,
