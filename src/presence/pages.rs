@@ -495,6 +495,7 @@ pub fn member(
         <h1>{title}</h1>
         <p class="muted"><code>{m.row.handle.clone()}</code>" · their time "{local}</p>
         <p class="status-now">{status_cell(m, now, &tz)}</p>
+        <p><a href=format!("/milestones?member={handle}")>"Milestones"</a>" · "<a href=format!("/updates#u-{handle}")>"This week's update"</a></p>
         <h2 id="history">"History"</h2>
         {if no_history {
             ui::empty_state("No check-ins yet", "Check-ins and announced offline times appear here.").into_any()
