@@ -5,6 +5,7 @@ pub mod admin;
 pub mod api;
 pub mod audit;
 pub mod auth;
+pub mod cache;
 pub mod cli;
 pub mod client;
 pub mod clock;

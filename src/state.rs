@@ -17,6 +17,8 @@ pub struct AppState {
     pub relaxed: PgPool,
     pub config: Arc<Config>,
     pub clock: Clock,
+    /// This replica's caches (`cache::listen` keeps them coherent; off until it listens).
+    pub cache: crate::cache::Cache,
     /// The cookie-signing key, read from the database on first use and then kept.
     keys: Arc<OnceCell<Arc<Keys>>>,
 }
@@ -35,6 +37,7 @@ impl AppState {
             relaxed,
             config: Arc::new(config),
             clock: Clock::system(),
+            cache: crate::cache::Cache::default(),
             keys: Arc::new(OnceCell::new()),
         }
     }

@@ -47,6 +47,20 @@ pub async fn serve(pool: &PgPool) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let state = AppState::new(pool.clone(), Config::for_listen(addr));
+    // As `flowdeck serve` does: caches on, kept coherent by the listener (off with
+    // FLOWDECK_BENCH_NO_CACHE=1, to measure what the caches bring).
+    if std::env::var("FLOWDECK_BENCH_NO_CACHE").is_err() {
+        tokio::spawn(flowdeck::cache::listen(pool.clone(), state.cache.clone()));
+    }
+    for _ in 0..100 {
+        if std::env::var("FLOWDECK_BENCH_NO_CACHE").is_ok() {
+            break;
+        }
+        if state.cache.listening() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     flowdeck::server::spawn(state, listener);
     addr
 }
@@ -80,6 +94,7 @@ pub struct Result {
     pub rps: f64,
     pub p50: f64,
     pub p99: f64,
+    pub p999: f64,
 }
 
 pub fn report(name: &str, r: &Result) {
@@ -125,7 +140,15 @@ pub async fn measure_with(
                         break;
                     }
                 }
-                let t = Instant::now();
+                // Open loop: latency counts from when the request was due (a late start is
+                // the server's fault too); closed loop: from when it was sent.
+                let t = match rate {
+                    Some(rate) => {
+                        start
+                            + Duration::from_secs_f64((n as f64 * workers as f64 + w as f64) / rate)
+                    }
+                    None => Instant::now(),
+                };
                 let r = client.get(&url).send().await.unwrap();
                 r.bytes().await.unwrap();
                 lat.lock().unwrap().push(t.elapsed().as_secs_f64() * 1000.0);
@@ -143,6 +166,7 @@ pub async fn measure_with(
         rps: l.len() as f64 / start.elapsed().as_secs_f64(),
         p50: pct(0.50),
         p99: pct(0.99),
+        p999: pct(0.999),
     }
 }
 

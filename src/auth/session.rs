@@ -268,7 +268,18 @@ async fn current_user(
     let Some(su) = session.get::<SessionUser>(USER_KEY).await? else {
         return Ok(None);
     };
-    match store::current_user(&state.pool, AccountId(su.id)).await? {
+    let account = match state.cache.account(su.id) {
+        Some(u) => Some(u),
+        None => {
+            let read_at = state.cache.generation();
+            let u = store::current_user(&state.pool, AccountId(su.id)).await?;
+            if let Some(u) = &u {
+                state.cache.put_account(u, read_at);
+            }
+            u
+        }
+    };
+    match account {
         Some(u) if u.auth_epoch == su.epoch => {
             if is_read {
                 touch(session, state.config.session_idle_minutes).await?;

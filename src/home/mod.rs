@@ -21,8 +21,21 @@ async fn home(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<Str
     // The tiles' queries are independent: run them at once.
     let pool = &state.pool;
     let user = ctx.user.clone();
+    // Team-wide parts come from this replica's cache (src/cache): the board per minute (it
+    // depends on the time), the Delivery card per day.
+    let board_key = format!("board:{}", now.timestamp() / 60);
+    let delivery_key = format!("delivery:{}", now.date_naive());
     let (team, to_decide, down, latest, queue, mine, delivery, rhythm) = tokio::try_join!(
-        presence::team_now(&state),
+        state.cache.get_or(
+            &board_key,
+            &[
+                "presence_events",
+                "presence_current",
+                "leave_requests",
+                "accounts"
+            ],
+            presence::team_now(&state)
+        ),
         async {
             Ok::<_, AppError>(match &user {
                 Some(u) if u.role >= Role::Lead => {
@@ -31,8 +44,21 @@ async fn home(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<Str
                 _ => 0,
             })
         },
-        deploys::down_now(pool),
-        deploys::latest_rollouts(pool, 6),
+        state.cache.get_or(
+            "down",
+            &["health_targets", "services", "environments"],
+            deploys::down_now(pool)
+        ),
+        state.cache.get_or(
+            "rollouts",
+            &[
+                "deployments",
+                "current_deployments",
+                "services",
+                "environments"
+            ],
+            deploys::latest_rollouts(pool, 6)
+        ),
         async {
             Ok::<_, AppError>(match &user {
                 Some(u) => docs::review_queue(pool, u.id).await?,
@@ -45,7 +71,20 @@ async fn home(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<Str
                 None => Vec::new(),
             })
         },
-        crate::insight::team_keys(&state),
+        state.cache.get_or(
+            &delivery_key,
+            &[
+                "deployments",
+                "incidents",
+                "change_records",
+                "change_deployments",
+                "release_tags",
+                "environments",
+                "services",
+                "repositories",
+            ],
+            crate::insight::team_keys(&state)
+        ),
         async {
             Ok::<_, AppError>(match &user {
                 Some(u) => Some(crate::rhythm::pages::home_card(&state, &ctx, u.id.0).await?),

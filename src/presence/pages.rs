@@ -12,6 +12,7 @@ use super::{
 use crate::ui::{self, PageCtx, form::FormErrors};
 
 /// A board row with its state derived.
+#[derive(Clone)]
 pub struct Member {
     pub row: BoardRow,
     pub tz: Tz,

@@ -117,9 +117,19 @@ async fn not_found() -> AppError {
 const CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' data:; font-src 'self'; \
     form-action 'self'; base-uri 'none'; frame-ancestors 'none'; object-src 'none'";
 
-/// Security headers on every response; HSTS when served over https; no caching of pages.
+/// Security headers on every response; HSTS when served over https; no caching of pages. After a
+/// write (any method but GET, HEAD, OPTIONS) this replica's caches are dropped.
 async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let write = !matches!(
+        *req.method(),
+        axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS
+    );
     let mut resp = next.run(req).await;
+    if write {
+        // This replica's writer sees their change on the next page, before the notification
+        // reaches the listener (src/cache).
+        state.cache.clear();
+    }
     let h = resp.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -173,6 +183,10 @@ pub async fn run(
         state.clone(),
         Duration::from_millis(500),
     ));
+    let cache = tokio::spawn(crate::cache::listen(
+        state.pool.clone(),
+        state.cache.clone(),
+    ));
     let rhythm = tokio::spawn(crate::rhythm::clock_loop(
         state.clone(),
         Duration::from_secs(60),
@@ -197,6 +211,7 @@ pub async fn run(
     sender.abort();
     overdue.abort();
     rhythm.abort();
+    cache.abort();
     match tokio::time::timeout(grace, server).await {
         Ok(joined) => joined?,
         Err(_) => tracing::warn!(?grace, "grace period over; remaining connections dropped"),

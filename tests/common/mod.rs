@@ -167,6 +167,31 @@ impl TestApp {
         }
     }
 
+    /// Turns this app's caches on, as `flowdeck serve` does: a listener keeps them coherent.
+    pub async fn listen(&self) {
+        start_listening(&self.pool, &self.state).await;
+    }
+
+    /// Another replica on this test's database, as a second `flowdeck serve` would be: its own
+    /// connection pool, caches and cache listener, background workers and address.
+    pub async fn replica(&self) -> Replica {
+        let pool = sqlx::postgres::PgPoolOptions::new()
+            .max_connections(8)
+            .connect(&self.db_url)
+            .await
+            .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut state = AppState::new(pool.clone(), Config::for_listen(addr));
+        state.clock = self.state.clock.clone();
+        start_listening(&pool, &state).await;
+        flowdeck::server::spawn(state.clone(), listener);
+        Replica {
+            base: format!("http://{addr}"),
+            state,
+        }
+    }
+
     /// The number `sql` selects (`select count(*) from …`), for asserting what was written.
     pub async fn count(&self, sql: &str) -> i64 {
         sqlx::query_scalar(sql).fetch_one(&self.pool).await.unwrap()
@@ -226,6 +251,34 @@ impl TestApp {
 pub struct Client {
     pub http: reqwest::Client,
     pub base: String,
+}
+
+/// A second (third, …) replica of a test's app.
+pub struct Replica {
+    pub base: String,
+    pub state: AppState,
+}
+
+impl Client {
+    /// The same browser (cookies and all) talking to another replica.
+    pub fn on(&self, base: &str) -> Client {
+        Client {
+            http: self.http.clone(),
+            base: base.to_string(),
+        }
+    }
+}
+
+async fn start_listening(pool: &PgPool, state: &AppState) {
+    tokio::spawn(flowdeck::cache::listen(pool.clone(), state.cache.clone()));
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !state.cache.listening() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the cache listener connects"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
 }
 
 pub struct Page {
