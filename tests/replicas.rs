@@ -1,7 +1,8 @@
 //! Three replicas on one database (DESIGN §4.5, issue 16), each with its own connection pool,
 //! in-process caches, cache listener and background workers, as three `flowdeck serve` would be:
 //! a login on one works on the others; a role change, a disable, a logout or a change of shared
-//! data made on one takes effect on the others within a second; the outbox sender of all three
+//! data made on one takes effect on the others within a second (each replica caches sessions,
+//! accounts and parts of the home page); the outbox sender of all three
 //! delivers a notification once.
 
 mod common;
@@ -147,14 +148,24 @@ async fn three_replicas_share_logins_and_changes_reach_the_others_within_a_secon
     .await;
     assert!(took < Duration::from_secs(1), "{took:?}");
 
-    // Logging out on B ends the session on A and C at once (sessions are never cached).
+    // Logging out on B ends the session on B at once and on A and C (which hold it in their
+    // caches) within a second.
     let ada_b = ada.on(&b.base);
     let ada_c = ada.on(&c.base);
     assert_eq!(ada_c.get("/").await.status, StatusCode::OK);
+    assert_eq!(ada.get("/").await.status, StatusCode::OK);
+    let (entries_c, _) = c.state.cache.len();
+    assert!(entries_c >= 2, "C caches ada's session and account");
     let r = ada_b.post("/logout", &[]).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
-    assert_eq!(ada_c.get("/").await.location(), Some("/login"));
-    assert_eq!(ada.get("/").await.location(), Some("/login"));
+    assert_eq!(ada_b.get("/").await.location(), Some("/login"));
+    for (client, name) in [(&ada_c, "C"), (&ada, "A")] {
+        let took = within(&format!("the logout reaches {name}"), async || {
+            client.get("/").await.location() == Some("/login")
+        })
+        .await;
+        assert!(took < Duration::from_secs(1), "{name}: {took:?}");
+    }
 }
 
 #[tokio::test]

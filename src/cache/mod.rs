@@ -1,5 +1,6 @@
 //! In-process caches kept coherent through PostgreSQL (DESIGN §4.5, issue 16): what every request
-//! reads and rarely changes — the signed-in account — and team-wide parts of pages. A shared
+//! reads and rarely changes — its session and the signed-in account — and team-wide parts of
+//! pages. A shared
 //! mechanism beside `audit` and `outbox`.
 //!
 //! Invalidation: triggers (migration `notify_cache_changes`) send `NOTIFY flowdeck_cache` with a
@@ -19,10 +20,13 @@ use std::{
 
 use crate::auth::model::CurrentUser;
 
+pub mod sessions;
+
 /// How long an entry may be served without a notification saying it changed.
 pub const TTL: Duration = Duration::from_secs(30);
 /// At most this many accounts and this many page parts are kept.
 const MAX_ACCOUNTS: usize = 10_000;
+const MAX_SESSIONS: usize = 20_000;
 const MAX_PARTS: usize = 256;
 /// The channel the triggers notify.
 pub const CHANNEL: &str = "flowdeck_cache";
@@ -32,6 +36,7 @@ type Part = (Arc<dyn Any + Send + Sync>, Instant, &'static [&'static str]);
 #[derive(Default)]
 struct Inner {
     accounts: HashMap<i64, (CurrentUser, Instant)>,
+    sessions: HashMap<String, (tower_sessions::session::Record, Instant)>,
     parts: HashMap<String, Part>,
     /// Whether a listener is connected: without one nothing is served from the cache.
     listening: bool,
@@ -79,6 +84,37 @@ impl Cache {
             g.accounts.clear();
         }
         g.accounts.insert(u.id.0, (u.clone(), Instant::now()));
+    }
+
+    /// The cached session `id` (its store record), if fresh and not expired.
+    pub fn session(&self, id: &str) -> Option<tower_sessions::session::Record> {
+        let g = self.lock();
+        if !g.listening {
+            return None;
+        }
+        g.sessions
+            .get(id)
+            .filter(|(r, at)| at.elapsed() < TTL && r.expiry_date > time::OffsetDateTime::now_utc())
+            .map(|(r, _)| r.clone())
+    }
+
+    /// Keeps session record `r`, read or written at generation `read_at`.
+    pub fn put_session(&self, r: &tower_sessions::session::Record, read_at: u64) {
+        let mut g = self.lock();
+        if !g.listening || g.generation != read_at {
+            return;
+        }
+        if g.sessions.len() >= MAX_SESSIONS {
+            g.sessions.clear();
+        }
+        g.sessions
+            .insert(r.id.to_string(), (r.clone(), Instant::now()));
+    }
+
+    pub fn forget_session(&self, id: &str) {
+        let mut g = self.lock();
+        g.generation += 1;
+        g.sessions.remove(id);
     }
 
     /// A team-wide page part under `key`, if fresh; it depends on the tables `topics`.
@@ -141,7 +177,10 @@ impl Cache {
         g.generation += 1;
         if topic == "*" {
             g.accounts.clear();
+            g.sessions.clear();
             g.parts.clear();
+        } else if let Some(id) = topic.strip_prefix("session:") {
+            g.sessions.remove(id);
         } else if let Some(id) = topic.strip_prefix("account:") {
             if let Ok(id) = id.parse::<i64>() {
                 g.accounts.remove(&id);
@@ -161,6 +200,7 @@ impl Cache {
         g.listening = on;
         g.generation += 1;
         g.accounts.clear();
+        g.sessions.clear();
         g.parts.clear();
     }
 
@@ -172,7 +212,7 @@ impl Cache {
     /// How many entries are kept (accounts, parts).
     pub fn len(&self) -> (usize, usize) {
         let g = self.lock();
-        (g.accounts.len(), g.parts.len())
+        (g.accounts.len() + g.sessions.len(), g.parts.len())
     }
 
     pub fn is_empty(&self) -> bool {

@@ -107,6 +107,15 @@ pub async fn migrate(pool: &PgPool) -> anyhow::Result<()> {
         .migrate()
         .await
         .context("the session store's migration failed")?;
+    // The session store creates its table itself (after the migrations): tell every replica's
+    // cache when a session changes or ends (src/cache/sessions.rs).
+    sqlx::raw_sql(
+        r#"create or replace trigger session_cache after update or delete on "tower_sessions"."session"
+           for each row execute function cache_notify_session()"#,
+    )
+    .execute(pool)
+    .await
+    .context("the session cache trigger could not be created")?;
     Ok(())
 }
 

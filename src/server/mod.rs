@@ -33,19 +33,22 @@ use crate::{
 /// The whole application: routes, sessions, login gate, CSRF, security headers, request ids.
 pub fn build_router(state: AppState) -> Router {
     let cfg = &state.config;
-    let sessions = SessionManagerLayer::new(PostgresStore::new(state.pool.clone()))
-        .with_name(if cfg.https {
-            "__Host-flowdeck"
-        } else {
-            "flowdeck"
-        })
-        .with_secure(cfg.https)
-        .with_http_only(true)
-        .with_same_site(SameSite::Lax)
-        .with_path("/")
-        .with_expiry(Expiry::OnInactivity(time::Duration::minutes(
-            cfg.session_idle_minutes,
-        )));
+    let sessions = SessionManagerLayer::new(crate::cache::sessions::CachedSessions::new(
+        PostgresStore::new(state.pool.clone()),
+        state.cache.clone(),
+    ))
+    .with_name(if cfg.https {
+        "__Host-flowdeck"
+    } else {
+        "flowdeck"
+    })
+    .with_secure(cfg.https)
+    .with_http_only(true)
+    .with_same_site(SameSite::Lax)
+    .with_path("/")
+    .with_expiry(Expiry::OnInactivity(time::Duration::minutes(
+        cfg.session_idle_minutes,
+    )));
 
     // Pages: sessions, signed cookies, the login gate, CSRF.
     let pages = Router::new()
