@@ -1,8 +1,8 @@
 //! Memory under load (DESIGN §5, issue 16): RSS ≤ 60 MB and no growth over a 10-minute soak.
-//! `cargo bench --bench soak` (FLOWDECK_SOAK_SECONDS, default 600). Serves the demo data with
-//! caches on, 16 clients cycling through the main pages, and prints the process's resident
-//! memory every 30 s. The load generator runs in the same process, so the figure is an upper
-//! bound for the server alone.
+//! `cargo bench --bench soak` (FLOWDECK_SOAK_SECONDS, default 600). Runs the release binary
+//! (`flowdeck serve`, caches on) on the demo data as its own process, drives 16 clients cycling
+//! through the main pages from this one, and prints the server process's resident memory (from
+//! /proc) every 30 s.
 
 mod common;
 
@@ -14,8 +14,8 @@ use std::{
     time::{Duration, Instant},
 };
 
-fn rss_mb() -> f64 {
-    std::fs::read_to_string("/proc/self/status")
+fn rss_mb(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|s| {
             s.lines()
@@ -36,7 +36,24 @@ async fn main() {
     let (pool, admin) = common::fresh(name).await;
     flowdeck::demo::load(&pool).await.unwrap();
     let (_, password) = common::bench_admin(&pool).await;
-    let addr = common::serve(&pool).await;
+    let addr = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap()
+    };
+    let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+    let mut server = std::process::Command::new(env!("CARGO_BIN_EXE_flowdeck"))
+        .args(["serve", "--listen", &addr.to_string()])
+        .env("DATABASE_URL", &url)
+        .env("RUST_LOG", "warn")
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("the flowdeck binary");
+    let pid = server.id();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reqwest::get(format!("http://{addr}/readyz")).await.is_err() {
+        assert!(Instant::now() < deadline, "flowdeck serve never answered");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let client = common::logged_in(addr, &password).await;
     let pages = [
         "/",
@@ -78,7 +95,7 @@ async fn main() {
     let mut next = Duration::ZERO;
     while start.elapsed() < run {
         tokio::time::sleep_until((start + next).into()).await;
-        let mb = rss_mb();
+        let mb = rss_mb(pid);
         samples.push(mb);
         println!(
             "{:>6} {:>10} {:>10.1}",
@@ -103,6 +120,8 @@ async fn main() {
         "\n{} requests; RSS after the first minute {warm:.1} MB, at the end {last:.1} MB, peak {peak:.1} MB (budget ≤ 60 MB, no growth)",
         done.load(Ordering::Relaxed)
     );
+    let _ = server.kill();
+    let _ = server.wait();
     pool.close().await;
     common::drop_db(&admin, name).await;
 }

@@ -82,6 +82,20 @@ async fn lead_with_api(app: &TestApp, repo: Option<&str>) -> Client {
     lee
 }
 
+/// A read-scoped API token made on `/profile/tokens` (shown once on the page).
+async fn read_token(c: &Client) -> String {
+    let r = c
+        .post(
+            "/profile/tokens",
+            &[("name", "dash"), ("days", "30"), ("scopes", "read")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER);
+    let page = c.get("/profile/tokens").await.body;
+    let start = page.find("<code class=\"copy\">").unwrap() + 19;
+    page[start..start + page[start..].find('<').unwrap()].to_string()
+}
+
 /// The text of a tile: from its heading to the end of its section.
 fn tile<'a>(page: &'a str, title: &str) -> &'a str {
     let start = page
@@ -487,16 +501,7 @@ async fn the_api_reads_the_same_keys() {
     )
     .await;
     app.state.clock.set(at("2026-03-30T00:00:00Z"));
-    let r = lee
-        .post(
-            "/profile/tokens",
-            &[("name", "dash"), ("days", "30"), ("scopes", "read")],
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER);
-    let page = lee.get("/profile/tokens").await.body;
-    let start = page.find("<code class=\"copy\">").unwrap() + 19;
-    let token = &page[start..start + page[start..].find('<').unwrap()];
+    let token = &read_token(&lee).await;
     let get = |q: &str| {
         reqwest::Client::new()
             .get(format!("{}/api/v1/insight{q}", app.base))
@@ -784,16 +789,7 @@ async fn beyond_two_thousand_changes_lead_time_comes_from_buckets_within_five_pe
         "{lead}"
     );
     // The same number through the API, within 2.5 % of the exact percentiles.
-    let r = lee
-        .post(
-            "/profile/tokens",
-            &[("name", "dash"), ("days", "30"), ("scopes", "read")],
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER);
-    let tokens = lee.get("/profile/tokens").await.body;
-    let start = tokens.find("<code class=\"copy\">").unwrap() + 19;
-    let token = &tokens[start..start + tokens[start..].find('<').unwrap()];
+    let token = &read_token(&lee).await;
     let body: serde_json::Value = reqwest::Client::new()
         .get(format!("{}/api/v1/insight?window=30&service=api", app.base))
         .bearer_auth(token)
