@@ -433,6 +433,7 @@ fn milestone_item(ctx: &PageCtx, m: &store::Milestone, mine: bool) -> impl IntoV
             })
             .collect::<Vec<_>>();
         view! {
+            <div class="row-actions">
             <form method="post" action=action.clone() class="inline">
                 {ui::csrf_field(ctx)}
                 <input type="hidden" name="version" value=version.clone()/>
@@ -447,6 +448,7 @@ fn milestone_item(ctx: &PageCtx, m: &store::Milestone, mine: bool) -> impl IntoV
                 <input id=id type="date" name="due_on" value=due required/>
                 <button type="submit" class="secondary">"Re-plan"</button>
             </form>
+            </div>
         }
     });
     view! {
