@@ -194,7 +194,23 @@ async fn render_matrix(
     env: &EnvForm,
     env_errs: &FormErrors,
 ) -> AppResult<Html<String>> {
-    let (services, envs, cells, skews) = state_now(state).await?;
+    // What runs where is the same for everyone: kept in this replica's cache until a deployment,
+    // a health change or a new service or environment (src/cache).
+    let (services, envs, cells, skews) = state
+        .cache
+        .get_or(
+            "matrix",
+            &[
+                "deployments",
+                "current_deployments",
+                "health_targets",
+                "services",
+                "environments",
+                "incidents",
+            ],
+            state_now(state),
+        )
+        .await?;
     let may_manage = can(ctx.user.as_ref(), Action::ManageDeployTargets);
     let repositories = if may_manage {
         crate::releases::repositories(&state.pool).await?
