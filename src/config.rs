@@ -31,6 +31,11 @@ pub enum LogFormat {
     Json,
 }
 
+/// A secret from a flag or the environment (redacted in `Debug`).
+fn parse_secret(s: &str) -> Result<SecretString, std::convert::Infallible> {
+    Ok(SecretString::from(s.to_string()))
+}
+
 /// Options of `flowdeck serve`.
 #[derive(clap::Args, Clone, Debug)]
 pub struct ServeOpts {
@@ -105,6 +110,10 @@ pub struct ServeOpts {
     /// deployment of its service within this many days before it.
     #[arg(long, env = "FLOWDECK_ATTRIBUTION_DAYS", default_value_t = 7)]
     pub attribution_days: i32,
+
+    /// A bearer token `/metrics` asks for (unset: open, as probes are).
+    #[arg(long, env = "FLOWDECK_METRICS_TOKEN", value_parser = parse_secret)]
+    pub metrics_token: Option<SecretString>,
 
     /// Team rhythm: the weekday weekly updates are due, in each member's own zone (mon … sun).
     #[arg(long, env = "FLOWDECK_UPDATE_DUE_WEEKDAY", default_value = "fri")]
@@ -192,6 +201,7 @@ pub struct Config {
     pub outbox_backoff_ms: u64,
     pub insight_min_points: usize,
     pub attribution_days: i32,
+    pub metrics_token: Option<SecretString>,
     pub update_due_weekday: chrono::Weekday,
     pub milestone_max_days: i64,
     pub escalation_hours: [f64; 3],
@@ -277,6 +287,10 @@ impl Config {
             outbox_max_attempts: opts.outbox_max_attempts.clamp(1, 1000),
             insight_min_points: opts.insight_min_points.clamp(1, 1000),
             attribution_days: opts.attribution_days.clamp(0, 365),
+            metrics_token: opts
+                .metrics_token
+                .clone()
+                .filter(|t| !t.expose_secret().is_empty()),
             update_due_weekday: crate::rhythm::model::parse_weekday(&opts.update_due_weekday)
                 .map_err(|e| anyhow::anyhow!("FLOWDECK_UPDATE_DUE_WEEKDAY: {e}"))?,
             milestone_max_days: opts.milestone_max_days.clamp(1, 366),
@@ -402,6 +416,7 @@ mod tests {
                 outbox_max_attempts: 20,
                 insight_min_points: 5,
                 attribution_days: 7,
+                metrics_token: None,
                 update_due_weekday: "fri".into(),
                 milestone_max_days: 14,
                 escalation_hours: "1,2,3".into(),

@@ -415,3 +415,96 @@ async fn error_pages_keep_the_navigation_and_the_signed_in_user() {
         "a 403 keeps the navigation"
     );
 }
+
+/// The samples of a Prometheus text exposition: (name with labels, value); panics on a line that
+/// is neither a comment nor a sample.
+fn samples(text: &str) -> Vec<(String, f64)> {
+    text.lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(|l| {
+            let (series, value) = l.rsplit_once(' ').unwrap_or_else(|| panic!("{l}"));
+            let v = match value {
+                "+Inf" => f64::INFINITY,
+                v => v.parse().unwrap_or_else(|_| panic!("a value: {l}")),
+            };
+            (series.to_string(), v)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_template_and_parse_as_prometheus_text() {
+    let app = TestApp::spawn().await;
+    let ann = app.logged_in("ann", Role::Member).await;
+    assert_eq!(ann.get("/team/ann").await.status, StatusCode::OK);
+    let anon = app.client();
+    let refused = anon.login("ann", "not the password").await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let r = reqwest::get(format!("{}/metrics", app.base)).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "open without a token");
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = r.text().await.unwrap();
+    let all = samples(&text);
+    let find = |prefix: &str, has: &[&str]| {
+        all.iter()
+            .filter(|(s, _)| s.starts_with(prefix) && has.iter().all(|h| s.contains(h)))
+            .map(|(_, v)| *v)
+            .sum::<f64>()
+    };
+    assert!(
+        find(
+            "flowdeck_http_requests_total{",
+            &[
+                "route=\"/team/{handle}\"",
+                "method=\"GET\"",
+                "status=\"200\""
+            ]
+        ) >= 1.0,
+        "{text}"
+    );
+    assert!(!text.contains("/team/ann"), "never raw paths");
+    assert!(
+        find(
+            "flowdeck_http_request_duration_seconds_count{",
+            &["route=\"/team/{handle}\""]
+        ) >= 1.0
+    );
+    assert!(find("flowdeck_db_pool_connections", &[]) >= 1.0);
+    assert!(find("flowdeck_build_info{", &["version=\""]) == 1.0);
+    assert!(find("flowdeck_outbox_pending", &[]) >= 0.0 && text.contains("flowdeck_outbox_dead"));
+    assert!(
+        find("flowdeck_login_failures_total{", &["reason=\"refused\""]) >= 1.0,
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn metrics_behind_a_token_refuse_anyone_without_it() {
+    let app = TestApp::spawn_with(|c| {
+        c.metrics_token = Some(secrecy::SecretString::from("s3cret-metrics".to_string()))
+    })
+    .await;
+    let url = format!("{}/metrics", app.base);
+    let none = reqwest::get(&url).await.unwrap();
+    assert_eq!(none.status(), StatusCode::UNAUTHORIZED);
+    let wrong = reqwest::Client::new()
+        .get(&url)
+        .bearer_auth("nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    let ok = reqwest::Client::new()
+        .get(&url)
+        .bearer_auth("s3cret-metrics")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
+    assert!(ok.text().await.unwrap().contains("flowdeck_build_info"));
+}

@@ -191,10 +191,13 @@ async fn login(
             tracing::info!(account.id = %id, "logged in");
             Ok(Redirect::to(&next).into_response())
         }
-        LoginOutcome::Refused => refuse(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Wrong handle or password. Check both and try again.",
-        ),
+        LoginOutcome::Refused => {
+            metrics::counter!("flowdeck_login_failures_total", "reason" => "refused").increment(1);
+            refuse(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "Wrong handle or password. Check both and try again.",
+            )
+        }
         LoginOutcome::Throttled { wait_secs } => {
             let msg = format!(
                 "Too many failed logins for this account or from your network. Try again in \

@@ -94,7 +94,7 @@ pub async fn csrf_token(session: &Session) -> Result<String, AppError> {
 fn is_public(path: &str) -> bool {
     matches!(
         path,
-        "/login" | "/setup" | "/healthz" | "/readyz" | "/favicon.ico"
+        "/login" | "/setup" | "/healthz" | "/readyz" | "/metrics" | "/favicon.ico"
     ) || path.starts_with("/invite/")
         || path.starts_with("/style/")
         || path.starts_with("/assets/")
@@ -113,7 +113,7 @@ pub async fn load_user(
     // answer even while PostgreSQL is down.
     if path.starts_with("/style/")
         || path.starts_with("/assets/")
-        || matches!(path.as_str(), "/healthz" | "/readyz")
+        || matches!(path.as_str(), "/healthz" | "/readyz" | "/metrics")
     {
         return next.run(req).await;
     }

@@ -62,6 +62,8 @@ pub async fn round(
                 Err(e) if e.is_timeout() => (false, "timed out".into()),
                 Err(e) => (false, format!("{}", e.without_url())),
             };
+            metrics::counter!("flowdeck_probes_total", "result" => if ok { "ok" } else { "failed" })
+                .increment(1);
             match store::finish_probe(&state.pool, &t, &instance, ok, Some(latency), &error).await {
                 Ok(status) if status == Health::Down && t.status != Health::Down => {
                     tracing::warn!(

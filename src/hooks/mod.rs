@@ -151,8 +151,16 @@ async fn github(
     .fetch_optional(&state.pool)
     .await;
     match stored {
-        Ok(Some(_)) => (StatusCode::ACCEPTED, Json(json!({ "status": "queued" }))).into_response(),
-        Ok(None) => (StatusCode::OK, Json(json!({ "status": "duplicate" }))).into_response(),
+        Ok(Some(_)) => {
+            metrics::counter!("flowdeck_webhook_deliveries_total", "outcome" => "queued")
+                .increment(1);
+            (StatusCode::ACCEPTED, Json(json!({ "status": "queued" }))).into_response()
+        }
+        Ok(None) => {
+            metrics::counter!("flowdeck_webhook_deliveries_total", "outcome" => "duplicate")
+                .increment(1);
+            (StatusCode::OK, Json(json!({ "status": "duplicate" }))).into_response()
+        }
         Err(e) => crate::api::ApiError::from(e).into_response(),
     }
 }

@@ -1,4 +1,7 @@
-//! Operating endpoints: `/healthz` (alive) and `/readyz` (database reachable, migrations applied).
+//! Operating endpoints: `/healthz` (alive), `/readyz` (database reachable, migrations applied)
+//! and `/metrics` (Prometheus text, `metrics.rs`).
+
+pub mod metrics;
 
 use axum::{Router, extract::State, http::StatusCode, routing::get};
 
@@ -8,6 +11,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/healthz", get(healthz))
         .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics::metrics))
 }
 
 async fn healthz() -> &'static str {

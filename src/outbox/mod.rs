@@ -84,6 +84,11 @@ pub async fn enqueue(
     store::insert(conn, &notice, held_until, inbox).await
 }
 
+/// Deliveries waiting to be sent and deliveries given up on (dead), for `/metrics`.
+pub async fn backlog(pool: &sqlx::PgPool) -> sqlx::Result<(i64, i64)> {
+    store::backlog(pool).await
+}
+
 /// Deletes what is kept no longer: sent deliveries after 30 days, outbox rows with nothing left
 /// to send after 30 days, inbox items after 90 days. Returns how many rows went.
 pub async fn forget_old(pool: &sqlx::PgPool) -> sqlx::Result<u64> {

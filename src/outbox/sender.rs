@@ -143,6 +143,7 @@ async fn send_batch(
                 return Ok(());
             }
             Sent::Failed(error) => {
+                metrics::counter!("flowdeck_outbox_delivery_failures_total").increment(1);
                 let attempts = batch.iter().map(|r| r.attempts).max().unwrap_or(0) + 1;
                 let jitter = rand::thread_rng().r#gen::<f64>();
                 let wait = model::backoff(attempts, state.config.outbox_backoff(), jitter);

@@ -60,6 +60,18 @@ pub async fn insert(
     Ok(())
 }
 
+/// (pending, dead) deliveries.
+pub async fn backlog(pool: &PgPool) -> sqlx::Result<(i64, i64)> {
+    let r = sqlx::query!(
+        r#"select count(*) filter (where status = 'pending') as "pending!",
+                  count(*) filter (where status = 'dead') as "dead!"
+           from notify_deliveries"#
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok((r.pending, r.dead))
+}
+
 /// A destination leased to this sender.
 pub struct Leased {
     pub id: i64,

@@ -50,6 +50,9 @@ pub fn build_router(state: AppState) -> Router {
         cfg.session_idle_minutes,
     )));
 
+    // Metrics recorded from here on reach `/metrics` (src/ops/metrics.rs).
+    crate::ops::metrics::handle();
+
     // Pages: sessions, signed cookies, the login gate, CSRF.
     let pages = Router::new()
         .merge(home::router())
@@ -92,6 +95,7 @@ pub fn build_router(state: AppState) -> Router {
         .nest("/hooks", crate::hooks::router())
         .merge(pages)
         .layer(middleware::from_fn_with_state(state.clone(), security_headers))
+        .layer(middleware::from_fn(crate::ops::metrics::track))
         .layer(middleware::from_fn_with_state(state.clone(), edge::deadline))
         .layer(CatchPanicLayer::custom(|_| {
             AppError::internal(anyhow::anyhow!("a handler panicked")).into_response()
