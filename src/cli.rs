@@ -36,6 +36,15 @@ pub enum Command {
     Migrate,
     /// Load the demo team into the configured database.
     Demo,
+    /// Write the database (configured or embedded) to FILE with pg_dump (custom format).
+    Backup { file: std::path::PathBuf },
+    /// Replace the database's contents with FILE (a `flowdeck backup`), then migrate. Refuses a
+    /// database that holds accounts unless --force.
+    Restore {
+        file: std::path::PathBuf,
+        #[arg(long)]
+        force: bool,
+    },
     /// Manage accounts from the shell.
     Admin {
         #[command(subcommand)]
@@ -172,6 +181,19 @@ async fn with_database(
         }
         Command::Demo => {
             demo::load_and_print(pool).await?;
+            Ok(())
+        }
+        Command::Backup { file } => {
+            let url = database.url().to_string();
+            let to = file.clone();
+            tokio::task::spawn_blocking(move || db::backup::backup(&url, &to)).await??;
+            println!("backed up to {}", file.display());
+            Ok(())
+        }
+        Command::Restore { file, force } => {
+            db::backup::restore(pool, database.url(), &file, force).await?;
+            db::migrate(pool).await?;
+            println!("restored from {}; migrations applied", file.display());
             Ok(())
         }
         Command::Admin {

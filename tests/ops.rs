@@ -508,3 +508,85 @@ async fn metrics_behind_a_token_refuse_anyone_without_it() {
     assert_eq!(ok.status(), StatusCode::OK);
     assert!(ok.text().await.unwrap().contains("flowdeck_build_info"));
 }
+
+/// Runs the flowdeck binary against `url`; (success, stdout + stderr).
+fn run_cli(url: &str, args: &[&str]) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_flowdeck"))
+        .args(args)
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+async fn counts(pool: &sqlx::PgPool) -> Vec<(String, i64)> {
+    let mut out = Vec::new();
+    for t in [
+        "accounts",
+        "deployments",
+        "incidents",
+        "docs",
+        "release_tags",
+        "change_records",
+        "updates",
+        "milestones",
+        "blockers",
+        "insight_days",
+        "insight_failures",
+        "audit_log",
+    ] {
+        let n: i64 = sqlx::query_scalar(&format!("select count(*) from {t}"))
+            .fetch_one(pool)
+            .await
+            .unwrap();
+        out.push((t.to_string(), n));
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_backup_restores_into_a_fresh_database_with_the_same_rows_and_never_over_data() {
+    let app = TestApp::spawn().await;
+    flowdeck::demo::load(&app.pool).await.unwrap();
+    let before = counts(&app.pool).await;
+    assert!(before.iter().all(|(_, n)| *n > 0), "{before:?}");
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("flowdeck.dump");
+    let file_s = file.to_str().unwrap();
+    let (ok, said) = run_cli(&app.db_url, &["backup", file_s]);
+    assert!(ok, "{said}");
+    assert!(std::fs::metadata(&file).unwrap().len() > 10_000);
+
+    // Into a fresh database: the same rows.
+    let (fresh, fresh_url) = common::fresh_database().await;
+    let (ok, said) = run_cli(&fresh_url, &["restore", file_s]);
+    assert!(ok, "{said}");
+    assert!(said.contains("restored from"), "{said}");
+    assert_eq!(counts(&fresh).await, before);
+
+    // Into a database with data: refused, nothing changed; with --force, replaced.
+    let (ok, said) = run_cli(&app.db_url, &["restore", file_s]);
+    assert!(!ok);
+    assert!(
+        said.contains("not empty") && said.contains("--force"),
+        "{said}"
+    );
+    let (ok, said) = run_cli(&app.db_url, &["restore", "--force", file_s]);
+    assert!(ok, "{said}");
+    assert_eq!(counts(&app.pool).await, before);
+    // A file that is not a backup: a clear error, the database untouched (one transaction).
+    let junk = dir.path().join("junk.dump");
+    std::fs::write(&junk, b"not a dump").unwrap();
+    let (ok, said) = run_cli(&fresh_url, &["restore", "--force", junk.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(said.contains("pg_restore failed"), "{said}");
+    assert_eq!(counts(&fresh).await, before);
+}

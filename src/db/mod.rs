@@ -12,12 +12,16 @@ use crate::config::GlobalOpts;
 pub use embedded::EmbeddedPg;
 
 /// The migrations in `migrations/`, embedded in the binary.
+pub mod backup;
+
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// A pool, plus the embedded server behind it when no `DATABASE_URL` was given.
 pub struct Database {
     pub pool: PgPool,
     pub embedded: Option<EmbeddedPg>,
+    /// Where it is (for `backup` / `restore`); holds the password, so never logged.
+    url: String,
 }
 
 impl Database {
@@ -27,6 +31,7 @@ impl Database {
             Some(url) => Ok(Self {
                 pool: pool(url).await?,
                 embedded: None,
+                url: url.clone(),
             }),
             None => {
                 let dir = opts.data_dir.clone();
@@ -37,9 +42,15 @@ impl Database {
                 Ok(Self {
                     pool: pool(&url).await?,
                     embedded: Some(pg),
+                    url,
                 })
             }
         }
+    }
+
+    /// The database's URL (with its password): for the client tools of `backup` / `restore`.
+    pub fn url(&self) -> &str {
+        &self.url
     }
 
     /// Closes the pool, then stops the embedded server if this process started it.
