@@ -24,7 +24,7 @@ use crate::{
     state::AppState,
 };
 
-pub use store::{Blocker, Milestone};
+use store::Blocker;
 
 pub fn router() -> Router<AppState> {
     Router::new()

@@ -10,7 +10,6 @@ use axum::{
 };
 use std::collections::HashMap;
 
-use chrono::NaiveDate;
 use leptos::prelude::*;
 use serde::Deserialize;
 use serde_json::json;
@@ -1127,7 +1126,6 @@ pub async fn home_card(state: &AppState, ctx: &PageCtx, me: i64) -> AppResult<An
         .is_empty()
         .then(|| view! { <li class="muted">"Nobody escalated."</li> });
     let week = model::IsoWeek::current(ctx.now, ctx.zone());
-    let _ = NaiveDate::MIN;
     Ok(view! {
         <h3>"My milestones"</h3>
         <ul class="plain">{ms}{none_ms}</ul>
