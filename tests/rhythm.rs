@@ -494,3 +494,133 @@ async fn a_blocker_escalates_at_one_two_and_three_hours_paused_while_offline_eac
     // The team's escalated blocker shows on the home page.
     assert!(ann.get("/").await.body.contains("Waiting on a vendor key"));
 }
+
+#[tokio::test]
+async fn hostile_input_on_the_rhythm_pages_gets_a_clear_refusal_and_no_live_tag() {
+    let app = TestApp::spawn_at("2026-11-26T09:00:00Z").await;
+    let ann = app.logged_in("ann", Role::Member).await;
+    let bo = app.logged_in("bo", Role::Member).await;
+    // Markup in every text field is shown as text (or sanitized Markdown), never a live tag.
+    let evil = "</textarea><script>alert(1)</script>";
+    let r = ann
+        .post(
+            "/updates/edit",
+            &[
+                ("plan", evil),
+                ("priority", evil),
+                ("problem", evil),
+                ("summary", evil),
+                ("version", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let edit = ann.get("/updates/edit").await.body;
+    assert!(!edit.contains("<script>alert"), "{edit}");
+    assert!(
+        edit.contains("&lt;/textarea&gt;"),
+        "kept as text in the textarea"
+    );
+    assert!(!bo.get("/updates").await.body.contains("<script>alert"));
+    let r = ann
+        .post(
+            "/milestones",
+            &[
+                ("title", evil),
+                ("due_on", "2026-12-01"),
+                ("doc", ""),
+                ("line", ""),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let r = ann
+        .post("/blockers", &[("what", evil), ("tried", evil)])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    for page in ["/milestones", "/blockers", "/"] {
+        let body = bo.get(page).await.body;
+        assert!(!body.contains("<script>alert"), "{page}: live tag");
+    }
+    // Control characters are refused at the edge, naming the field; nothing is stored.
+    let nul = ann
+        .post("/blockers", &[("what", "stuck\u{0}"), ("tried", "")])
+        .await;
+    assert_eq!(nul.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert_eq!(app.count("select count(*) from blockers").await, 1);
+    // Dates, numbers and ids out of range: a clear 4xx, never a 500.
+    for (path, form) in [
+        (
+            "/milestones",
+            vec![
+                ("title", "x"),
+                ("due_on", "99999-01-01"),
+                ("doc", "-3"),
+                ("line", ""),
+            ],
+        ),
+        (
+            "/milestones",
+            vec![
+                ("title", "x"),
+                ("due_on", "2026-12-01"),
+                ("doc", "99999999999999999999"),
+                ("line", "a/"),
+            ],
+        ),
+        (
+            "/milestones/99999999999999999999",
+            vec![("state", "done"), ("version", "1"), ("due_on", "")],
+        ),
+        (
+            "/milestones/-1",
+            vec![("state", "done"), ("version", "-9"), ("due_on", "")],
+        ),
+        ("/blockers/-1/resolve", vec![("note", "x")]),
+        (
+            "/blockers/99999999999999999999/resolve",
+            vec![("note", "x")],
+        ),
+        (
+            "/updates/edit",
+            vec![("plan", "x"), ("version", "99999999999999999999")],
+        ),
+    ] {
+        let r = ann.post(path, &form).await;
+        assert!(
+            r.status.is_client_error(),
+            "{path} {form:?}: {} {}",
+            r.status,
+            r.body
+        );
+    }
+    for path in [
+        "/updates/2026-W4294967296",
+        "/updates/-1-W01",
+        "/updates/%3Cscript%3E",
+        "/milestones?member=%3Cscript%3E",
+    ] {
+        let r = bo.get(path).await;
+        assert!(r.status.is_client_error(), "{path}: {}", r.status);
+        assert!(!r.body.contains("<script>"), "{path}");
+    }
+    // Another member's milestone and blocker: 403, unchanged.
+    let id = app.count("select max(id) from milestones").await;
+    let r = bo
+        .post(
+            &format!("/milestones/{id}"),
+            &[("state", "done"), ("version", "1"), ("due_on", "")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    let bl = app.count("select max(id) from blockers").await;
+    let r = bo
+        .post(&format!("/blockers/{bl}/resolve"), &[("note", "mine now")])
+        .await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.count("select count(*) from blockers where resolved_at is null")
+            .await,
+        1
+    );
+}
