@@ -755,7 +755,15 @@ fn blocker_item(
         });
     let stage = match (b.resolved_at, model::Step::of(b.stage)) {
         (Some(_), _) => "resolved".to_string(),
-        (None, Some(step)) => format!("stage {} — {}", b.stage, step.label()),
+        (None, Some(step)) => match b.stage_at {
+            Some(at) => format!(
+                "stage {} — {} {}",
+                b.stage,
+                step.label(),
+                ui::when_text(ctx, at)
+            ),
+            None => format!("stage {} — {}", b.stage, step.label()),
+        },
         (None, None) => format!(
             "stage 0 — the member alone (helpers asked after {} h)",
             hours[0]
