@@ -45,6 +45,13 @@ pub enum Command {
         #[arg(long)]
         force: bool,
     },
+    /// Exit 0 when the server on FLOWDECK_LISTEN answers `/healthz` (a container's HEALTHCHECK;
+    /// no database, no curl needed).
+    Healthcheck {
+        /// The address the server listens on (0.0.0.0 or [::] mean this host).
+        #[arg(long, env = "FLOWDECK_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: std::net::SocketAddr,
+    },
     /// Manage accounts from the shell.
     Admin {
         #[command(subcommand)]
@@ -126,6 +133,15 @@ pub fn run(cli: Cli) -> ExitCode {
             return client::run(&o, client::status(command));
         }
         Some(Command::Tag { client: o, command }) => return client::run(&o, client::tag(command)),
+        Some(Command::Healthcheck { listen }) => {
+            return match crate::ops::healthcheck(listen) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("flowdeck: unhealthy: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         Some(Command::Incident { client: o, command }) => {
             return client::run(&o, client::incident(command));
         }
@@ -211,8 +227,9 @@ async fn with_database(
         Command::Deploy { .. }
         | Command::Status { .. }
         | Command::Tag { .. }
-        | Command::Incident { .. } => {
-            anyhow::bail!("API client commands run without a database (see `client::run`)")
+        | Command::Incident { .. }
+        | Command::Healthcheck { .. } => {
+            anyhow::bail!("client commands run without a database (see `cli::run`)")
         }
         Command::Serve(_) => {
             let (config, load_demo) = serve_config.expect("serve config parsed above");
@@ -403,4 +420,28 @@ impl ServeOpts {
         }
         Only::parse_from(["flowdeck"]).serve
     }
+}
+
+/// Variables flowdeck reads directly rather than through a flag (`FLOWDECK_PG_*`: the embedded
+/// database and backups; `RUST_LOG`: the log filter).
+const DIRECT_VARIABLES: &[&str] = &["FLOWDECK_PG_USER", "FLOWDECK_PG_BIN", "RUST_LOG"];
+
+/// Every environment variable flowdeck reads: each flag's `env` in every subcommand, and the
+/// few read directly. Deployment files are checked against it (tests/packaging.rs).
+pub fn variables() -> std::collections::BTreeSet<String> {
+    use clap::CommandFactory;
+    fn walk(cmd: &clap::Command, out: &mut std::collections::BTreeSet<String>) {
+        for arg in cmd.get_arguments() {
+            if let Some(env) = arg.get_env() {
+                out.insert(env.to_string_lossy().into_owned());
+            }
+        }
+        for sub in cmd.get_subcommands() {
+            walk(sub, out);
+        }
+    }
+    let mut out: std::collections::BTreeSet<String> =
+        DIRECT_VARIABLES.iter().map(|v| (*v).to_string()).collect();
+    walk(&Cli::command(), &mut out);
+    out
 }

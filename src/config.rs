@@ -115,6 +115,11 @@ pub struct ServeOpts {
     #[arg(long, env = "FLOWDECK_METRICS_TOKEN", value_parser = parse_secret)]
     pub metrics_token: Option<SecretString>,
 
+    /// Serve `/metrics` on this separate address (e.g. `0.0.0.0:9090` for a scraper inside the
+    /// cluster) instead of the main one; unset: on the main address.
+    #[arg(long, env = "FLOWDECK_METRICS_LISTEN")]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// Team rhythm: the weekday weekly updates are due, in each member's own zone (mon … sun).
     #[arg(long, env = "FLOWDECK_UPDATE_DUE_WEEKDAY", default_value = "fri")]
     pub update_due_weekday: String,
@@ -202,6 +207,7 @@ pub struct Config {
     pub insight_min_points: usize,
     pub attribution_days: i32,
     pub metrics_token: Option<SecretString>,
+    pub metrics_listen: Option<SocketAddr>,
     pub update_due_weekday: chrono::Weekday,
     pub milestone_max_days: i64,
     pub escalation_hours: [f64; 3],
@@ -291,6 +297,7 @@ impl Config {
                 .metrics_token
                 .clone()
                 .filter(|t| !t.expose_secret().is_empty()),
+            metrics_listen: opts.metrics_listen,
             update_due_weekday: crate::rhythm::model::parse_weekday(&opts.update_due_weekday)
                 .map_err(|e| anyhow::anyhow!("FLOWDECK_UPDATE_DUE_WEEKDAY: {e}"))?,
             milestone_max_days: opts.milestone_max_days.clamp(1, 366),
@@ -417,6 +424,7 @@ mod tests {
                 insight_min_points: 5,
                 attribution_days: 7,
                 metrics_token: None,
+                metrics_listen: None,
                 update_due_weekday: "fri".into(),
                 milestone_max_days: 14,
                 escalation_hours: "1,2,3".into(),

@@ -51,15 +51,23 @@ impl AppError {
     }
 }
 
-/// True when `e` means PostgreSQL could not be reached (as opposed to a failing query).
+/// True when `e` means PostgreSQL could not be reached (as opposed to a failing query): no
+/// connection, a broken one, or the server ending sessions because it is shutting down,
+/// restarting or still starting (SQLSTATE classes 08 "connection exception" and 57P
+/// "operator intervention": 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03
+/// cannot_connect_now).
 pub fn is_unreachable(e: &sqlx::Error) -> bool {
-    matches!(
-        e,
+    match e {
         sqlx::Error::PoolTimedOut
-            | sqlx::Error::PoolClosed
-            | sqlx::Error::Io(_)
-            | sqlx::Error::Tls(_)
-    )
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => db
+            .code()
+            .is_some_and(|c| c.starts_with("08") || c.starts_with("57P")),
+        _ => false,
+    }
 }
 
 impl From<sqlx::Error> for AppError {
@@ -81,6 +89,9 @@ impl From<tower_sessions::session::Error> for AppError {
             "pool timed out",
             "closed pool",
             "error communicating with database",
+            // The server ending sessions as it stops, or refusing them while it starts.
+            "terminating connection",
+            "the database system is",
         ]
         .iter()
         .any(|m| text.contains(m))

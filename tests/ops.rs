@@ -509,6 +509,41 @@ async fn metrics_behind_a_token_refuse_anyone_without_it() {
     assert!(ok.text().await.unwrap().contains("flowdeck_build_info"));
 }
 
+#[tokio::test]
+async fn with_a_metrics_address_metrics_move_there_and_the_main_address_hides_them() {
+    let metrics_addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let app = TestApp::spawn_with(|c| c.metrics_listen = Some(metrics_addr)).await;
+    // A page view on the main address is counted, and visible on the metrics address.
+    let c = app.client();
+    assert_eq!(c.get("/login").await.status, StatusCode::OK);
+    assert_eq!(c.get("/metrics").await.status, StatusCode::NOT_FOUND);
+    let url = format!("http://{metrics_addr}/metrics");
+    let mut body = String::new();
+    for _ in 0..100 {
+        // The metrics listener starts beside the app; give it a moment to bind.
+        if let Ok(r) = reqwest::get(&url).await {
+            assert_eq!(r.status(), StatusCode::OK);
+            body = r.text().await.unwrap();
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert!(
+        body.lines()
+            .any(|l| l.starts_with("flowdeck_http_requests_total{")
+                && l.contains("route=\"/login\"")
+                && l.contains("status=\"200\"")),
+        "{body}"
+    );
+    let health = reqwest::get(format!("http://{metrics_addr}/healthz"))
+        .await
+        .unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+}
+
 /// Runs the flowdeck binary against `url`; (success, stdout + stderr).
 fn run_cli(url: &str, args: &[&str]) -> (bool, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_flowdeck"))

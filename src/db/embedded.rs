@@ -25,6 +25,7 @@ pub struct EmbeddedPg {
     pgdata: PathBuf,
     run_as: Option<(u32, u32)>,
     started_here: bool,
+    port: u16,
     url: String,
     /// Held while this process owns the server (released by the kernel however we exit).
     _owner_lock: Option<std::fs::File>,
@@ -42,22 +43,31 @@ impl EmbeddedPg {
         let data_dir = data_dir.canonicalize()?;
         let pg_root = data_dir.join("postgres");
         let pgdata = pg_root.join("data");
-        std::fs::create_dir_all(&pg_root)?;
+        let unwritable = || {
+            format!(
+                "the data directory {} is not writable (FLOWDECK_DATA_DIR)",
+                data_dir.display()
+            )
+        };
+        std::fs::create_dir_all(&pg_root).with_context(unwritable)?;
         if let Some((uid, gid)) = run_as {
             // The server user must reach its folder; the data directory itself stays private.
-            std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o755))?;
-            std::os::unix::fs::chown(&pg_root, Some(uid), Some(gid))?;
+            std::fs::set_permissions(&data_dir, std::fs::Permissions::from_mode(0o755))
+                .with_context(unwritable)?;
+            std::os::unix::fs::chown(&pg_root, Some(uid), Some(gid)).with_context(unwritable)?;
         }
-        std::fs::set_permissions(&pg_root, std::fs::Permissions::from_mode(0o700))?;
+        std::fs::set_permissions(&pg_root, std::fs::Permissions::from_mode(0o700))
+            .with_context(unwritable)?;
 
         let password = read_or_create_password(&data_dir.join("db-password"))?;
-        let lock = std::fs::File::create(pg_root.join("owner.lock"))?;
+        let lock = std::fs::File::create(pg_root.join("owner.lock")).with_context(unwritable)?;
         let owner = lock.try_lock().is_ok();
         let mut me = Self {
             bin,
             pgdata: pgdata.clone(),
             run_as,
             started_here: false,
+            port: 0,
             url: String::new(),
             _owner_lock: owner.then_some(lock),
         };
@@ -74,39 +84,75 @@ impl EmbeddedPg {
             Some(port) => (port, false),
             None => {
                 let port = free_port()?;
-                let log = pg_root.join("server.log");
-                let out = me.pg(
-                    "pg_ctl",
-                    &[
-                        "start".as_ref(),
-                        "-w".as_ref(),
-                        "-t".as_ref(),
-                        "60".as_ref(),
-                        "-D".as_ref(),
-                        pgdata.as_os_str(),
-                        "-l".as_ref(),
-                        log.as_os_str(),
-                        "-o".as_ref(),
-                        format!("-p {port}").as_ref(),
-                    ],
-                )?;
-                if !out.status.success() {
-                    let tail = std::fs::read_to_string(&log).unwrap_or_default();
-                    let tail: Vec<&str> = tail.lines().rev().take(15).collect();
-                    bail!(
-                        "the embedded PostgreSQL did not start ({}).\n{}\nlast lines of {}:\n{}",
-                        out.status,
-                        String::from_utf8_lossy(&out.stderr).trim(),
-                        log.display(),
-                        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
-                    );
-                }
+                me.pg_start(port)?;
                 (port, true)
             }
         };
         me.started_here = started_here;
+        me.port = port;
         me.url = format!("postgres://flowdeck:{password}@127.0.0.1:{port}/");
         Ok(me)
+    }
+
+    /// Starts the server on `port` and waits until it accepts connections.
+    fn pg_start(&self, port: u16) -> anyhow::Result<()> {
+        let log = self.pgdata.with_file_name("server.log");
+        let out = self.pg(
+            "pg_ctl",
+            &[
+                "start".as_ref(),
+                "-w".as_ref(),
+                "-t".as_ref(),
+                "60".as_ref(),
+                "-D".as_ref(),
+                self.pgdata.as_os_str(),
+                "-l".as_ref(),
+                log.as_os_str(),
+                "-o".as_ref(),
+                format!("-p {port}").as_ref(),
+            ],
+        )?;
+        if !out.status.success() {
+            let tail = std::fs::read_to_string(&log).unwrap_or_default();
+            let tail: Vec<&str> = tail.lines().rev().take(15).collect();
+            bail!(
+                "the embedded PostgreSQL did not start ({}).\n{}\nlast lines of {}:\n{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr).trim(),
+                log.display(),
+                tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+            );
+        }
+        Ok(())
+    }
+
+    /// Stops the server at once, whoever started it — `fast` ends sessions cleanly, otherwise
+    /// `immediate`, as a crash would (the fault drills in tests/faults.rs).
+    pub fn halt(&self, fast: bool) -> anyhow::Result<()> {
+        let mode = if fast { "fast" } else { "immediate" };
+        let out = self.pg(
+            "pg_ctl",
+            &[
+                "stop".as_ref(),
+                "-w".as_ref(),
+                "-m".as_ref(),
+                mode.as_ref(),
+                "-D".as_ref(),
+                self.pgdata.as_os_str(),
+            ],
+        )?;
+        if !out.status.success() {
+            bail!(
+                "pg_ctl stop -m {mode}: {}",
+                String::from_utf8_lossy(&out.stderr).trim()
+            );
+        }
+        Ok(())
+    }
+
+    /// Starts a halted server again on its port; returns once it accepts connections.
+    pub fn resume(&self) -> anyhow::Result<()> {
+        self.pg_start(self.port)
     }
 
     /// URL of database `db` on this server, as its superuser `flowdeck`.
@@ -143,10 +189,46 @@ impl EmbeddedPg {
         }
     }
 
+    /// Creates the data directory in `data.init` beside it and renames it into place once it
+    /// is complete and configured, so a failure (a full or unwritable disk) leaves nothing a
+    /// later start could mistake for a database.
     fn initdb(&self, pg_root: &Path, password: &str) -> anyhow::Result<()> {
+        if self.pgdata.exists() {
+            // Not a data directory (no PG_VERSION): only an empty one is ours to replace.
+            std::fs::remove_dir(&self.pgdata).map_err(|_| {
+                anyhow::anyhow!(
+                    "{} exists but is not a PostgreSQL data directory; move it away and start again",
+                    self.pgdata.display()
+                )
+            })?;
+        }
+        let fresh = pg_root.join("data.init");
+        if fresh.exists() {
+            std::fs::remove_dir_all(&fresh)
+                .with_context(|| format!("cannot remove {}", fresh.display()))?;
+        }
+        let result = self.initdb_into(&fresh, pg_root, password);
+        if result.is_err() {
+            let _ = std::fs::remove_dir_all(&fresh);
+        }
+        result?;
+        std::fs::rename(&fresh, &self.pgdata)
+            .with_context(|| format!("cannot move {} into place", fresh.display()))?;
+        tracing::info!(pgdata = %self.pgdata.display(), "initialised the embedded PostgreSQL");
+        Ok(())
+    }
+
+    fn initdb_into(&self, dir: &Path, pg_root: &Path, password: &str) -> anyhow::Result<()> {
         let pwfile = pg_root.join("initdb-password");
-        std::fs::write(&pwfile, password)?;
-        std::fs::set_permissions(&pwfile, std::fs::Permissions::from_mode(0o600))?;
+        let written = std::fs::write(&pwfile, password)
+            .and_then(|()| {
+                std::fs::set_permissions(&pwfile, std::fs::Permissions::from_mode(0o600))
+            })
+            .with_context(|| format!("cannot write {}", pwfile.display()));
+        if let Err(e) = written {
+            let _ = std::fs::remove_file(&pwfile);
+            return Err(e);
+        }
         if let Some((uid, gid)) = self.run_as {
             std::os::unix::fs::chown(&pwfile, Some(uid), Some(gid))?;
         }
@@ -154,7 +236,7 @@ impl EmbeddedPg {
             "initdb",
             &[
                 "-D".as_ref(),
-                self.pgdata.as_os_str(),
+                dir.as_os_str(),
                 "-U".as_ref(),
                 "flowdeck".as_ref(),
                 format!("--pwfile={}", pwfile.display()).as_ref(),
@@ -173,14 +255,13 @@ impl EmbeddedPg {
                 String::from_utf8_lossy(&out.stderr).trim()
             );
         }
-        let conf = self.pgdata.join("postgresql.conf");
+        let conf = dir.join("postgresql.conf");
         let mut text = std::fs::read_to_string(&conf)?;
         text.push_str(
             "\n# flowdeck: private server, TCP on loopback only\nlisten_addresses = '127.0.0.1'\n\
              unix_socket_directories = ''\nmax_connections = 200\n",
         );
-        std::fs::write(&conf, text)?;
-        tracing::info!(pgdata = %self.pgdata.display(), "initialised the embedded PostgreSQL");
+        std::fs::write(&conf, text).with_context(|| format!("cannot write {}", conf.display()))?;
         Ok(())
     }
 
@@ -286,9 +367,16 @@ fn read_or_create_password(path: &Path) -> anyhow::Result<String> {
             return Ok(p);
         }
     }
+    // Written beside it and renamed, so a full disk never leaves a truncated password behind.
     let password = crate::auth::token::random_token();
-    std::fs::write(path, &password).with_context(|| format!("cannot write {}", path.display()))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    let tmp = path.with_extension("new");
+    let written = std::fs::write(&tmp, &password)
+        .and_then(|()| std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)))
+        .and_then(|()| std::fs::rename(&tmp, path));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("cannot write {}", path.display()));
+    }
     Ok(password)
 }
 

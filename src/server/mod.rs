@@ -67,7 +67,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(docs::router())
         .merge(crate::insight::router())
         .merge(crate::rhythm::router())
-        .merge(ops::router())
+        .merge(ops::router(state.config.metrics_listen.is_some()))
         .route("/style/{file}", get(ui::assets::style))
         .route("/assets/{file}", get(ui::assets::asset))
         .route("/favicon.ico", get(ui::assets::favicon))
@@ -204,6 +204,7 @@ pub async fn run(
     ));
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let limits = limits(&state.config);
+    let metrics = serve_metrics(&state, limits).await?;
     let app = build_router(state);
     let server = tokio::spawn(listener::serve(listener, app, limits, async {
         let _ = stop_rx.await;
@@ -219,6 +220,9 @@ pub async fn run(
     overdue.abort();
     rhythm.abort();
     cache.abort();
+    if let Some(m) = metrics {
+        m.abort();
+    }
     match tokio::time::timeout(grace, server).await {
         Ok(joined) => joined?,
         Err(_) => tracing::warn!(?grace, "grace period over; remaining connections dropped"),
@@ -238,6 +242,10 @@ pub fn spawn(state: AppState, listener: tokio::net::TcpListener) {
         Duration::from_millis(50),
     ));
     let limits = limits(&state.config);
+    if state.config.metrics_listen.is_some() {
+        let state = state.clone();
+        tokio::spawn(async move { serve_metrics(&state, limits).await });
+    }
     let app = build_router(state);
     tokio::spawn(listener::serve(
         listener,
@@ -245,6 +253,26 @@ pub fn spawn(state: AppState, listener: tokio::net::TcpListener) {
         limits,
         std::future::pending(),
     ));
+}
+
+/// Serves `/metrics` on `FLOWDECK_METRICS_LISTEN` when it is set.
+async fn serve_metrics(
+    state: &AppState,
+    limits: listener::Limits,
+) -> anyhow::Result<Option<tokio::task::JoinHandle<()>>> {
+    let Some(addr) = state.config.metrics_listen else {
+        return Ok(None);
+    };
+    let l = tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+        anyhow::anyhow!("cannot listen on {addr} for /metrics: {e} (FLOWDECK_METRICS_LISTEN)")
+    })?;
+    tracing::info!(listen = %addr, "serving /metrics on its own address");
+    Ok(Some(tokio::spawn(listener::serve(
+        l,
+        ops::metrics_router(state.clone()),
+        limits,
+        std::future::pending(),
+    ))))
 }
 
 /// The connection limits `config` sets.
