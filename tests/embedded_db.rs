@@ -148,3 +148,74 @@ fn after_a_sigkill_the_next_start_takes_over_the_embedded_postgres_and_stops_it_
         "the second flowdeck took ownership and stopped the server it found running"
     );
 }
+
+/// Accounts and deployments in the embedded database under `data` (started for the count).
+fn embedded_counts(data: &std::path::Path) -> (i64, i64) {
+    let pg = flowdeck::db::embedded::EmbeddedPg::start(data).unwrap();
+    let url = pg.url("flowdeck");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let counts = rt.block_on(async {
+        let pool = sqlx::PgPool::connect(&url).await.unwrap();
+        let a: i64 = sqlx::query_scalar("select count(*) from accounts")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        let d: i64 = sqlx::query_scalar("select count(*) from deployments")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        (a, d)
+    });
+    drop(pg); // stops the server this count started
+    counts
+}
+
+#[test]
+fn backup_and_restore_work_on_the_embedded_database_too() {
+    let tmp = tempfile::Builder::new()
+        .prefix("flowdeck-embedded-backup-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (first, second) = (tmp.path().join("first"), tmp.path().join("second"));
+    let file = tmp.path().join("flowdeck.dump");
+
+    let demo = flowdeck(&first).arg("demo").output().unwrap();
+    assert!(
+        demo.status.success(),
+        "{}",
+        String::from_utf8_lossy(&demo.stderr)
+    );
+    let backup = flowdeck(&first).arg("backup").arg(&file).output().unwrap();
+    assert!(
+        backup.status.success(),
+        "{}",
+        String::from_utf8_lossy(&backup.stderr)
+    );
+    assert!(
+        !server_running(&first),
+        "the embedded server stopped after the backup"
+    );
+    assert_eq!(
+        &std::fs::read(&file).unwrap()[..5],
+        b"PGDMP",
+        "a custom-format dump"
+    );
+
+    // A second, empty embedded database takes it whole.
+    let restore = flowdeck(&second)
+        .arg("restore")
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        restore.status.success(),
+        "{}",
+        String::from_utf8_lossy(&restore.stderr)
+    );
+    let (accounts, deployments) = embedded_counts(&first);
+    assert!(accounts > 0 && deployments > 0);
+    assert_eq!(embedded_counts(&second), (accounts, deployments));
+}
