@@ -152,8 +152,9 @@ async fn three_replicas_share_logins_and_changes_reach_the_others_within_a_secon
     // caches) within a second.
     let ada_b = ada.on(&b.base);
     let ada_c = ada.on(&c.base);
-    assert_eq!(ada_c.get("/").await.status, StatusCode::OK);
+    // (A first: a request may touch the session row, and that notification would drop C's copy.)
     assert_eq!(ada.get("/").await.status, StatusCode::OK);
+    assert_eq!(ada_c.get("/").await.status, StatusCode::OK);
     let (entries_c, _) = c.state.cache.len();
     assert!(entries_c >= 2, "C caches ada's session and account");
     let r = ada_b.post("/logout", &[]).await;
@@ -204,4 +205,41 @@ async fn with_three_replicas_each_notification_is_delivered_once() {
     // Give a duplicate the time it would need to arrive (three senders poll every 50 ms).
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(rx.accepted().len(), 10, "nothing is sent twice");
+}
+
+#[tokio::test]
+async fn a_members_own_home_parts_cached_on_one_replica_follow_changes_made_on_another() {
+    let a = TestApp::spawn().await;
+    a.listen().await;
+    let b = a.replica().await;
+    let lee = a.logged_in("lee", Role::Member).await;
+    let lee_b = lee.on(&b.base);
+    // B renders lee's home, caching lee's milestones (none yet).
+    let home = lee_b.get("/").await;
+    assert!(home.body.contains("No open milestones"), "{}", home.body);
+
+    let due = (chrono::Utc::now() + chrono::Duration::days(7))
+        .date_naive()
+        .to_string();
+    let made = lee
+        .post(
+            "/milestones",
+            &[
+                ("title", "Ship the replica-proof importer"),
+                ("due_on", &due),
+                ("doc", ""),
+                ("line", ""),
+            ],
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::SEE_OTHER, "{}", made.body);
+    let took = within("B's home shows the milestone made on A", async || {
+        lee_b
+            .get("/")
+            .await
+            .body
+            .contains("Ship the replica-proof importer")
+    })
+    .await;
+    assert!(took < Duration::from_secs(1), "{took:?}");
 }

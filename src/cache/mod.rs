@@ -27,7 +27,7 @@ pub const TTL: Duration = Duration::from_secs(30);
 /// At most this many accounts and this many page parts are kept.
 const MAX_ACCOUNTS: usize = 10_000;
 const MAX_SESSIONS: usize = 20_000;
-const MAX_PARTS: usize = 256;
+const MAX_PARTS: usize = 4096;
 /// The channel the triggers notify.
 pub const CHANNEL: &str = "flowdeck_cache";
 

@@ -21,8 +21,9 @@ async fn home(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<Str
     // The tiles' queries are independent: run them at once.
     let pool = &state.pool;
     let user = ctx.user.clone();
-    // Team-wide parts come from this replica's cache (src/cache): the board per minute (it
-    // depends on the time), the Delivery card per day.
+    // Every part comes from this replica's cache (src/cache), kept coherent by the tables'
+    // notifications: team-wide ones (the board per minute — it depends on the time — the
+    // Delivery card per day) and each member's own (review queue, docs, leave to decide).
     let board_key = format!("board:{}", now.timestamp() / 60);
     let delivery_key = format!("delivery:{}", now.date_naive());
     let (team, to_decide, down, latest, queue, mine, delivery, rhythm) = tokio::try_join!(
@@ -39,7 +40,14 @@ async fn home(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<Str
         async {
             Ok::<_, AppError>(match &user {
                 Some(u) if u.role >= Role::Lead => {
-                    presence::pending_leave_for(&state, u.id).await?
+                    state
+                        .cache
+                        .get_or(
+                            &format!("leave-to-decide:{}", u.id.0),
+                            &["leave_requests", "accounts"],
+                            presence::pending_leave_for(&state, u.id),
+                        )
+                        .await?
                 }
                 _ => 0,
             })
@@ -61,13 +69,31 @@ async fn home(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<Str
         ),
         async {
             Ok::<_, AppError>(match &user {
-                Some(u) => docs::review_queue(pool, u.id).await?,
+                Some(u) => {
+                    state
+                        .cache
+                        .get_or(
+                            &format!("review-queue:{}", u.id.0),
+                            &["docs", "doc_reviewers", "accounts"],
+                            docs::review_queue(pool, u.id),
+                        )
+                        .await?
+                }
                 None => Vec::new(),
             })
         },
         async {
             Ok::<_, AppError>(match &user {
-                Some(u) => docs::owned_by(pool, &u.handle, 5).await?,
+                Some(u) => {
+                    state
+                        .cache
+                        .get_or(
+                            &format!("my-docs:{}", u.id.0),
+                            &["docs", "doc_reviewers", "accounts"],
+                            docs::owned_by(pool, &u.handle, 5),
+                        )
+                        .await?
+                }
                 None => Vec::new(),
             })
         },

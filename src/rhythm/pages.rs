@@ -1107,9 +1107,25 @@ pub async fn resolve(
 
 /// The home page's rhythm card: my open milestones and blockers, the team's escalated blockers.
 pub async fn home_card(state: &AppState, ctx: &PageCtx, me: i64) -> AppResult<AnyView> {
+    // Cached per replica (src/cache), dropped when these tables change anywhere.
+    let my_key = format!("my-milestones:{me}");
     let (mine, open) = tokio::try_join!(
-        store::milestones(&state.pool, Some(me), true, 5),
-        store::blockers(&state.pool, true, 50),
+        state.cache.get_or(
+            &my_key,
+            &[
+                "milestones",
+                "milestone_dates",
+                "docs",
+                "release_lines",
+                "accounts"
+            ],
+            store::milestones(&state.pool, Some(me), true, 5),
+        ),
+        state.cache.get_or(
+            "open-blockers",
+            &["blockers", "blocker_helpers", "accounts"],
+            store::blockers(&state.pool, true, 50),
+        ),
     )?;
     let today = ctx.now.with_timezone(&ctx.zone()).date_naive();
     let ms = mine
