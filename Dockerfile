@@ -34,6 +34,8 @@ COPY Cargo.toml Cargo.lock ./
 COPY .sqlx .sqlx
 COPY migrations migrations
 COPY src src
+# Cargo.toml declares the benches: cargo refuses a manifest whose targets are missing.
+COPY benches benches
 COPY style style
 COPY assets assets
 RUN --mount=type=cache,target=/usr/local/cargo/registry \

@@ -525,3 +525,66 @@ fn the_image_runs_as_a_non_root_user_with_a_healthcheck_and_labels() {
     assert!(workflow.contains("push: ${{ github.event_name != 'pull_request' }}"));
     assert!(Path::new(&root().join(".dockerignore")).exists());
 }
+
+#[test]
+fn the_image_build_context_holds_everything_cargo_needs() {
+    // The Dockerfile's COPY sources, minus what .dockerignore leaves out, in a folder of their own:
+    // cargo must accept the manifest and find every locked dependency there (`cargo fetch
+    // --locked --offline` reads every target the manifest declares, as the image's build does).
+    let ignored: Vec<String> = read(".dockerignore")
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .map(str::to_string)
+        .collect();
+    let ctx = tempfile::tempdir().unwrap();
+    let mut copied = Vec::new();
+    for line in read("Dockerfile").lines() {
+        let Some(rest) = line.strip_prefix("COPY ") else {
+            continue;
+        };
+        if rest.starts_with("--from") {
+            continue;
+        }
+        let words: Vec<&str> = rest.split_whitespace().collect();
+        for src in &words[..words.len() - 1] {
+            assert!(
+                !ignored.iter().any(|i| i == src),
+                "{src} is copied but .dockerignore leaves it out"
+            );
+            copy_tree(&root().join(src), &ctx.path().join(src));
+            copied.push(src.to_string());
+        }
+    }
+    for needed in ["Cargo.toml", "Cargo.lock", "src", "migrations", ".sqlx"] {
+        assert!(
+            copied.iter().any(|c| c == needed),
+            "the image copies {needed}"
+        );
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        // This machine's platform: the registry cache holds what it builds with.
+        .args(["fetch", "--locked", "--offline", "--target"])
+        .arg(format!("{}-unknown-linux-gnu", std::env::consts::ARCH))
+        .current_dir(ctx.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "cargo refuses the image's build context: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    if from.is_dir() {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let e = e.unwrap();
+            copy_tree(&e.path(), &to.join(e.file_name()));
+        }
+    } else {
+        std::fs::copy(from, to).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+    }
+}
