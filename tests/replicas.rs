@@ -243,3 +243,36 @@ async fn a_members_own_home_parts_cached_on_one_replica_follow_changes_made_on_a
     .await;
     assert!(took < Duration::from_secs(1), "{took:?}");
 }
+
+#[tokio::test]
+async fn the_release_overview_cached_on_one_replica_shows_a_line_opened_on_another() {
+    let a = TestApp::spawn().await;
+    a.listen().await;
+    let b = a.replica().await;
+    let lee = a.logged_in("lee", Role::Lead).await;
+    let r = lee
+        .post(
+            "/releases",
+            &[("name", "server"), ("url", ""), ("default_branch", "")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let lee_b = lee.on(&b.base);
+    let before = lee_b.get("/releases").await.body;
+    assert!(
+        before.contains("server") && !before.contains("release-v4.2"),
+        "{before}"
+    );
+    let r = lee
+        .post(
+            "/releases/server/tags",
+            &[("tag", "v4.2.0"), ("commit", "")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let took = within("B's overview shows the line opened on A", async || {
+        lee_b.get("/releases").await.body.contains("release-v4.2")
+    })
+    .await;
+    assert!(took < Duration::from_secs(1), "{took:?}");
+}

@@ -149,21 +149,41 @@ async fn render_overview(
     form: &RepoForm,
     errs: &FormErrors,
 ) -> AppResult<Html<String>> {
-    let mut repos = Vec::new();
-    for r in store::repositories(&state.pool).await? {
-        // One query per repository: the overview lists few repositories (at most 200).
-        let lines = pages::with_status(
-            store::lines(&state.pool, r.id).await?,
-            state.config.maintained_minor_lines,
-        );
-        repos.push((r, lines));
-    }
+    // Team-wide, so cached per replica (src/cache) and dropped when these tables change.
+    let rows = state
+        .cache
+        .get_or(
+            "releases-overview",
+            &["repositories", "release_lines", "release_tags", "accounts"],
+            overview_rows(&state.pool),
+        )
+        .await?;
+    let repos = rows
+        .into_iter()
+        .map(|(r, lines)| {
+            let lines = pages::with_status(lines, state.config.maintained_minor_lines);
+            (r, lines)
+        })
+        .collect();
     let can_manage = can(ctx.user.as_ref(), Action::ManageReleases);
     Ok(ui::page(
         ctx,
         "Release lines",
         pages::overview(ctx, repos, can_manage, form, errs),
     ))
+}
+
+/// Every repository with its lines. One query per repository: the overview lists few
+/// repositories (at most 200), and the result is cached.
+async fn overview_rows(
+    pool: &sqlx::PgPool,
+) -> sqlx::Result<Vec<(store::RepoRow, Vec<store::LineRow>)>> {
+    let mut rows = Vec::new();
+    for r in store::repositories(pool).await? {
+        let lines = store::lines(pool, r.id).await?;
+        rows.push((r, lines));
+    }
+    Ok(rows)
 }
 
 async fn overview(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<String>> {
