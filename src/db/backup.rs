@@ -21,19 +21,8 @@ fn tool(name: &str) -> anyhow::Result<PathBuf> {
             return Ok(p);
         }
     }
-    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let v = e.file_name().to_str()?.parse::<u32>().ok()?;
-            Some((v, e.path().join("bin").join(name)))
-        })
-        .filter(|(_, p)| p.is_file())
-        .collect();
-    versions.sort();
-    if let Some((_, p)) = versions.pop() {
-        return Ok(p);
+    if let Some(dir) = super::embedded::newest_installed_bin(|d| d.join(name).is_file()) {
+        return Ok(dir.join(name));
     }
     Ok(PathBuf::from(name))
 }

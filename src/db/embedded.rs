@@ -301,6 +301,23 @@ impl Drop for EmbeddedPg {
     }
 }
 
+/// The newest Debian-style `/usr/lib/postgresql/<version>/bin` for which `has` holds (the
+/// embedded server's tools here, the client's in `backup.rs`).
+pub(super) fn newest_installed_bin(has: impl Fn(&Path) -> bool) -> Option<PathBuf> {
+    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let v = e.file_name().to_str()?.parse::<u32>().ok()?;
+            Some((v, e.path().join("bin")))
+        })
+        .filter(|(_, d)| has(d))
+        .collect();
+    versions.sort();
+    versions.pop().map(|(_, dir)| dir)
+}
+
 /// `FLOWDECK_PG_BIN`, else the newest `/usr/lib/postgresql/<v>/bin`, else `pg_ctl` on `PATH`.
 fn find_bin_dir() -> anyhow::Result<PathBuf> {
     let has_tools = |d: &Path| d.join("initdb").is_file() && d.join("pg_ctl").is_file();
@@ -314,18 +331,7 @@ fn find_bin_dir() -> anyhow::Result<PathBuf> {
             dir.display()
         );
     }
-    let mut versions: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| {
-            let v = e.file_name().to_str()?.parse::<u32>().ok()?;
-            Some((v, e.path().join("bin")))
-        })
-        .filter(|(_, d)| has_tools(d))
-        .collect();
-    versions.sort();
-    if let Some((_, dir)) = versions.pop() {
+    if let Some(dir) = newest_installed_bin(has_tools) {
         return Ok(dir);
     }
     for dir in std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default()) {
