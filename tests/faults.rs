@@ -4,29 +4,17 @@
 
 mod common;
 
+use common::process::{Process, flowdeck, status_of};
+
 use std::{
     io::{Read, Write},
     path::{Path, PathBuf},
-    process::{Child, Command, Stdio},
+    process::Command,
     sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
 use flowdeck::db::embedded::EmbeddedPg;
-
-fn flowdeck() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_flowdeck"));
-    c.env("RUST_LOG", "warn").env("FLOWDECK_LOG_FORMAT", "json");
-    c
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn temp(prefix: &str) -> tempfile::TempDir {
     let tmp = tempfile::Builder::new()
@@ -37,27 +25,6 @@ fn temp(prefix: &str) -> tempfile::TempDir {
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     tmp
-}
-
-/// `GET path` over a fresh connection: the status code, or None when nothing answers.
-fn status_of(port: u16, path: &str) -> Option<u16> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(s, "GET {path} HTTP/1.0\r\n\r\n").ok()?;
-    let mut buf = String::new();
-    s.read_to_string(&mut buf).ok()?;
-    buf.split_whitespace().nth(1)?.parse().ok()
-}
-
-fn wait_ready(port: u16, within: Duration) -> bool {
-    let deadline = Instant::now() + within;
-    while Instant::now() < deadline {
-        if status_of(port, "/readyz") == Some(200) {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    false
 }
 
 /// A database with the demo team and an API token that records deployments; returns the token
@@ -100,30 +67,6 @@ async fn demo_with_token(url: &str) -> (String, String, String) {
         .unwrap();
     pool.close().await;
     (secret, service, env)
-}
-
-/// `flowdeck serve` on `url`, ready; its log goes to `log`.
-fn serve(url: &str, log: &Path, extra: &[(&str, &str)]) -> (Child, u16) {
-    let port = free_port();
-    let mut cmd = flowdeck();
-    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .env("DATABASE_URL", url)
-        .env("FLOWDECK_API_RATE_PER_SECOND", "100000")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap());
-    for (k, v) in extra {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().unwrap();
-    if !wait_ready(port, Duration::from_secs(30)) {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!(
-            "flowdeck did not become ready: {}",
-            std::fs::read_to_string(log).unwrap_or_default()
-        );
-    }
-    (child, port)
 }
 
 /// One answered (or failed) write of the client.
@@ -195,7 +138,8 @@ async fn postgres_restarted_fast_and_immediate_under_writes_loses_nothing_and_fl
     let url = pg.url("flowdeck");
     let (token, service, env) = demo_with_token(&url).await;
     let log_file = tmp.path().join("flowdeck.log");
-    let (mut child, port) = serve(&url, &log_file, &[]);
+    let mut server = Process::serve(&url, &log_file, &[]);
+    let (child, port) = (&mut server.child, server.port);
 
     let outcomes = Arc::new(Mutex::new(Vec::new()));
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -326,7 +270,8 @@ async fn sigterm_lets_requests_in_flight_finish_refuses_new_connections_and_exit
     let (token, service, env) = demo_with_token(&url).await;
     let tmp = temp("flowdeck-drill-sigterm-");
     let log_file = tmp.path().join("flowdeck.log");
-    let (mut child, port) = serve(&url, &log_file, &[("FLOWDECK_SHUTDOWN_GRACE_SECONDS", "5")]);
+    let mut server = Process::serve(&url, &log_file, &[("FLOWDECK_SHUTDOWN_GRACE_SECONDS", "5")]);
+    let (child, port) = (&mut server.child, server.port);
 
     // Five requests in flight: each has sent its head and half its body.
     let mut streams = Vec::new();

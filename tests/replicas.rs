@@ -3,13 +3,14 @@
 //! a login on one works on the others; a role change, a disable, a logout or a change of shared
 //! data made on one takes effect on the others within a second (each replica caches sessions,
 //! accounts and parts of the home page); the outbox sender of all three
-//! delivers a notification once.
+//! delivers a notification once. The last test does the same with three `flowdeck serve`
+//! processes.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Client, TestApp, receiver::Receiver};
+use common::{Client, PASSWORD, TestApp, process::Process, receiver::Receiver};
 use flowdeck::auth::model::Role;
 use reqwest::StatusCode;
 
@@ -275,4 +276,215 @@ async fn the_release_overview_cached_on_one_replica_shows_a_line_opened_on_anoth
     })
     .await;
     assert!(took < Duration::from_secs(1), "{took:?}");
+}
+
+/// The value of the Prometheus sample `name` (e.g. `flowdeck_cache_hits_total`) on `/metrics`.
+async fn metric(base: &str, name: &str) -> f64 {
+    let text = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in /metrics"))
+}
+
+/// Three `flowdeck serve` processes on one database, as deployed (DESIGN §4.5): the same checks
+/// as above across real process boundaries — logins, a role change, a disable and shared data
+/// reach the other processes within a second — and each process's background work does each
+/// item once: a health target is probed by one process per round, a notification sent once.
+#[tokio::test]
+async fn three_flowdeck_processes_on_one_database_act_as_one_flowdeck() {
+    let (pool, url) = common::fresh_database().await;
+    let lee_id = common::account_on(&pool, "lee", Role::Member, "UTC").await;
+    common::account_on(&pool, "ada", Role::Admin, "UTC").await;
+    let logs = tempfile::Builder::new()
+        .prefix("flowdeck-replicas-")
+        .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+        .unwrap();
+    let procs: Vec<Process> = (0..3)
+        .map(|i| Process::serve(&url, &logs.path().join(format!("replica-{i}.log")), &[]))
+        .collect();
+    let [a, b, c] = [&procs[0].base, &procs[1].base, &procs[2].base];
+
+    // Signed in on B, known on A and C.
+    let lee = common::browser(b);
+    assert_eq!(
+        lee.login("lee", PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+    let ada = common::browser(a);
+    assert_eq!(
+        ada.login("ada", PASSWORD).await.status,
+        StatusCode::SEE_OTHER
+    );
+    for base in [a, c] {
+        let home = lee.on(base).get("/").await;
+        assert_eq!(home.status, StatusCode::OK, "{base}");
+        assert!(home.body.contains("lee display"), "{base}: {}", home.body);
+    }
+    // The processes serve repeat visits from their caches.
+    let hits_before = metric(c, "flowdeck_cache_hits_total").await;
+    for _ in 0..3 {
+        assert_eq!(lee.on(c).get("/").await.status, StatusCode::OK);
+    }
+    assert!(metric(c, "flowdeck_cache_listening").await == 1.0);
+    assert!(
+        metric(c, "flowdeck_cache_hits_total").await >= hits_before + 3.0,
+        "C answers lee's session and account from memory"
+    );
+    assert_eq!(
+        lee.on(c).get("/admin/integrations").await.status,
+        StatusCode::FORBIDDEN
+    );
+
+    // A role change made on A takes effect on C within a second.
+    let r = ada
+        .post(
+            &format!("/admin/members/{lee_id}/role"),
+            &[("role", "admin")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let took = within("the role change reaches C", async || {
+        lee.on(c).get("/admin/integrations").await.status == StatusCode::OK
+    })
+    .await;
+    assert!(took < Duration::from_secs(1), "{took:?}");
+
+    // A deployment recorded on B shows on A's and C's home pages (cached parts) within a second.
+    for (path, fields) in [
+        (
+            "/environments",
+            &[
+                ("name", "prod"),
+                ("tier", "production"),
+                ("position", "1"),
+                ("url", ""),
+            ][..],
+        ),
+        (
+            "/services",
+            &[
+                ("name", "api"),
+                ("role", "api"),
+                ("image", ""),
+                ("repository", ""),
+            ][..],
+        ),
+    ] {
+        let r = lee.post(path, fields).await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{path}: {}", r.body);
+    }
+    for base in [a, c] {
+        assert!(!ada.on(base).get("/").await.body.contains("v4.5.6"));
+    }
+    let r = lee
+        .post(
+            "/deployments",
+            &[
+                ("service", "api"),
+                ("environment", "prod"),
+                ("version", "v4.5.6"),
+                ("status", "succeeded"),
+                ("idempotency_key", "p1"),
+                ("confirm", "yes"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    for base in [a, c] {
+        let took = within(&format!("the deployment reaches {base}"), async || {
+            ada.on(base).get("/").await.body.contains("v4.5.6")
+        })
+        .await;
+        assert!(took < Duration::from_secs(1), "{base}: {took:?}");
+    }
+
+    // The prober of all three processes: a target due every second is probed once a round.
+    let rx = Receiver::start().await;
+    sqlx::query("update services set probe_interval_seconds = 1, probe_timeout_seconds = 1")
+        .execute(&pool)
+        .await
+        .unwrap();
+    sqlx::query(
+        "insert into health_targets (service_id, environment_id, url)
+         select s.id, e.id, $1 from services s, environments e",
+    )
+    .bind(&rx.url)
+    .execute(&pool)
+    .await
+    .unwrap();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let probes = rx.accepted();
+    let samples: i64 = sqlx::query_scalar("select count(*) from health_samples")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert!(probes.len() >= 2, "probed: {}", probes.len());
+    assert!(
+        (probes.len() as i64 - samples).abs() <= 1,
+        "one sample per probe: {} probes, {samples} samples",
+        probes.len()
+    );
+    for pair in probes.windows(2) {
+        let gap = pair[1].at - pair[0].at;
+        assert!(
+            gap > Duration::from_millis(500),
+            "probed twice in one round ({gap:?} apart)"
+        );
+    }
+    sqlx::query("delete from health_targets")
+        .execute(&pool)
+        .await
+        .unwrap();
+
+    // The outbox senders of all three: each notice is delivered once.
+    let feed = Receiver::start().await;
+    let r = ada
+        .post(
+            "/admin/integrations/destinations",
+            &[
+                ("name", "feed"),
+                ("kind", "webhook"),
+                ("url", feed.url.as_str()),
+                ("purpose", "inner"),
+            ],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    for i in 0..6 {
+        let handle = format!("m{i}");
+        common::account_on(&pool, &handle, Role::Member, "UTC").await;
+        let m = common::browser(&procs[i % 3].base);
+        assert_eq!(
+            m.login(&handle, PASSWORD).await.status,
+            StatusCode::SEE_OTHER
+        );
+        let r = m
+            .post(
+                "/me/offline",
+                &[("for", "1h"), ("until", ""), ("reason", "")],
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    }
+    assert_eq!(feed.wait_for(6).await.len(), 6);
+    // Long enough for a duplicate to arrive (each sender polls every 500 ms).
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(feed.accepted().len(), 6, "nothing is sent twice");
+
+    // Disabled on A: lee's next request on C is sent to the login page, within a second.
+    let r = ada
+        .post(&format!("/admin/members/{lee_id}/disable"), &[])
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    let took = within("the disable reaches C", async || {
+        lee.on(c).get("/").await.location() == Some("/login")
+    })
+    .await;
+    assert!(took < Duration::from_secs(1), "{took:?}");
+    pool.close().await;
 }

@@ -24,10 +24,12 @@ pub mod sessions;
 
 /// How long an entry may be served without a notification saying it changed.
 pub const TTL: Duration = Duration::from_secs(30);
-/// At most this many accounts and this many page parts are kept.
+/// At most this many accounts, sessions and page parts are kept (a part is at most a few tens
+/// of KB — a page of history, a week of updates — so parts stay within a few tens of MB even
+/// when every slot is taken).
 const MAX_ACCOUNTS: usize = 10_000;
 const MAX_SESSIONS: usize = 20_000;
-const MAX_PARTS: usize = 4096;
+const MAX_PARTS: usize = 2048;
 /// The channel the triggers notify.
 pub const CHANNEL: &str = "flowdeck_cache";
 
@@ -40,9 +42,71 @@ struct Inner {
     parts: HashMap<String, Part>,
     /// Whether a listener is connected: without one nothing is served from the cache.
     listening: bool,
-    /// Moves on every invalidation: a value read from the database before an invalidation is
-    /// not stored after it (it may be what the invalidation was about).
+    /// Moves on every invalidation: a value read from the database before an invalidation of
+    /// something it depends on is not stored after it (it may be what the invalidation was about).
     generation: u64,
+    /// The generation at which each topic (`deployments`, `account:42`, `session:…`) was last
+    /// invalidated, so a load is refused only when something *it* reads changed meanwhile, not
+    /// whenever any table did (a busy CI would otherwise keep every part from being stored).
+    changed: HashMap<String, u64>,
+    /// The generation of the last drop of everything (or of forgetting `changed`).
+    cleared: u64,
+    hits: u64,
+    misses: u64,
+}
+
+/// What `/metrics` shows of a replica's caches.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub listening: bool,
+    pub sessions: usize,
+    pub accounts: usize,
+    pub parts: usize,
+    /// Lookups answered from memory, and those that went to the database (since start).
+    pub hits: u64,
+    pub misses: u64,
+    /// Invalidations received or made (each notification, each write served here).
+    pub invalidations: u64,
+}
+
+/// At most this many topics' last changes are remembered; then all are forgotten at once and
+/// counted as a drop of everything (conservative: loads in flight are not stored).
+const MAX_TOPICS: usize = 4096;
+
+impl Inner {
+    /// Whether a value read at generation `read_at` that depends on `topics` is still current.
+    fn current<'t>(&self, read_at: u64, mut topics: impl Iterator<Item = &'t str>) -> bool {
+        self.listening
+            && self.cleared <= read_at
+            && topics.all(|t| self.changed.get(t).is_none_or(|g| *g <= read_at))
+    }
+
+    fn mark(&mut self, topic: &str) {
+        self.generation += 1;
+        if self.changed.len() >= MAX_TOPICS {
+            self.changed.clear();
+            self.cleared = self.generation;
+        }
+        self.changed.insert(topic.to_string(), self.generation);
+    }
+
+    fn drop_all(&mut self) {
+        self.generation += 1;
+        self.cleared = self.generation;
+        self.changed.clear();
+        self.accounts.clear();
+        self.sessions.clear();
+        self.parts.clear();
+    }
+
+    fn count<T>(&mut self, found: Option<T>) -> Option<T> {
+        if found.is_some() {
+            self.hits += 1;
+        } else {
+            self.misses += 1;
+        }
+        found
+    }
 }
 
 /// The caches of one replica.
@@ -63,21 +127,24 @@ impl Cache {
 
     /// The cached account `id`, if fresh.
     pub fn account(&self, id: i64) -> Option<CurrentUser> {
-        let g = self.lock();
+        let mut g = self.lock();
         if !g.listening {
             return None;
         }
-        g.accounts
+        let found = g
+            .accounts
             .get(&id)
             .filter(|(_, at)| at.elapsed() < TTL)
-            .map(|(u, _)| u.clone())
+            .map(|(u, _)| u.clone());
+        g.count(found)
     }
 
     /// Keeps `u`, read from the database at generation `read_at`, unless something was
     /// invalidated since.
     pub fn put_account(&self, u: &CurrentUser, read_at: u64) {
         let mut g = self.lock();
-        if !g.listening || g.generation != read_at {
+        let topic = format!("account:{}", u.id.0);
+        if !g.current(read_at, std::iter::once(topic.as_str())) {
             return;
         }
         if g.accounts.len() >= MAX_ACCOUNTS {
@@ -88,20 +155,23 @@ impl Cache {
 
     /// The cached session `id` (its store record), if fresh and not expired.
     pub fn session(&self, id: &str) -> Option<tower_sessions::session::Record> {
-        let g = self.lock();
+        let mut g = self.lock();
         if !g.listening {
             return None;
         }
-        g.sessions
+        let found = g
+            .sessions
             .get(id)
             .filter(|(r, at)| at.elapsed() < TTL && r.expiry_date > time::OffsetDateTime::now_utc())
-            .map(|(r, _)| r.clone())
+            .map(|(r, _)| r.clone());
+        g.count(found)
     }
 
     /// Keeps session record `r`, read or written at generation `read_at`.
     pub fn put_session(&self, r: &tower_sessions::session::Record, read_at: u64) {
         let mut g = self.lock();
-        if !g.listening || g.generation != read_at {
+        let topic = format!("session:{}", r.id);
+        if !g.current(read_at, std::iter::once(topic.as_str())) {
             return;
         }
         if g.sessions.len() >= MAX_SESSIONS {
@@ -113,21 +183,22 @@ impl Cache {
 
     pub fn forget_session(&self, id: &str) {
         let mut g = self.lock();
-        g.generation += 1;
+        g.mark(&format!("session:{id}"));
         g.sessions.remove(id);
     }
 
     /// A team-wide page part under `key`, if fresh; it depends on the tables `topics`.
     pub fn part<T: Clone + Send + Sync + 'static>(&self, key: &str) -> Option<T> {
-        let g = self.lock();
+        let mut g = self.lock();
         if !g.listening {
             return None;
         }
-        let (v, at, _) = g.parts.get(key)?;
-        if at.elapsed() >= TTL {
-            return None;
-        }
-        v.downcast_ref::<T>().cloned()
+        let found = g
+            .parts
+            .get(key)
+            .filter(|(_, at, _)| at.elapsed() < TTL)
+            .and_then(|(v, _, _)| v.downcast_ref::<T>().cloned());
+        g.count(found)
     }
 
     pub fn put_part<T: Clone + Send + Sync + 'static>(
@@ -138,9 +209,12 @@ impl Cache {
         read_at: u64,
     ) {
         let mut g = self.lock();
-        if !g.listening || g.generation != read_at {
+        if !g.current(read_at, topics.iter().copied()) {
             return;
         }
+        // Keys that carry the time (the board per minute, insight per day) go stale without a
+        // notification: expired parts are dropped whenever one is added, so they never pile up.
+        g.parts.retain(|_, (_, at, _)| at.elapsed() < TTL);
         if g.parts.len() >= MAX_PARTS {
             g.parts.clear();
         }
@@ -174,12 +248,12 @@ impl Cache {
     /// reads it, `*` everything.
     pub fn invalidate(&self, topic: &str) {
         let mut g = self.lock();
-        g.generation += 1;
         if topic == "*" {
-            g.accounts.clear();
-            g.sessions.clear();
-            g.parts.clear();
-        } else if let Some(id) = topic.strip_prefix("session:") {
+            g.drop_all();
+            return;
+        }
+        g.mark(topic);
+        if let Some(id) = topic.strip_prefix("session:") {
             g.sessions.remove(id);
         } else if let Some(id) = topic.strip_prefix("account:") {
             if let Ok(id) = id.parse::<i64>() {
@@ -198,10 +272,21 @@ impl Cache {
     fn set_listening(&self, on: bool) {
         let mut g = self.lock();
         g.listening = on;
-        g.generation += 1;
-        g.accounts.clear();
-        g.sessions.clear();
-        g.parts.clear();
+        g.drop_all();
+    }
+
+    /// Counts and sizes, for `/metrics`.
+    pub fn stats(&self) -> Stats {
+        let g = self.lock();
+        Stats {
+            listening: g.listening,
+            sessions: g.sessions.len(),
+            accounts: g.accounts.len(),
+            parts: g.parts.len(),
+            hits: g.hits,
+            misses: g.misses,
+            invalidations: g.generation,
+        }
     }
 
     /// Whether the listener is connected (caching is on).
@@ -288,6 +373,8 @@ mod tests {
         );
         c.invalidate("account:1");
         assert!(c.account(1).is_none() && c.account(2).is_some());
+        let s = c.stats();
+        assert_eq!((s.hits, s.misses, s.accounts, s.parts), (1, 1, 1, 2));
         c.invalidate("deployments");
         assert_eq!(c.part::<i64>("board"), Some(7));
         assert_eq!(c.part::<i64>("matrix"), None);
@@ -304,6 +391,42 @@ mod tests {
         c.invalidate("account:1");
         c.put_account(&user(1), read_at);
         assert!(c.account(1).is_none());
+    }
+
+    #[test]
+    fn a_change_to_an_unrelated_table_does_not_keep_a_load_from_being_stored() {
+        let c = Cache::default();
+        c.set_listening(true);
+        let read_at = c.generation();
+        c.invalidate("deployments");
+        c.invalidate("account:2");
+        c.put_part("board", &["presence_events", "accounts"], &1_i64, read_at);
+        c.put_account(&user(1), read_at);
+        assert_eq!(c.part::<i64>("board"), Some(1));
+        assert!(c.account(1).is_some());
+        // But one it reads does, and so does a drop of everything.
+        let read_at = c.generation();
+        c.invalidate("presence_events");
+        c.put_part("board2", &["presence_events", "accounts"], &2_i64, read_at);
+        assert_eq!(c.part::<i64>("board2"), None);
+        let read_at = c.generation();
+        c.clear();
+        c.put_account(&user(3), read_at);
+        assert!(c.account(3).is_none());
+    }
+
+    #[test]
+    fn expired_parts_are_dropped_when_another_is_added() {
+        let c = Cache::default();
+        c.set_listening(true);
+        c.put_part("board:1", &["t"], &1_i64, c.generation());
+        {
+            let mut g = c.lock();
+            let old = Instant::now().checked_sub(TTL).unwrap();
+            g.parts.get_mut("board:1").unwrap().1 = old;
+        }
+        c.put_part("board:2", &["t"], &2_i64, c.generation());
+        assert_eq!(c.len().1, 1, "only the fresh part is kept");
     }
 
     #[test]

@@ -8,7 +8,7 @@ pub mod pages;
 pub mod prober;
 mod store;
 
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use axum::{
     Form, Router,
@@ -310,21 +310,52 @@ fn parse_cursor(raw: &str) -> Option<(chrono::DateTime<chrono::Utc>, i64)> {
 }
 
 const HISTORY_PAGE: i64 = 50;
+/// What the services and environments lists read (their owners and repositories too).
+const DEPLOY_CHOICES_TOPICS: &[&str] = &["services", "environments", "accounts", "repositories"];
+/// What a page of deployment history reads.
+const HISTORY_TOPICS: &[&str] = &["deployments", "services", "environments"];
 
 async fn history(
     State(state): State<AppState>,
     ctx: PageCtx,
     Query(q): Query<HistoryQuery>,
 ) -> AppResult<Html<String>> {
-    let services = store::services(&state.pool).await?;
-    let envs = store::environments(&state.pool).await?;
+    // The filters' choices and the first page of each filter are the same for everyone: kept in
+    // this replica's cache until a deployment or a new service or environment (src/cache). Later
+    // pages (a cursor) are read each time, so a client cannot fill the cache with cursors.
+    let choices = state
+        .cache
+        .get_or("deploy-choices", DEPLOY_CHOICES_TOPICS, async {
+            let (s, e) = tokio::try_join!(
+                store::services(&state.pool),
+                store::environments(&state.pool)
+            )?;
+            Ok::<_, sqlx::Error>(Arc::new((s, e)))
+        })
+        .await?;
+    let (services, envs) = (&choices.0, &choices.1);
     let filter = store::HistoryFilter {
         service: services.iter().find(|s| s.name == q.service).map(|s| s.id),
         environment: envs.iter().find(|e| e.name == q.environment).map(|e| e.id),
         status: model::Status::parse(&q.status).ok(),
         before: parse_cursor(&q.before),
     };
-    let mut rows = store::history(&state.pool, &filter, HISTORY_PAGE + 1).await?;
+    let rows = if filter.before.is_none() {
+        let key = format!(
+            "history:{:?}:{:?}:{:?}",
+            filter.service, filter.environment, filter.status
+        );
+        state
+            .cache
+            .get_or(&key, HISTORY_TOPICS, async {
+                Ok::<_, sqlx::Error>(Arc::new(
+                    store::history(&state.pool, &filter, HISTORY_PAGE + 1).await?,
+                ))
+            })
+            .await?
+    } else {
+        Arc::new(store::history(&state.pool, &filter, HISTORY_PAGE + 1).await?)
+    };
     let next = (rows.len() as i64 > HISTORY_PAGE)
         .then(|| rows.get(HISTORY_PAGE as usize - 1))
         .flatten()
@@ -339,9 +370,9 @@ async fn history(
             .unwrap_or_default();
             format!("/deployments/history?{qs}")
         });
-    rows.truncate(HISTORY_PAGE as usize);
+    let rows = &rows[..rows.len().min(HISTORY_PAGE as usize)];
     let view = pages::HistoryView {
-        rows: &rows,
+        rows,
         services: &services,
         envs: &envs,
         service: &q.service,

@@ -321,7 +321,7 @@ async fn render_doc(
     let candidates = if is_owner && doc.status.open_for_review() {
         crate::presence::team_now(state)
             .await?
-            .into_iter()
+            .iter()
             .filter(|m| m.row.id != doc.owner_id && !ids.contains(&m.row.id))
             .map(|m| pages::Candidate {
                 handle: m.row.handle.clone(),

@@ -24,19 +24,9 @@ async fn home(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<Str
     // Every part comes from this replica's cache (src/cache), kept coherent by the tables'
     // notifications: team-wide ones (the board per minute — it depends on the time — the
     // Delivery card per day) and each member's own (review queue, docs, leave to decide).
-    let board_key = format!("board:{}", now.timestamp() / 60);
     let delivery_key = format!("delivery:{}", now.date_naive());
     let (team, to_decide, down, latest, queue, mine, delivery, rhythm) = tokio::try_join!(
-        state.cache.get_or(
-            &board_key,
-            &[
-                "presence_events",
-                "presence_current",
-                "leave_requests",
-                "accounts"
-            ],
-            presence::team_now(&state)
-        ),
+        async { presence::team_now(&state).await },
         async {
             Ok::<_, AppError>(match &user {
                 Some(u) if u.role >= Role::Lead => {
@@ -99,16 +89,7 @@ async fn home(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<Str
         },
         state.cache.get_or(
             &delivery_key,
-            &[
-                "deployments",
-                "incidents",
-                "change_records",
-                "change_deployments",
-                "release_tags",
-                "environments",
-                "services",
-                "repositories",
-            ],
+            crate::insight::TOPICS,
             crate::insight::team_keys(&state)
         ),
         async {

@@ -58,6 +58,24 @@ impl Filter {
     }
 }
 
+/// What the insight page reads: a cached copy is dropped when one of these changes (the
+/// rollups change with the deployments and incidents that move them, in the same transaction).
+pub const TOPICS: &[&str] = &[
+    "deployments",
+    "incidents",
+    "change_records",
+    "change_deployments",
+    "release_tags",
+    "release_lines",
+    "repositories",
+    "environments",
+    "services",
+    "docs",
+    "doc_reviewers",
+    "backports",
+    "backport_targets",
+];
+
 /// Up to this many lead-time samples in scope, the percentiles are exact (computed over every
 /// sample); beyond, they come from the 5 % histogram buckets the database keeps, so the page
 /// costs the same at any size.

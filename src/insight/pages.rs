@@ -2,6 +2,8 @@
 //! key over weeks (server-rendered SVG with a title, axis labels and a table of its values), review
 //! speed and release cadence; `/insight/rows` lists the rows behind a number, `.csv` exports them.
 
+use std::sync::Arc;
+
 use axum::{
     extract::{Query, State},
     http::header,
@@ -199,13 +201,27 @@ pub async fn insight(
     Query(f): Query<Filter>,
 ) -> AppResult<Html<String>> {
     let now = state.clock.now();
-    let (report, (services, envs), months, (states, overdue), lines) = tokio::try_join!(
-        super::compute(&state, &f),
-        async { Ok(store::choices(&state.pool).await?) },
-        async { Ok(store::review_speed(&state.pool, now, 6).await?) },
-        async { Ok(store::doc_states(&state.pool, now).await?) },
-        async { Ok::<_, crate::error::AppError>(store::cadence(&state.pool).await?) },
-    )?;
+    // The same for every viewer of these filters today: kept in this replica's cache until a
+    // deployment, an incident, a change, a tag, a review or a backport is recorded (src/cache) —
+    // the windows are whole UTC days, so the day is part of the key. Filters longer than any
+    // name are not kept (they match nothing, and must not crowd out what is worth keeping).
+    let load = async {
+        let (report, choices, months, states, lines) = tokio::try_join!(
+            super::compute(&state, &f),
+            async { Ok(store::choices(&state.pool).await?) },
+            async { Ok(store::review_speed(&state.pool, now, 6).await?) },
+            async { Ok(store::doc_states(&state.pool, now).await?) },
+            async { Ok::<_, crate::error::AppError>(store::cadence(&state.pool).await?) },
+        )?;
+        Ok::<_, crate::error::AppError>(Arc::new((report, choices, months, states, lines)))
+    };
+    let data = if f.service.len() <= 100 && f.environment.len() <= 100 {
+        let key = format!("insight:{}:{}", now.date_naive(), f.query());
+        state.cache.get_or(&key, super::TOPICS, load).await?
+    } else {
+        load.await?
+    };
+    let (report, (services, envs), months, (states, overdue), lines) = &*data;
     let query = f.query();
     let tiles = report
         .keys
@@ -218,21 +234,21 @@ pub async fn insight(
         .map(|kv| key_chart(kv, &query))
         .collect::<Vec<_>>();
     let month_rows = months
-        .into_iter()
+        .iter()
         .map(|m| {
             let h = |v: Option<f64>| v.map_or_else(|| "—".to_string(), model::show_hours);
-            view! { <tr><td>{m.month}</td><td>{m.docs}</td><td>{h(m.first_verdict_hours)}</td><td>{h(m.decision_hours)}</td></tr> }
+            view! { <tr><td>{m.month.clone()}</td><td>{m.docs}</td><td>{h(m.first_verdict_hours)}</td><td>{h(m.decision_hours)}</td></tr> }
         })
         .collect::<Vec<_>>();
     let state_list = states
-        .into_iter()
+        .iter()
         .map(|(s, n)| {
             let href = format!("/docs?status={s}");
             view! { <li><a href=href>{format!("{n} {}", s.replace('_', " "))}</a></li> }
         })
         .collect::<Vec<_>>();
     let line_rows = lines
-        .into_iter()
+        .iter()
         .map(|l| {
             let href = format!("/releases/{}/{}", l.repository, l.line);
             let opened = l.opened_at.map_or_else(|| "—".into(), |t| ui::when_text(&ctx, t));

@@ -83,6 +83,20 @@ pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Respo
     metrics::gauge!("flowdeck_db_pool_idle").set(state.pool.num_idle() as f64);
     metrics::gauge!("flowdeck_build_info", "version" => env!("CARGO_PKG_VERSION"), "commit" => option_env!("FLOWDECK_COMMIT").unwrap_or("unknown"))
         .set(1.0);
+    // This replica's caches (src/cache): whether they are on, what they hold, how often they
+    // answered (a hit ratio falling under load means notifications keep dropping them).
+    let c = state.cache.stats();
+    metrics::gauge!("flowdeck_cache_listening").set(if c.listening { 1.0 } else { 0.0 });
+    for (kind, n) in [
+        ("sessions", c.sessions),
+        ("accounts", c.accounts),
+        ("parts", c.parts),
+    ] {
+        metrics::gauge!("flowdeck_cache_entries", "kind" => kind).set(n as f64);
+    }
+    metrics::counter!("flowdeck_cache_hits_total").absolute(c.hits);
+    metrics::counter!("flowdeck_cache_misses_total").absolute(c.misses);
+    metrics::counter!("flowdeck_cache_invalidations_total").absolute(c.invalidations);
     metrics::counter!("flowdeck_webhook_bad_signatures_total")
         .absolute(crate::hooks::BAD_SIGNATURES.load(std::sync::atomic::Ordering::Relaxed));
     // The outbox: what waits, what died (a short query; skipped when the database is away).

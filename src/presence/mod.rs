@@ -13,6 +13,8 @@ use axum::{
     response::{Html, Redirect, Response},
     routing::{get, post},
 };
+use std::sync::Arc;
+
 use chrono::Duration;
 use serde::Deserialize;
 
@@ -46,16 +48,33 @@ pub fn router() -> Router<AppState> {
         .route("/leave/{id}/cancel", post(cancel))
 }
 
-/// Everyone's derived state at the clock's now, board order (state, then name).
-pub async fn team_now(state: &AppState) -> AppResult<Vec<Member>> {
+/// What the board reads: a part built from it is dropped when one of these changes.
+pub const BOARD_TOPICS: &[&str] = &[
+    "presence_events",
+    "presence_current",
+    "leave_requests",
+    "accounts",
+];
+
+/// Everyone's derived state at the clock's now, board order (state, then name). The same for
+/// every viewer, so it is kept in this replica's cache (src/cache) per minute of the clock — a
+/// return that falls due shows as overdue within that minute — and dropped by any check-in,
+/// leave or account change.
+pub async fn team_now(state: &AppState) -> AppResult<Arc<Vec<Member>>> {
     let now = state.clock.now();
-    let mut members: Vec<Member> = store::board(&state.pool, now, None)
-        .await?
-        .into_iter()
-        .map(|r| Member::from_row(r, now))
-        .collect();
-    members.sort_by_key(|m| m.status.rank());
-    Ok(members)
+    let key = format!("board:{}", now.timestamp().div_euclid(60));
+    state
+        .cache
+        .get_or(&key, BOARD_TOPICS, async {
+            let mut members: Vec<Member> = store::board(&state.pool, now, None)
+                .await?
+                .into_iter()
+                .map(|r| Member::from_row(r, now))
+                .collect();
+            members.sort_by_key(|m| m.status.rank());
+            Ok(Arc::new(members))
+        })
+        .await
 }
 
 pub use store::LeaveRow as Leave;
@@ -92,16 +111,21 @@ pub async fn pending_leave_for(
 }
 
 /// Of the accounts `ids`, those who cannot answer right now (offline, overdue or on leave), with
-/// a label for people ("on leave"). One query over just those accounts.
+/// a label for people ("on leave"). Read off the (cached) board.
 pub async fn unavailable(
     state: &AppState,
     ids: &[i64],
 ) -> AppResult<std::collections::HashMap<i64, &'static str>> {
-    let now = state.clock.now();
-    Ok(store::board_for(&state.pool, now, ids)
-        .await?
-        .into_iter()
-        .map(|r| Member::from_row(r, now))
+    let mut away = unavailable_on(&team_now(state).await?);
+    let wanted: std::collections::HashSet<i64> = ids.iter().copied().collect();
+    away.retain(|id, _| wanted.contains(id));
+    Ok(away)
+}
+
+/// Of the members on `board` (from `team_now`), those who cannot answer right now, labelled.
+pub fn unavailable_on(board: &[Member]) -> std::collections::HashMap<i64, &'static str> {
+    board
+        .iter()
         .filter(|m| {
             matches!(
                 m.status,
@@ -111,7 +135,7 @@ pub async fn unavailable(
             )
         })
         .map(|m| (m.row.id, model::Status::label(m.status.key())))
-        .collect())
+        .collect()
 }
 
 #[derive(Deserialize)]
@@ -131,13 +155,14 @@ async fn board(
     let total = all.len();
     let needle = q.q.trim().to_lowercase();
     let shown: Vec<Member> = all
-        .into_iter()
+        .iter()
         .filter(|m| q.state.is_empty() || m.status.key() == q.state)
         .filter(|m| {
             needle.is_empty()
                 || m.row.handle.contains(&needle)
                 || m.row.display_name.to_lowercase().contains(&needle)
         })
+        .cloned()
         .collect();
     let now = state.clock.now();
     Ok(ui::page(

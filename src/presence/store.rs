@@ -64,15 +64,6 @@ pub async fn board(
     board_of(pool, now, handle, None).await
 }
 
-/// The board rows of the accounts `ids` only.
-pub async fn board_for(
-    pool: &PgPool,
-    now: DateTime<Utc>,
-    ids: &[i64],
-) -> sqlx::Result<Vec<BoardRow>> {
-    board_of(pool, now, None, Some(ids)).await
-}
-
 async fn board_of(
     pool: &PgPool,
     now: DateTime<Utc>,

@@ -8,7 +8,7 @@ use axum::{
     http::StatusCode,
     response::{Html, IntoResponse, Response},
 };
-use std::collections::HashMap;
+use std::{collections::HashMap, sync::Arc};
 
 use leptos::prelude::*;
 use serde::Deserialize;
@@ -95,38 +95,83 @@ fn search_form(q: &str) -> impl IntoView + use<> {
     }
 }
 
+/// A week's updates as every reader sees them: the members, and each written update with its
+/// four sections already rendered from Markdown (the costly part), Problems first.
+struct Week {
+    members: Vec<store::Member>,
+    /// (member index, update, rendered Problem, Plan, Priority, Summary).
+    written: Vec<(usize, store::Update, [String; 4])>,
+}
+
+/// What a week of updates reads.
+const WEEK_TOPICS: &[&str] = &["updates", "accounts"];
+
+async fn load_week(state: &AppState, week: model::IsoWeek) -> AppResult<Arc<Week>> {
+    let (members, updates) = tokio::try_join!(
+        store::members(&state.pool),
+        store::week_updates(&state.pool, week)
+    )?;
+    let index: HashMap<i64, usize> = members.iter().enumerate().map(|(i, m)| (m.id, i)).collect();
+    let mut written: Vec<(usize, store::Update, [String; 4])> = updates
+        .into_iter()
+        .filter_map(|u| {
+            let i = *index.get(&u.account_id)?;
+            let html = [&u.problem, &u.plan, &u.priority, &u.summary].map(|t| {
+                if t.trim().is_empty() {
+                    String::new()
+                } else {
+                    md(t)
+                }
+            });
+            Some((i, u, html))
+        })
+        .collect();
+    // Problems first, then the rest of the written ones, by name.
+    written.sort_by_key(|(i, u, _)| {
+        (
+            u.problem.trim().is_empty(),
+            members[*i].display_name.to_lowercase(),
+        )
+    });
+    Ok(Arc::new(Week { members, written }))
+}
+
 async fn week_page(
     state: &AppState,
     ctx: &PageCtx,
     week: model::IsoWeek,
 ) -> AppResult<Html<String>> {
-    let (members, updates) = tokio::try_join!(
-        store::members(&state.pool),
-        store::week_updates(&state.pool, week)
+    // The same for every reader: kept in this replica's cache until an update or an account
+    // changes (src/cache), so the Markdown is rendered once, not on every view.
+    let key = format!("updates-week:{week}");
+    let (data, board) = tokio::try_join!(
+        state
+            .cache
+            .get_or(&key, WEEK_TOPICS, load_week(state, week)),
+        crate::presence::team_now(state)
     )?;
-    let ids: Vec<i64> = members.iter().map(|m| m.id).collect();
-    let away = crate::presence::unavailable(state, &ids).await?;
+    let members = &data.members;
+    let away: HashMap<i64, &'static str> = crate::presence::unavailable_on(&board);
     let due = state.config.update_due_weekday;
-    let by: std::collections::HashMap<i64, &store::Update> =
-        updates.iter().map(|u| (u.account_id, u)).collect();
-    // Problems first, then the rest of the written ones, then "not yet".
-    let mut written: Vec<(&store::Member, &store::Update)> = members
+    let by: std::collections::HashMap<i64, &store::Update> = data
+        .written
         .iter()
-        .filter_map(|m| by.get(&m.id).map(|u| (m, *u)))
+        .map(|(_, u, _)| (u.account_id, u))
         .collect();
-    written.sort_by_key(|(m, u)| (u.problem.trim().is_empty(), m.display_name.to_lowercase()));
+    let written = &data.written;
     let cards = written
         .iter()
-        .map(|(m, u)| {
+        .map(|(i, u, [problem, plan, priority, summary])| {
+            let m = &members[*i];
             let anchor = format!("u-{}", m.handle);
             let href = format!("/team/{}", m.handle);
-            let problem = (!u.problem.trim().is_empty()).then(|| {
-                let html = md(&u.problem);
+            let problem = (!problem.is_empty()).then(|| {
+                let html = problem.clone();
                 view! { <h3>"Problem"</h3><div class="md problem" inner_html=html></div> }
             });
-            let section = |title: &'static str, text: &str| {
-                (!text.trim().is_empty()).then(|| {
-                    let html = md(text);
+            let section = |title: &'static str, html: &String| {
+                (!html.is_empty()).then(|| {
+                    let html = html.clone();
                     view! { <h3>{title}</h3><div class="md" inner_html=html></div> }
                 })
             };
@@ -134,9 +179,9 @@ async fn week_page(
                 <article class="card" id=anchor>
                     <h2><a href=href>{m.display_name.clone()}</a></h2>
                     {problem}
-                    {section("Plan", &u.plan)}
-                    {section("Priority", &u.priority)}
-                    {section("Summary", &u.summary)}
+                    {section("Plan", plan)}
+                    {section("Priority", priority)}
+                    {section("Summary", summary)}
                     <p class="muted">"Saved "{ui::when(ctx, u.updated_at)}</p>
                 </article>
             }

@@ -4,6 +4,7 @@
 //! (`server::build_router`) served over real HTTP on a free loopback port.
 #![allow(dead_code)]
 
+pub mod process;
 pub mod receiver;
 
 use std::{
@@ -199,14 +200,7 @@ impl TestApp {
 
     /// A browser-like client: keeps cookies, does not follow redirects.
     pub fn client(&self) -> Client {
-        Client {
-            http: reqwest::Client::builder()
-                .cookie_store(true)
-                .redirect(Policy::none())
-                .build()
-                .unwrap(),
-            base: self.base.clone(),
-        }
+        browser(&self.base)
     }
 
     /// Creates an account directly (as `flowdeck admin create` would), in Europe/Berlin.
@@ -216,21 +210,7 @@ impl TestApp {
 
     /// Creates an account in time zone `tz`.
     pub async fn account_in(&self, handle: &str, role: Role, tz: &str) -> i64 {
-        let form = ops::AccountForm {
-            handle: handle.into(),
-            display_name: format!("{handle} display"),
-            email: format!("{handle}@example.com"),
-            timezone: tz.into(),
-            new_password: PASSWORD.into(),
-            confirm: PASSWORD.into(),
-        };
-        let valid = ops::validate_account(&form).unwrap();
-        let mut tx = self.pool.begin().await.unwrap();
-        let id = ops::create_account(&mut tx, &Actor::system("test"), valid, role)
-            .await
-            .unwrap();
-        tx.commit().await.unwrap();
-        id.0
+        account_on(&self.pool, handle, role, tz).await
     }
 
     /// A client logged in as a new account with `role`.
@@ -245,6 +225,38 @@ impl TestApp {
         let r = c.login(handle, PASSWORD).await;
         assert_eq!(r.status, StatusCode::SEE_OTHER, "login of {handle} failed");
         c
+    }
+}
+
+/// Creates an account in database `pool` directly (as `flowdeck admin create` would), with
+/// display name "<handle> display" and password `PASSWORD`.
+pub async fn account_on(pool: &PgPool, handle: &str, role: Role, tz: &str) -> i64 {
+    let form = ops::AccountForm {
+        handle: handle.into(),
+        display_name: format!("{handle} display"),
+        email: format!("{handle}@example.com"),
+        timezone: tz.into(),
+        new_password: PASSWORD.into(),
+        confirm: PASSWORD.into(),
+    };
+    let valid = ops::validate_account(&form).unwrap();
+    let mut tx = pool.begin().await.unwrap();
+    let id = ops::create_account(&mut tx, &Actor::system("test"), valid, role)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    id.0
+}
+
+/// A browser-like client of the flowdeck at `base`: keeps cookies, does not follow redirects.
+pub fn browser(base: &str) -> Client {
+    Client {
+        http: reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(Policy::none())
+            .build()
+            .unwrap(),
+        base: base.to_string(),
     }
 }
 

@@ -1035,7 +1035,8 @@ async fn team(State(state): State<AppState>, caller: Caller) -> ApiResult<Json<P
     use crate::presence::model::Status as S;
     let items = crate::presence::team_now(&state)
         .await?
-        .into_iter()
+        .iter()
+        .cloned()
         .map(|m| MemberOut {
             until: match m.status {
                 S::Offline { until } | S::Overdue { until } => Some(until),
