@@ -18,6 +18,7 @@ pub mod error;
 pub mod home;
 pub mod hooks;
 pub mod insight;
+pub mod memory;
 pub mod ops;
 pub mod outbox;
 pub mod presence;

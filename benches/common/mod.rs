@@ -117,17 +117,30 @@ pub async fn measure_with(
     rate: Option<f64>,
     workers: usize,
 ) -> Result {
+    measure_spread(client, &[url.to_string()], rate, workers).await
+}
+
+/// `measure_with` over several addresses of the same page (replicas): worker `w` sends to
+/// `urls[w % urls.len()]`, so the load is spread evenly.
+pub async fn measure_spread(
+    client: &reqwest::Client,
+    urls: &[String],
+    rate: Option<f64>,
+    workers: usize,
+) -> Result {
     // Warm up.
-    for _ in 0..20 {
-        let r = client.get(url).send().await.unwrap();
-        assert!(r.status().is_success(), "{url}: {}", r.status());
-        r.bytes().await.unwrap();
+    for url in urls {
+        for _ in 0..20 {
+            let r = client.get(url).send().await.unwrap();
+            assert!(r.status().is_success(), "{url}: {}", r.status());
+            r.bytes().await.unwrap();
+        }
     }
     let start = Instant::now();
     let lat = Arc::new(std::sync::Mutex::new(Vec::<f64>::new()));
     let mut tasks = Vec::new();
     for w in 0..workers {
-        let (client, url, lat) = (client.clone(), url.to_string(), lat.clone());
+        let (client, url, lat) = (client.clone(), urls[w % urls.len()].clone(), lat.clone());
         tasks.push(tokio::spawn(async move {
             let mut n: u64 = 0;
             while start.elapsed() < RUN {

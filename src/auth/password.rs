@@ -84,10 +84,12 @@ pub async fn hash(password: String) -> anyhow::Result<PasswordHash> {
         // The slot is held by the hashing thread, so a cancelled request cannot free it early.
         let _permit = permit;
         let salt = SaltString::generate(&mut OsRng);
-        argon2()
+        let hashed = argon2()
             .hash_password(password.as_bytes(), &salt)
             .map(|h| PasswordHash(h.to_string()))
-            .map_err(|e| anyhow::anyhow!("argon2: {e}"))
+            .map_err(|e| anyhow::anyhow!("argon2: {e}"));
+        crate::memory::give_back();
+        hashed
     })
     .await?
 }
@@ -107,10 +109,12 @@ pub async fn verify(
             Ok(p) => p,
             Err(_) => return false,
         };
-        argon2()
+        let ok = argon2()
             .verify_password(password.as_bytes(), &parsed)
             .is_ok()
-            && stored != *DUMMY
+            && stored != *DUMMY;
+        crate::memory::give_back();
+        ok
     })
     .await
     .unwrap_or(false))

@@ -212,8 +212,16 @@ async fn render_matrix(
         )
         .await?;
     let may_manage = can(ctx.user.as_ref(), Action::ManageDeployTargets);
+    // The lead's forms offer the repositories: the same for every lead, so cached as well.
     let repositories = if may_manage {
-        crate::releases::repositories(&state.pool).await?
+        state
+            .cache
+            .get_or(
+                "repositories",
+                &["repositories", "accounts"],
+                crate::releases::repositories(&state.pool),
+            )
+            .await?
     } else {
         Vec::new()
     };
@@ -373,8 +381,8 @@ async fn history(
     let rows = &rows[..rows.len().min(HISTORY_PAGE as usize)];
     let view = pages::HistoryView {
         rows,
-        services: &services,
-        envs: &envs,
+        services,
+        envs,
         service: &q.service,
         environment: &q.environment,
         status: &q.status,

@@ -8,6 +8,8 @@ pub mod ops;
 pub mod pages;
 mod store;
 
+use std::sync::Arc;
+
 use axum::{
     Form, Router,
     extract::{Path, Query, State},
@@ -150,7 +152,29 @@ async fn list(
         line: some(&q.line),
         after,
     };
-    let mut rows = store::list(&state.pool, &filter, PAGE + 1).await?;
+    // The first page of a listing without a search is the same for everyone: kept in this
+    // replica's cache until a doc, a reviewer or an account changes (src/cache). Searches and
+    // later pages are read each time, and so are filters longer than any name, so a client
+    // cannot fill the cache.
+    let cacheable = filter.q.is_none()
+        && filter.after.is_none()
+        && [&q.owner, &q.reviewer, &q.tag, &q.line]
+            .iter()
+            .all(|s| s.len() <= 64);
+    let rows = if cacheable {
+        let key = format!(
+            "docs-list:{:?}:{:?}:{:?}:{:?}:{:?}:{:?}",
+            filter.status, filter.kind, filter.owner, filter.reviewer, filter.tag, filter.line
+        );
+        state
+            .cache
+            .get_or(&key, &["docs", "doc_reviewers", "accounts"], async {
+                Ok::<_, sqlx::Error>(Arc::new(store::list(&state.pool, &filter, PAGE + 1).await?))
+            })
+            .await?
+    } else {
+        Arc::new(store::list(&state.pool, &filter, PAGE + 1).await?)
+    };
     let next = (rows.len() as i64 > PAGE)
         .then(|| rows.get(PAGE as usize - 1).map(|r| (r.rank, r.number)))
         .flatten()
@@ -172,18 +196,11 @@ async fn list(
                 .unwrap_or_default()
             )
         });
-    rows.truncate(PAGE as usize);
+    let rows = &rows[..rows.len().min(PAGE as usize)];
     Ok(ui::page(
         &ctx,
         "Design docs",
-        pages::list(
-            &ctx,
-            pages::ListView {
-                rows: &rows,
-                q: &q,
-                next,
-            },
-        ),
+        pages::list(&ctx, pages::ListView { rows, q: &q, next }),
     ))
 }
 
