@@ -146,6 +146,14 @@ async fn main() {
         "3 replicas ÷ 1 replica: {:.2}×  (budget ≥ 2× where cores allow; {cores} cores for the load, PostgreSQL and the replicas together)",
         three.rps / one.rps
     );
+    // What a replica costs per page, alone and beside two others: when this stays the same, the
+    // replicas share nothing but PostgreSQL, and throughput grows with the cores they are given.
+    let total: f64 = used.iter().sum();
+    println!(
+        "pages per replica CPU-second: {:.0} with 1 replica, {:.0} with 3",
+        one.rps * common::RUN.as_secs_f64() / cpu_one,
+        three.rps * common::RUN.as_secs_f64() / total
+    );
 
     // Visibility under load: the three replicas keep serving the home page while the bench
     // admin goes away and back through the first; each time, how long until the other two show it.

@@ -40,6 +40,8 @@ struct Inner {
     accounts: HashMap<i64, (CurrentUser, Instant)>,
     sessions: HashMap<String, (tower_sessions::session::Record, Instant)>,
     parts: HashMap<String, Part>,
+    /// One gate per part being loaded (see `get_or`).
+    loading: HashMap<String, Arc<tokio::sync::Mutex<()>>>,
     /// Whether a listener is connected: without one nothing is served from the cache.
     listening: bool,
     /// Moves on every invalidation: a value read from the database before an invalidation of
@@ -225,7 +227,10 @@ impl Cache {
     }
 
     /// The part under `key` from the cache, or from `load` (then kept, unless something it
-    /// depends on changed while it was read).
+    /// depends on changed while it was read). One load per key at a time: when a change drops a
+    /// part that many requests are reading, the first loads it and the others wait for its
+    /// result instead of all asking the database at once (a stampede that put a write's p99 at
+    /// hundreds of milliseconds under load in `cargo bench --bench replicas`).
     pub async fn get_or<T, E>(
         &self,
         key: &str,
@@ -238,10 +243,49 @@ impl Cache {
         if let Some(v) = self.part::<T>(key) {
             return Ok(v);
         }
-        let read_at = self.generation();
-        let v = load.await?;
-        self.put_part(key, topics, &v, read_at);
-        Ok(v)
+        let gate = {
+            let mut g = self.lock();
+            if g.listening {
+                if g.loading.len() >= MAX_PARTS {
+                    g.loading.retain(|_, m| Arc::strong_count(m) > 1);
+                }
+                Some(g.loading.entry(key.to_string()).or_default().clone())
+            } else {
+                None
+            }
+        };
+        let Some(gate) = gate else {
+            return load.await;
+        };
+        let turn = gate.lock().await;
+        // Whoever held the gate before may have stored it.
+        let found = {
+            let g = self.lock();
+            g.parts
+                .get(key)
+                .filter(|(_, at, _)| at.elapsed() < TTL)
+                .and_then(|(v, _, _)| v.downcast_ref::<T>().cloned())
+        };
+        let result = match found {
+            Some(v) => Ok(v),
+            None => {
+                let read_at = self.generation();
+                let v = load.await;
+                if let Ok(v) = &v {
+                    self.put_part(key, topics, v, read_at);
+                }
+                v
+            }
+        };
+        drop(turn);
+        {
+            let mut g = self.lock();
+            // The last one through removes the gate (the map holds one reference, `gate` another).
+            if Arc::strong_count(&gate) == 2 {
+                g.loading.remove(key);
+            }
+        }
+        result
     }
 
     /// Drops what `topic` says changed: `account:42` one account, a table name every part that
@@ -413,6 +457,31 @@ mod tests {
         c.clear();
         c.put_account(&user(3), read_at);
         assert!(c.account(3).is_none());
+    }
+
+    #[tokio::test]
+    async fn many_requests_for_a_missing_part_load_it_once() {
+        let c = Cache::default();
+        c.set_listening(true);
+        let loads = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let tasks: Vec<_> = (0..10)
+            .map(|_| {
+                let (c, loads) = (c.clone(), loads.clone());
+                tokio::spawn(async move {
+                    c.get_or("board", &["t"], async {
+                        loads.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        Ok::<_, ()>(7_i64)
+                    })
+                    .await
+                })
+            })
+            .collect();
+        for t in tasks {
+            assert_eq!(t.await.unwrap(), Ok(7));
+        }
+        assert_eq!(loads.load(std::sync::atomic::Ordering::SeqCst), 1);
+        assert!(c.lock().loading.is_empty(), "no gate is left behind");
     }
 
     #[test]
