@@ -117,8 +117,9 @@ async fn main() {
     let last = *samples.last().unwrap_or(&0.0);
     let peak = samples.iter().cloned().fold(0.0_f64, f64::max);
     println!(
-        "\n{} requests; RSS after the first minute {warm:.1} MB, at the end {last:.1} MB, peak {peak:.1} MB (budget ≤ 60 MB, no growth)",
-        done.load(Ordering::Relaxed)
+        "\n{} requests; RSS after the first minute {warm:.1} MB, at the end {last:.1} MB, peak {peak:.1} MB; grew {:+.1} MB after the first minute  (budget ≤ 60 MB, no growth)",
+        done.load(Ordering::Relaxed),
+        last - warm
     );
     let _ = server.kill();
     let _ = server.wait();

@@ -1,5 +1,6 @@
-//! The allocator: mimalloc instead of glibc's malloc, for every binary built on this library
-//! (the server, its tests and benches), and a way to hand freed memory back to the OS at once.
+//! The allocator: mimalloc (its mature v2 line) instead of glibc's malloc, for every binary built
+//! on this library (the server, its tests and benches), and a way to hand freed memory back to
+//! the OS at once.
 //!
 //! Rendering a page is thousands of small allocations: a CPU profile of the list pages under
 //! load (issue 16) spent a quarter to a third of the time in glibc's malloc, free and
