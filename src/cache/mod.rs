@@ -215,8 +215,9 @@ impl Cache {
             return;
         }
         // Keys that carry the time (the board per minute, insight per day) go stale without a
-        // notification: expired parts are dropped whenever one is added, so they never pile up.
-        g.parts.retain(|_, (_, at, _)| at.elapsed() < TTL);
+        // notification: parts expired for a whole TTL (past the time `get_or` may still serve
+        // them during a reload) are dropped whenever one is added, so they never pile up.
+        g.parts.retain(|_, (_, at, _)| at.elapsed() < 2 * TTL);
         if g.parts.len() >= MAX_PARTS {
             g.parts.clear();
         }
@@ -240,7 +241,26 @@ impl Cache {
     where
         T: Clone + Send + Sync + 'static,
     {
-        if let Some(v) = self.part::<T>(key) {
+        // A fresh copy is served; an expired one (only the TTL took it: an invalidation removes
+        // the entry) is served while another request reloads it, so the TTL never makes every
+        // reader wait at once.
+        let (fresh, stale) = {
+            let g = self.lock();
+            let found = if g.listening {
+                g.parts.get(key).and_then(|(v, at, _)| {
+                    let v = v.downcast_ref::<T>()?.clone();
+                    Some((v, at.elapsed() < TTL))
+                })
+            } else {
+                None
+            };
+            match found {
+                Some((v, true)) => (Some(v), None),
+                Some((v, false)) => (None, Some(v)),
+                None => (None, None),
+            }
+        };
+        if let Some(v) = self.lock().count(fresh) {
             return Ok(v);
         }
         let gate = {
@@ -257,7 +277,11 @@ impl Cache {
         let Some(gate) = gate else {
             return load.await;
         };
-        let turn = gate.lock().await;
+        let turn = match (stale, gate.clone().try_lock_owned()) {
+            (_, Ok(turn)) => turn,
+            (Some(v), Err(_)) => return Ok(v),
+            (None, Err(_)) => gate.clone().lock_owned().await,
+        };
         // Whoever held the gate before may have stored it.
         let found = {
             let g = self.lock();
@@ -484,6 +508,36 @@ mod tests {
         assert!(c.lock().loading.is_empty(), "no gate is left behind");
     }
 
+    #[tokio::test]
+    async fn an_expired_part_is_served_while_one_request_reloads_it() {
+        let c = Cache::default();
+        c.set_listening(true);
+        c.put_part("board", &["t"], &1_i64, c.generation());
+        c.lock().parts.get_mut("board").unwrap().1 = Instant::now().checked_sub(TTL).unwrap();
+        let reloading = {
+            let c = c.clone();
+            tokio::spawn(async move {
+                c.get_or("board", &["t"], async {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                    Ok::<_, ()>(2_i64)
+                })
+                .await
+            })
+        };
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let started = Instant::now();
+        let meanwhile = c
+            .get_or("board", &["t"], async { Ok::<_, ()>(3_i64) })
+            .await;
+        assert_eq!(meanwhile, Ok(1), "the expired copy, not a second load");
+        assert!(
+            started.elapsed() < Duration::from_millis(100),
+            "without waiting"
+        );
+        assert_eq!(reloading.await.unwrap(), Ok(2));
+        assert_eq!(c.part::<i64>("board"), Some(2), "then the reloaded one");
+    }
+
     #[test]
     fn expired_parts_are_dropped_when_another_is_added() {
         let c = Cache::default();
@@ -491,7 +545,7 @@ mod tests {
         c.put_part("board:1", &["t"], &1_i64, c.generation());
         {
             let mut g = c.lock();
-            let old = Instant::now().checked_sub(TTL).unwrap();
+            let old = Instant::now().checked_sub(2 * TTL).unwrap();
             g.parts.get_mut("board:1").unwrap().1 = old;
         }
         c.put_part("board:2", &["t"], &2_i64, c.generation());

@@ -96,11 +96,27 @@ pub async fn owned_by(pool: &sqlx::PgPool, handle: &str, limit: i64) -> AppResul
 }
 
 /// The reviews asked of `reviewer` that are still open, overdue first.
-pub async fn review_queue(
+async fn review_queue(
     pool: &sqlx::PgPool,
     reviewer: crate::auth::model::AccountId,
 ) -> AppResult<Vec<ReviewRequest>> {
     Ok(store::queue(pool, reviewer).await?)
+}
+
+/// The review queue of `reviewer` from this replica's cache (src/cache): the home page and
+/// `/reviews` share it until a doc, a reviewer or an account changes.
+pub async fn cached_review_queue(
+    state: &AppState,
+    reviewer: crate::auth::model::AccountId,
+) -> AppResult<Vec<ReviewRequest>> {
+    state
+        .cache
+        .get_or(
+            &format!("review-queue:{}", reviewer.0),
+            &["docs", "doc_reviewers", "accounts"],
+            review_queue(&state.pool, reviewer),
+        )
+        .await
 }
 
 /// The list's URL query; every filter can be linked.
@@ -709,7 +725,7 @@ async fn queue(
     ctx: PageCtx,
     user: CurrentUser,
 ) -> AppResult<Html<String>> {
-    let rows = store::queue(&state.pool, user.id).await?;
+    let rows = cached_review_queue(&state, user.id).await?;
     Ok(ui::page(
         &ctx,
         "My reviews",

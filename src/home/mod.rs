@@ -59,16 +59,7 @@ async fn home(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<Str
         ),
         async {
             Ok::<_, AppError>(match &user {
-                Some(u) => {
-                    state
-                        .cache
-                        .get_or(
-                            &format!("review-queue:{}", u.id.0),
-                            &["docs", "doc_reviewers", "accounts"],
-                            docs::review_queue(pool, u.id),
-                        )
-                        .await?
-                }
+                Some(u) => docs::cached_review_queue(&state, u.id).await?,
                 None => Vec::new(),
             })
         },
