@@ -76,21 +76,6 @@ impl Drop for Replica {
     }
 }
 
-/// The CSRF token of `client`'s session, from a page with a form.
-async fn csrf(client: &reqwest::Client, base: &str) -> String {
-    let page = client
-        .get(format!("{base}/profile"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let marker = "name=\"csrf\" value=\"";
-    let start = page.find(marker).expect("a csrf field") + marker.len();
-    page[start..start + page[start..].find('"').unwrap()].to_string()
-}
-
 #[tokio::main]
 async fn main() {
     let name = "flowdeck_bench_replicas";
@@ -171,7 +156,7 @@ async fn main() {
         } else {
             ("/me/online", "online")
         };
-        let token = csrf(&client, &base).await;
+        let token = common::form_token(&client, &format!("{base}/profile")).await;
         let r = client
             .post(format!("{base}{action}"))
             .form(&[("csrf", token.as_str())])

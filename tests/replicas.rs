@@ -27,6 +27,76 @@ async fn within(what: &str, mut check: impl AsyncFnMut() -> bool) -> Duration {
     start.elapsed()
 }
 
+/// Posts a form that must succeed (303).
+async fn ok(client: &Client, path: &str, fields: &[(&str, &str)]) {
+    let r = client.post(path, fields).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{path}: {}", r.body);
+}
+
+/// Environment `prod` and service `api`, then a succeeded deployment of `version` there.
+async fn deploy_api_to_prod(client: &Client, version: &str) {
+    ok(
+        client,
+        "/environments",
+        &[
+            ("name", "prod"),
+            ("tier", "production"),
+            ("position", "1"),
+            ("url", ""),
+        ],
+    )
+    .await;
+    ok(
+        client,
+        "/services",
+        &[
+            ("name", "api"),
+            ("role", "api"),
+            ("image", ""),
+            ("repository", ""),
+        ],
+    )
+    .await;
+    ok(
+        client,
+        "/deployments",
+        &[
+            ("service", "api"),
+            ("environment", "prod"),
+            ("version", version),
+            ("status", "succeeded"),
+            ("idempotency_key", version),
+            ("confirm", "yes"),
+        ],
+    )
+    .await;
+}
+
+/// A webhook destination for the team's inner channel, delivering to `url`.
+async fn add_destination(admin: &Client, url: &str) {
+    ok(
+        admin,
+        "/admin/integrations/destinations",
+        &[
+            ("name", "feed"),
+            ("kind", "webhook"),
+            ("url", url),
+            ("purpose", "inner"),
+        ],
+    )
+    .await;
+}
+
+/// `member` goes offline for an hour (a notice to the inner channel).
+async fn go_offline(member: &Client) {
+    ok(
+        member,
+        "/me/offline",
+        &[("for", "1h"), ("until", ""), ("reason", "")],
+    )
+    .await;
+}
+
 #[tokio::test]
 async fn three_replicas_share_logins_and_changes_reach_the_others_within_a_second() {
     let a = TestApp::spawn().await;
@@ -91,47 +161,10 @@ async fn three_replicas_share_logins_and_changes_reach_the_others_within_a_secon
     .await;
     assert!(took < Duration::from_secs(1), "{took:?}");
 
-    // Shared data: an environment added on A appears on C's home (a cached part) within 1 s.
-    let r = lee
-        .post(
-            "/environments",
-            &[
-                ("name", "prod"),
-                ("tier", "production"),
-                ("position", "1"),
-                ("url", ""),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    let r = lee
-        .post(
-            "/services",
-            &[
-                ("name", "api"),
-                ("role", "api"),
-                ("image", ""),
-                ("repository", ""),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    // Shared data: a deployment recorded on A appears on C's home (a cached part) within 1 s.
     let before = lee_c.get("/").await.body;
     assert!(!before.contains("v1.2.3"));
-    let r = lee
-        .post(
-            "/deployments",
-            &[
-                ("service", "api"),
-                ("environment", "prod"),
-                ("version", "v1.2.3"),
-                ("status", "succeeded"),
-                ("idempotency_key", "k1"),
-                ("confirm", "yes"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    deploy_api_to_prod(&lee, "v1.2.3").await;
     let took = within("the deployment reaches C's home", async || {
         lee_c.get("/").await.body.contains("v1.2.3")
     })
@@ -178,28 +211,11 @@ async fn with_three_replicas_each_notification_is_delivered_once() {
     let _c = a.replica().await;
     let ada = a.logged_in("ada", Role::Admin).await;
     let rx = Receiver::start().await;
-    let r = ada
-        .post(
-            "/admin/integrations/destinations",
-            &[
-                ("name", "feed"),
-                ("kind", "webhook"),
-                ("url", rx.url.as_str()),
-                ("purpose", "inner"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    add_destination(&ada, &rx.url).await;
     // Ten members go offline: ten notices, each sent once although three senders run.
     for i in 0..10 {
         let m: Client = a.logged_in(&format!("m{i}"), Role::Member).await;
-        let r = m
-            .post(
-                "/me/offline",
-                &[("for", "1h"), ("until", ""), ("reason", "")],
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        go_offline(&m).await;
     }
     let got = rx.wait_for(10).await;
     assert_eq!(got.len(), 10);
@@ -355,46 +371,10 @@ async fn three_flowdeck_processes_on_one_database_act_as_one_flowdeck() {
     assert!(took < Duration::from_secs(1), "{took:?}");
 
     // A deployment recorded on B shows on A's and C's home pages (cached parts) within a second.
-    for (path, fields) in [
-        (
-            "/environments",
-            &[
-                ("name", "prod"),
-                ("tier", "production"),
-                ("position", "1"),
-                ("url", ""),
-            ][..],
-        ),
-        (
-            "/services",
-            &[
-                ("name", "api"),
-                ("role", "api"),
-                ("image", ""),
-                ("repository", ""),
-            ][..],
-        ),
-    ] {
-        let r = lee.post(path, fields).await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{path}: {}", r.body);
-    }
     for base in [a, c] {
         assert!(!ada.on(base).get("/").await.body.contains("v4.5.6"));
     }
-    let r = lee
-        .post(
-            "/deployments",
-            &[
-                ("service", "api"),
-                ("environment", "prod"),
-                ("version", "v4.5.6"),
-                ("status", "succeeded"),
-                ("idempotency_key", "p1"),
-                ("confirm", "yes"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    deploy_api_to_prod(&lee, "v4.5.6").await;
     for base in [a, c] {
         let took = within(&format!("the deployment reaches {base}"), async || {
             ada.on(base).get("/").await.body.contains("v4.5.6")
@@ -443,18 +423,7 @@ async fn three_flowdeck_processes_on_one_database_act_as_one_flowdeck() {
 
     // The outbox senders of all three: each notice is delivered once.
     let feed = Receiver::start().await;
-    let r = ada
-        .post(
-            "/admin/integrations/destinations",
-            &[
-                ("name", "feed"),
-                ("kind", "webhook"),
-                ("url", feed.url.as_str()),
-                ("purpose", "inner"),
-            ],
-        )
-        .await;
-    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    add_destination(&ada, &feed.url).await;
     for i in 0..6 {
         let handle = format!("m{i}");
         common::account_on(&pool, &handle, Role::Member, "UTC").await;
@@ -463,13 +432,7 @@ async fn three_flowdeck_processes_on_one_database_act_as_one_flowdeck() {
             m.login(&handle, PASSWORD).await.status,
             StatusCode::SEE_OTHER
         );
-        let r = m
-            .post(
-                "/me/offline",
-                &[("for", "1h"), ("until", ""), ("reason", "")],
-            )
-            .await;
-        assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+        go_offline(&m).await;
     }
     assert_eq!(feed.wait_for(6).await.len(), 6);
     // Long enough for a duplicate to arrive (each sender polls every 500 ms).

@@ -203,14 +203,12 @@ pub async fn logged_in(addr: SocketAddr, password: &str) -> reqwest::Client {
 
 /// Opens the login form with `client` (keeping its pre-session cookie) and returns its token.
 pub async fn login_token(client: &reqwest::Client, base: &str) -> String {
-    let page = client
-        .get(format!("{base}/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    form_token(client, &format!("{base}/login")).await
+}
+
+/// The CSRF token of the form on the page at `url`, opened with `client`'s session.
+pub async fn form_token(client: &reqwest::Client, url: &str) -> String {
+    let page = client.get(url).send().await.unwrap().text().await.unwrap();
     csrf_in(&page)
 }
 
