@@ -61,15 +61,6 @@ pub async fn board(
     now: DateTime<Utc>,
     handle: Option<&str>,
 ) -> sqlx::Result<Vec<BoardRow>> {
-    board_of(pool, now, handle, None).await
-}
-
-async fn board_of(
-    pool: &PgPool,
-    now: DateTime<Utc>,
-    handle: Option<&str>,
-    ids: Option<&[i64]>,
-) -> sqlx::Result<Vec<BoardRow>> {
     sqlx::query_as!(
         BoardRow,
         r#"select a.id, a.handle, a.display_name, a.timezone,
@@ -93,12 +84,10 @@ async fn board_of(
            ) nl on true
            where a.disabled_at is null and not a.is_service
              and ($3::text is null or a.handle = $3)
-             and ($4::bigint[] is null or a.id = any($4))
            order by a.display_name, a.id"#,
         now as _,
         &LeaveStatus::ACTIVE.map(|s| s.as_str().to_string())[..],
-        handle,
-        ids
+        handle
     )
     .fetch_all(pool)
     .await
