@@ -79,12 +79,7 @@ async fn prepare(name: &str) -> (sqlx::PgPool, String, String) {
 }
 
 async fn start(db_url: &str) -> (Child, SocketAddr) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    let addr = common::free_addr();
     let mut cmd = Command::new(binary());
     // Many hosts start services with 1024 open files at most (soft and hard): so does the bench.
     {
@@ -113,17 +108,7 @@ async fn start(db_url: &str) -> (Child, SocketAddr) {
         .stderr(Stdio::null())
         .spawn()
         .expect("the flowdeck binary");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let http = reqwest::Client::new();
-    loop {
-        if let Ok(r) = http.get(format!("http://{addr}/readyz")).send().await
-            && r.status() == 200
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "flowdeck did not start");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    common::until_ready(addr).await;
     (child, addr)
 }
 

@@ -26,12 +26,7 @@ struct Replica {
 
 impl Replica {
     async fn start(db_url: &str) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+        let addr = common::free_addr();
         let child = Command::new(env!("CARGO_BIN_EXE_flowdeck"))
             .args(["serve", "--listen", &addr.to_string()])
             .env("DATABASE_URL", db_url)
@@ -41,16 +36,7 @@ impl Replica {
             .stderr(Stdio::null())
             .spawn()
             .expect("the flowdeck binary");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(r) = reqwest::get(format!("http://{addr}/readyz")).await
-                && r.status() == 200
-            {
-                break;
-            }
-            assert!(Instant::now() < deadline, "flowdeck did not start");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+        common::until_ready(addr).await;
         Self { child, addr }
     }
 

@@ -65,6 +65,29 @@ pub async fn serve(pool: &PgPool) -> SocketAddr {
     addr
 }
 
+/// A free loopback address for a server process to listen on.
+pub fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+}
+
+/// Waits until a `flowdeck serve` process at `addr` answers `/readyz` (panics after 30 s).
+pub async fn until_ready(addr: SocketAddr) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let http = reqwest::Client::new();
+    loop {
+        if let Ok(r) = http.get(format!("http://{addr}/readyz")).send().await
+            && r.status() == 200
+        {
+            return;
+        }
+        assert!(Instant::now() < deadline, "flowdeck did not start");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Creates admin `bench` and returns its password.
 pub async fn bench_admin(pool: &PgPool) -> (i64, String) {
     let password = "bench password 123".to_string();

@@ -26,7 +26,7 @@ async fn home(State(state): State<AppState>, ctx: PageCtx) -> AppResult<Html<Str
     // Delivery card per day) and each member's own (review queue, docs, leave to decide).
     let delivery_key = format!("delivery:{}", now.date_naive());
     let (team, to_decide, down, latest, queue, mine, delivery, rhythm) = tokio::try_join!(
-        async { presence::team_now(&state).await },
+        presence::team_now(&state),
         async {
             Ok::<_, AppError>(match &user {
                 Some(u) if u.role >= Role::Lead => {
